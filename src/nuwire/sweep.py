@@ -1,0 +1,81 @@
+"""Sweep points: (architecture, wire plane, image scale, energy cut, optional vertex crop).
+
+The config's `sweep:` is a list of blocks; each block is the cartesian product of its lists. A
+point's outputs live in `models/{arch}/plane{plane}/scale{scale}/{cut}/{window}` below the results
+directory, where window is `whole` (the full plane image) or `crop{N}` — so adding a point adds new
+paths and touches no existing one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from nuwire.errors import ConfigError
+from nuwire.geometry import N_PLANES
+
+MULTI_VIEW_ARCHS = ("mvresnet",)
+WHOLE = "whole"
+
+
+@dataclass(frozen=True, order=True)
+class SweepPoint:
+    arch: str
+    plane: str  # "0", "1", "2" or "all"
+    scale: str  # formatted with :g so that 0.5 and 0.50 are one point
+    cut: str
+    window: str  # "whole" or "crop{N}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.arch}/plane{self.plane}/scale{self.scale}/{self.cut}/{self.window}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.arch} plane {self.plane} scale {self.scale} {self.cut} {self.window}"
+
+    @property
+    def planes(self) -> tuple[int, ...]:
+        return tuple(range(N_PLANES)) if self.plane == "all" else (int(self.plane),)
+
+    @property
+    def crop(self) -> int | None:
+        return None if self.window == WHOLE else int(self.window.removeprefix("crop"))
+
+    @property
+    def scale_value(self) -> float:
+        return float(self.scale)
+
+    @classmethod
+    def from_wildcards(cls, wildcards: Any) -> SweepPoint:
+        return cls(wildcards.arch, wildcards.plane, wildcards.scale, wildcards.cut, wildcards.window)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "plane": self.plane,
+            "scale": self.scale_value,
+            "cut": self.cut,
+            "crop": self.crop,
+            "point": self.path,
+        }
+
+
+def expand_sweep(sweep: list[dict[str, Any]]) -> list[SweepPoint]:
+    """All points of all blocks, sorted and without repeats."""
+    points: set[SweepPoint] = set()
+    for i, block in enumerate(sweep):
+        crop = block.get("crop")
+        window = WHOLE if crop is None else f"crop{int(crop)}"
+        for arch, plane, scale, cut in itertools.product(block["arch"], block["plane"], block["scale"], block["cut"]):
+            plane_s = str(plane)
+            multi = arch in MULTI_VIEW_ARCHS
+            if multi != (plane_s == "all"):
+                need = "'all'" if multi else "0, 1 or 2"
+                raise ConfigError(
+                    f"sweep[{i}]: architecture {arch!r} takes plane {need}, got plane {plane_s!r} "
+                    f"(multi-view architectures: {list(MULTI_VIEW_ARCHS)} use all three planes)."
+                )
+            points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window))
+    return sorted(points)

@@ -1,0 +1,101 @@
+"""Config validation (schema + cross-field checks) and sweep expansion, outside Snakemake."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nuwire.config import check_config, load_config, validate_with_schema
+from nuwire.errors import ConfigError
+from nuwire.sweep import SweepPoint, expand_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    load_config(ROOT / "config" / name)
+
+
+def test_thesis_config_is_valid_apart_from_its_placeholder_directory():
+    config = yaml.safe_load((ROOT / "config" / "thesis.yaml").read_text())
+    validate_with_schema(config)
+    with pytest.raises(ConfigError, match="input.opensamples_dir"):
+        check_config(config)
+
+
+def _broken(config, path, value):
+    broken = copy.deepcopy(config)
+    node = broken
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("sweep", 0, "arch"), ["lenett"], "sweep.0.arch.0"),
+        (("sweep", 0, "plane"), [3], "sweep.0.plane.0"),
+        (("sweep", 0, "scale"), [0], "sweep.0.scale.0"),
+        (("sweep", 0, "scale"), [1.5], "sweep.0.scale.0"),
+        (("render", "threshold"), -1, "render.threshold"),
+        (("input", "source"), "root", "input.source"),
+    ],
+)
+def test_schema_errors_name_the_field(config, path, value, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        validate_with_schema(_broken(config, path, value))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "text"),
+    [
+        (("sweep", 0, "cut"), ["top10"], "sweep[0].cut: unknown cut 'top10'"),
+        (("render", "saturation"), 5, "render.saturation"),
+        (("split", "train"), 0.7, "split: train + val + test = 1.1"),
+        (("input", "source"), "opensamples", "input.opensamples_dir is required"),
+    ],
+)
+def test_cross_field_errors_name_the_field(config, path, value, text):
+    broken = _broken(config, path, value)
+    validate_with_schema(broken)
+    with pytest.raises(ConfigError) as err:
+        check_config(broken)
+    assert text in str(err.value)
+
+
+def test_missing_input_directory_is_named(config, tmp_path):
+    broken = _broken(config, ("input",), {"source": "opensamples", "opensamples_dir": str(tmp_path / "nope")})
+    with pytest.raises(ConfigError, match="is not a directory"):
+        check_config(broken)
+
+
+def test_sweep_expands_cartesian_product_without_repeats():
+    sweep = [
+        {"arch": ["lenet", "alexnet"], "plane": [2], "scale": [0.33, 0.5], "cut": ["full", "top50"]},
+        {"arch": ["lenet"], "plane": [2], "scale": [0.50], "cut": ["full"]},
+        {"arch": ["mvresnet"], "plane": ["all"], "scale": [0.5], "cut": ["full"], "crop": 128},
+    ]
+    points = expand_sweep(sweep)
+    assert len(points) == 9
+    assert SweepPoint("lenet", "2", "0.5", "full", "whole") in points
+    mv = SweepPoint("mvresnet", "all", "0.5", "full", "crop128")
+    assert mv in points and mv.planes == (0, 1, 2) and mv.crop == 128
+    assert mv.path == "mvresnet/planeall/scale0.5/full/crop128"
+
+
+def test_multiview_needs_all_planes_and_single_view_one():
+    with pytest.raises(ConfigError, match="mvresnet"):
+        expand_sweep([{"arch": ["mvresnet"], "plane": [2], "scale": [0.5], "cut": ["full"]}])
+    with pytest.raises(ConfigError, match="lenet"):
+        expand_sweep([{"arch": ["lenet"], "plane": ["all"], "scale": [0.5], "cut": ["full"]}])

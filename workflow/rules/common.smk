@@ -1,0 +1,91 @@
+# Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
+from pathlib import Path
+
+from nuwire.config import check_config
+from nuwire.errors import NuwireError
+from nuwire.sweep import expand_sweep
+
+try:
+    check_config(config)
+    SWEEP = expand_sweep(config["sweep"])
+except NuwireError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
+
+RESULTS = config["results"].rstrip("/")
+SYNTHETIC = config["input"]["source"] == "synthetic"
+SYNTHETIC_DIR = config.get("synthetic", {}).get("resources_dir", "resources/synthetic").rstrip("/")
+
+
+def _synthetic_samples():
+    names = []
+    for group, spec in sorted(config["synthetic"]["samples"].items()):
+        names += [f"{group}_WithWire_{i:02d}" for i in range(spec["files"])]
+    return names
+
+
+def _opensamples_files():
+    directory = Path(config["input"]["opensamples_dir"])
+    files = sorted(directory.glob(config["input"].get("pattern", "*.h5")))
+    if not files:
+        raise WorkflowError(
+            f"input.opensamples_dir: no files matching {config['input'].get('pattern', '*.h5')!r} in "
+            f"{directory}. Copy the OpenSamples WithWire files there or fix the path in the config."
+        )
+    return {f.stem: str(f) for f in files}
+
+
+INPUT_FILES = (
+    {s: f"{SYNTHETIC_DIR}/{s}.h5" for s in _synthetic_samples()} if SYNTHETIC else _opensamples_files()
+)
+SAMPLES = sorted(INPUT_FILES)
+
+
+wildcard_constraints:
+    sample="[A-Za-z0-9_.-]+",
+    arch="|".join(sorted(config["architectures"])),
+    plane="[012]|all",
+    scale="[0-9.e-]+",
+    cut="|".join(sorted(config["cuts"])),
+    window="whole|crop[0-9]+",
+
+
+def input_h5(wildcards):
+    return INPUT_FILES[wildcards.sample]
+
+
+def all_input_h5(wildcards=None):
+    return [INPUT_FILES[s] for s in SAMPLES]
+
+
+def all_images(wildcards=None):
+    return [f"{RESULTS}/images/{s}.parquet" for s in SAMPLES]
+
+
+def all_qc(wildcards=None):
+    return [f"{RESULTS}/images/{s}.qc.json" for s in SAMPLES]
+
+
+def point_dir(point):
+    return f"{RESULTS}/models/{point.path}"
+
+
+def all_metrics(wildcards=None):
+    return [f"{point_dir(p)}/metrics.json" for p in SWEEP]
+
+
+def all_train_benchmarks(wildcards=None):
+    return [f"{RESULTS}/benchmarks/train/{p.path}.tsv" for p in SWEEP]
+
+
+def train_settings(wildcards):
+    """The architecture's training settings plus the run-wide ones, as one dict."""
+    return {**config["architectures"][wildcards.arch], **config["train"]}
+
+
+def get_final_output():
+    return [
+        f"{RESULTS}/dataset/inspect.tsv",
+        f"{RESULTS}/dataset/events.parquet",
+        *all_metrics(),
+        f"{RESULTS}/summary/summary.tsv",
+    ]

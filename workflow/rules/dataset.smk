@@ -1,0 +1,53 @@
+# dataset: the event index with stable splits, dataset statistics and figures for the report.
+
+
+rule dataset:
+    input:
+        h5=all_input_h5,
+        images=all_images,
+        qc=all_qc,
+    output:
+        index=f"{RESULTS}/dataset/events.parquet",
+        statistics=report(
+            f"{RESULTS}/dataset/statistics.tsv",
+            caption="../report/statistics.rst",
+            category="Dataset",
+            labels={"table": "statistics"},
+        ),
+        qc=report(
+            f"{RESULTS}/dataset/qc_summary.tsv",
+            caption="../report/qc_summary.rst",
+            category="Dataset",
+            labels={"table": "rendering QC"},
+        ),
+        energy=report(
+            f"{RESULTS}/dataset/energy.png",
+            caption="../report/energy.rst",
+            category="Dataset",
+            labels={"figure": "energy spectra"},
+        ),
+        displays=report(
+            f"{RESULTS}/dataset/event_displays.png",
+            caption="../report/event_displays.rst",
+            category="Dataset",
+            labels={"figure": "event displays"},
+        ),
+    params:
+        downsample=config["render"]["downsample"],
+        threshold=config["render"]["threshold"],
+        saturation=config["render"]["saturation"],
+        split=config["split"],
+        synthetic=SYNTHETIC,
+        event_displays=config.get("dataset", {}).get("event_displays", 2),
+    log:
+        f"{RESULTS}/logs/dataset.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/nuwire.yaml"
+    script:
+        "../scripts/dataset.py"

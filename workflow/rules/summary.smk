@@ -1,0 +1,55 @@
+# summary: every sweep point's metrics in one table beside the thesis's real-data rows, plus
+# ROC overlay, AUC against scale and cut, and job runtimes/memory from the benchmark files.
+
+
+rule summary:
+    input:
+        metrics=all_metrics,
+        train_benchmarks=all_train_benchmarks,
+    output:
+        table=report(
+            f"{RESULTS}/summary/summary.tsv",
+            caption="../report/summary_table.rst",
+            category="Sweep summary",
+            labels={"table": "metrics per sweep point"},
+        ),
+        html=report(
+            f"{RESULTS}/summary/summary.html",
+            caption="../report/summary_table.rst",
+            category="Sweep summary",
+            labels={"table": "metrics per sweep point (HTML)"},
+        ),
+        roc=report(
+            f"{RESULTS}/summary/roc_overlay.png",
+            caption="../report/roc_overlay.rst",
+            category="Sweep summary",
+            labels={"figure": "ROC overlay"},
+        ),
+        auc=report(
+            f"{RESULTS}/summary/auc_by_point.png",
+            caption="../report/auc_by_point.rst",
+            category="Sweep summary",
+            labels={"figure": "AUC by scale and cut"},
+        ),
+        runtimes=report(
+            f"{RESULTS}/summary/runtimes.tsv",
+            caption="../report/runtimes.rst",
+            category="Sweep summary",
+            labels={"table": "job runtimes and memory"},
+        ),
+    params:
+        results=RESULTS,
+        synthetic=SYNTHETIC,
+        points=[p.as_dict() for p in SWEEP],
+    log:
+        f"{RESULTS}/logs/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/nuwire.yaml"
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,30 @@
+# train: one model per sweep point; resumes from its checkpoint after a kill.
+
+
+rule train:
+    input:
+        index=f"{RESULTS}/dataset/events.parquet",
+        images=all_images,
+    output:
+        weights=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/best.pt",
+        history=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/history.csv",
+        meta=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/train_meta.json",
+    params:
+        settings=train_settings,
+        cuts=config["cuts"],
+        # Not an output: Snakemake deletes outputs before rerunning a job, and the checkpoint
+        # must survive a kill so the rerun can resume from it.
+        checkpoint_dir=lambda wc: f"{RESULTS}/checkpoints/{wc.arch}/plane{wc.plane}/scale{wc.scale}/{wc.cut}/{wc.window}",
+    log:
+        f"{RESULTS}/logs/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+    threads: config["train"].get("threads", 2)
+    resources:
+        mem_mb=8000,
+        runtime=720,
+        gpu=1,
+    conda:
+        "../../envs/nuwire.yaml"
+    script:
+        "../scripts/train.py"

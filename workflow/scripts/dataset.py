@@ -1,0 +1,31 @@
+"""Rule dataset: event index with splits, statistics and figures."""
+
+import sys
+from pathlib import Path
+
+# Make the package importable when Snakemake runs this script in the conda env of envs/ too.
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from nuwire.dataset import run_dataset  # noqa: E402
+from nuwire.render import RenderParams  # noqa: E402
+from nuwire.stage import run_stage  # noqa: E402
+
+
+def main(smk):
+    p = smk.params
+    params = RenderParams(
+        dw=p.downsample["wire"], dt=p.downsample["time"], threshold=p.threshold, saturation=p.saturation
+    )
+    run_dataset(
+        h5_files=list(smk.input.h5),
+        image_files=list(smk.input.images),
+        qc_files=list(smk.input.qc),
+        out_dir=Path(smk.output.index).parent,
+        params=params,
+        split_fractions=(p.split["train"], p.split["val"], p.split["test"]),
+        synthetic=p.synthetic,
+        n_displays=p.event_displays,
+    )
+
+
+run_stage(snakemake, main)

@@ -1,0 +1,32 @@
+"""Rule evaluate: score the test set with the best weights; metrics and figures."""
+
+import sys
+from pathlib import Path
+
+# Make the package importable when Snakemake runs this script in the conda env of envs/ too.
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from nuwire.evaluate import run_evaluate_job  # noqa: E402
+from nuwire.stage import run_stage, set_threads  # noqa: E402
+from nuwire.sweep import SweepPoint  # noqa: E402
+
+
+def main(smk):
+    set_threads(smk.threads)
+    run_evaluate_job(
+        index_path=smk.input.index,
+        image_files=list(smk.input.images),
+        weights=smk.input.weights,
+        meta=smk.input.meta,
+        history=smk.input.history,
+        point=SweepPoint.from_wildcards(smk.wildcards),
+        settings=smk.params.settings,
+        cuts=smk.params.cuts,
+        evaluate_settings=smk.params.evaluate,
+        out_dir=Path(smk.output.metrics).parent,
+        synthetic=smk.params.synthetic,
+        qc_files=list(smk.params.inputs_qc),
+    )
+
+
+run_stage(snakemake, main)

@@ -1,0 +1,23 @@
+"""Rule summary: all sweep points' metrics beside the thesis's rows; overlay figures; runtimes."""
+
+import sys
+from pathlib import Path
+
+# Make the package importable when Snakemake runs this script in the conda env of envs/ too.
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from nuwire.stage import run_stage  # noqa: E402
+from nuwire.summary import run_summary  # noqa: E402
+
+
+def main(smk):
+    run_summary(
+        metrics_files=list(smk.input.metrics),
+        train_benchmarks=list(smk.input.train_benchmarks),
+        points=smk.params.points,
+        outputs=dict(smk.output.items()),
+        synthetic=smk.params.synthetic,
+    )
+
+
+run_stage(snakemake, main)
