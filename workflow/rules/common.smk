@@ -77,6 +77,15 @@ def all_train_benchmarks(wildcards=None):
     return [f"{RESULTS}/benchmarks/train/{p.path}.tsv" for p in SWEEP]
 
 
+MODEL_DIR = f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}"
+MODEL_CATEGORY = "Model {arch} plane{plane} scale{scale} {cut} {window}"
+
+
+def model_figure(name):
+    """A per-model figure for the report, in that model's own category, captioned from report/NAME.rst."""
+    return report(f"{MODEL_DIR}/{name}.png", caption=f"../report/{name}.rst", category=MODEL_CATEGORY)
+
+
 def train_settings(wildcards):
     """The architecture's training settings plus the run-wide ones, as one dict."""
     return {**config["architectures"][wildcards.arch], **config["train"]}

@@ -1,13 +1,5 @@
 # evaluate: test-set scores, metrics at fixed and validation-chosen thresholds, figures.
 
-MODEL_DIR = f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}"
-MODEL_CATEGORY = "Model {arch} plane{plane} scale{scale} {cut} {window}"
-
-
-def _model_figure(name, caption):
-    return report(f"{MODEL_DIR}/{name}.png", caption=f"../report/{caption}.rst", category=MODEL_CATEGORY)
-
-
 rule evaluate:
     input:
         index=f"{RESULTS}/dataset/events.parquet",
@@ -18,12 +10,12 @@ rule evaluate:
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         predictions=f"{MODEL_DIR}/predictions.parquet",
-        curves=_model_figure("training_curves", "training_curves"),
-        roc=_model_figure("roc", "roc"),
-        scores=_model_figure("scores", "scores"),
-        efficiency=_model_figure("efficiency", "efficiency"),
-        confusion=_model_figure("confusion", "confusion"),
-        occlusion=_model_figure("occlusion", "occlusion"),
+        curves=model_figure("training_curves"),
+        roc=model_figure("roc"),
+        scores=model_figure("scores"),
+        efficiency=model_figure("efficiency"),
+        confusion=model_figure("confusion"),
+        occlusion=model_figure("occlusion"),
     params:
         cuts=config["cuts"],
         settings=train_settings,

@@ -38,7 +38,6 @@ rule summary:
             labels={"table": "job runtimes and memory"},
         ),
     params:
-        results=RESULTS,
         synthetic=SYNTHETIC,
         points=[p.as_dict() for p in SWEEP],
     log:

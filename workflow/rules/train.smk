@@ -6,9 +6,9 @@ rule train:
         index=f"{RESULTS}/dataset/events.parquet",
         images=all_images,
     output:
-        weights=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/best.pt",
-        history=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/history.csv",
-        meta=f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/train_meta.json",
+        weights=f"{MODEL_DIR}/best.pt",
+        history=f"{MODEL_DIR}/history.csv",
+        meta=f"{MODEL_DIR}/train_meta.json",
     params:
         settings=train_settings,
         cuts=config["cuts"],

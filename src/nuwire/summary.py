@@ -1,0 +1,151 @@
+"""The sweep summary: every point's test metrics beside the thesis's real-data rows, the ROC
+overlay, AUC per point, and job runtimes/memory from Snakemake's benchmark files.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from nuwire.atomic import atomic_path, write_text
+from nuwire.figstyle import new_figure, save_figure
+from nuwire.thesis import SOURCE as THESIS_SOURCE
+from nuwire.thesis import thesis_rows
+
+METRIC_COLUMNS = ["accuracy", "tpr", "tnr", "precision", "f1", "roc_auc"]
+THRESHOLD_NAMES = ("0.5", "0.33", "f1_opt_val")
+
+
+def point_rows(metrics: dict[str, Any], point: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """One row per threshold of one sweep point's metrics.json."""
+    test = metrics["test"]
+    rows = []
+    for name in THRESHOLD_NAMES:
+        m = test["thresholds"][name]
+        rows.append(
+            {
+                "source": source,
+                "arch": point["arch"],
+                "plane": str(point["plane"]),
+                "scale": point["scale"],
+                "cut": point["cut"],
+                "crop": point["crop"] if point["crop"] is not None else "",
+                "threshold": name if name != "f1_opt_val" else f"{m['threshold']:.3f} (val F1-opt)",
+                **{k: m.get(k) for k in METRIC_COLUMNS if k != "roc_auc"},
+                "roc_auc": test["roc_auc"],
+                "n_test": test.get("n_events"),
+                "best_epoch": metrics.get("training", {}).get("best_epoch"),
+            }
+        )
+    return rows
+
+
+def summary_table(metrics_files: Sequence[str | os.PathLike[str]], points: Sequence[dict], synthetic: bool) -> pd.DataFrame:
+    source = "this run (synthetic data)" if synthetic else "this run (OpenSamples files)"
+    rows = []
+    for path, point in zip(metrics_files, points):
+        rows += point_rows(json.loads(Path(path).read_text()), point, source)
+    ours = pd.DataFrame(rows)
+    return pd.concat([ours, thesis_rows()], ignore_index=True)
+
+
+def runtime_table(benchmark_files: Sequence[str | os.PathLike[str]], points: Sequence[dict]) -> pd.DataFrame:
+    rows = []
+    for path, point in zip(benchmark_files, points):
+        bench = pd.read_csv(path, sep="\t")
+        rows.append(
+            {
+                "job": f"train {point['point']}",
+                "wall_s": float(bench["s"].iloc[-1]),
+                "cpu_s": float(bench["cpu_time"].iloc[-1]) if "cpu_time" in bench else np.nan,
+                "max_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").iloc[-1]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _html_table(frame: pd.DataFrame, synthetic: bool) -> str:
+    note = (
+        "<p><b>Synthetic data.</b> Rows of this run come from the nuwire simulator, not from MicroBooNE "
+        f"files. Rows labelled <i>{html.escape(THESIS_SOURCE)}</i> are the thesis's published results on "
+        "real files, shown for reference.</p>"
+        if synthetic
+        else f"<p>Rows labelled <i>{html.escape(THESIS_SOURCE)}</i> are the thesis's published results.</p>"
+    )
+    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
+    style = (
+        "<style>table{border-collapse:collapse;font-family:sans-serif;font-size:13px}"
+        "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}</style>"
+    )
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{style}</head><body>{note}{table}</body></html>\n"
+
+
+def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequence[dict], target: Path, synthetic: bool) -> None:
+    fig = new_figure(7, 6)
+    ax = fig.add_subplot()
+    for path, point in zip(metrics_files, points):
+        preds = pd.read_parquet(Path(path).with_name("predictions.parquet"))
+        test = preds[preds["split"] == "test"] if "split" in preds else preds
+        if test["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(test["label"], test["score"])
+        auc = json.loads(Path(path).read_text())["test"]["roc_auc"]
+        ax.plot(fpr, tpr, label=f"{point['point']} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("background acceptance (false positive rate)")
+    ax.set_ylabel("νe CC efficiency (true positive rate)")
+    ax.set_title("Test-set ROC curves of all sweep points")
+    ax.legend(fontsize=7, loc="lower right")
+    save_figure(fig, target, synthetic=synthetic)
+
+
+def auc_by_point(table: pd.DataFrame, target: Path, synthetic: bool) -> None:
+    ours = table[table["source"] != THESIS_SOURCE].drop_duplicates(["arch", "plane", "scale", "cut", "crop"])
+    fig = new_figure(7, 4.5)
+    ax = fig.add_subplot()
+    archs = sorted(ours["arch"].unique())
+    markers = {cut: m for cut, m in zip(sorted(ours["cut"].unique()), "osD^v")}
+    for i, arch in enumerate(archs):
+        part = ours[ours["arch"] == arch]
+        for _, r in part.iterrows():
+            ax.scatter(float(r["scale"]), r["roc_auc"], color=f"C{i}", marker=markers[r["cut"]], s=40)
+        ax.scatter([], [], color=f"C{i}", label=arch)
+    for cut, marker in markers.items():
+        ax.scatter([], [], color="black", marker=marker, label=f"cut {cut}")
+    thesis = table[(table["source"] == THESIS_SOURCE) & (table["arch"] == "alexnet") & (table["threshold"] == "0.5")]
+    for _, r in thesis.iterrows():
+        ax.axhline(r["roc_auc"], color="grey", linestyle="--", linewidth=1)
+        ax.text(0.01, r["roc_auc"], f"thesis AlexNet {r['cut']} (real data)", fontsize=7, va="bottom")
+    ax.set_xlabel("image scale")
+    ax.set_ylabel("test ROC AUC")
+    ax.set_ylim(0.4, 1.0)
+    ax.set_title("ROC AUC per sweep point")
+    ax.legend(fontsize=7, ncols=2)
+    save_figure(fig, target, synthetic=synthetic)
+
+
+def run_summary(
+    metrics_files: Sequence[str | os.PathLike[str]],
+    train_benchmarks: Sequence[str | os.PathLike[str]],
+    points: Sequence[dict],
+    outputs: dict[str, str],
+    synthetic: bool,
+) -> pd.DataFrame:
+    table = summary_table(metrics_files, points, synthetic)
+    with atomic_path(outputs["table"]) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    write_text(outputs["html"], _html_table(table, synthetic))
+    roc_overlay(metrics_files, points, Path(outputs["roc"]), synthetic)
+    auc_by_point(table, Path(outputs["auc"]), synthetic)
+    runtimes = runtime_table(train_benchmarks, points)
+    with atomic_path(outputs["runtimes"]) as tmp:
+        runtimes.to_csv(tmp, sep="\t", index=False, float_format="%.1f")
+    return table

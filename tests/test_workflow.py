@@ -1,0 +1,142 @@
+"""Real `snakemake` runs of the tiny config in a fresh copy of the workflow.
+
+The copy is what a user's clone holds (Snakefile, workflow/, config/, profiles/); the package is
+the installed one. One run is shared by the tests of this module (module-scoped fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in ("workflow", "config", "profiles", "envs"):
+        shutil.copytree(ROOT / name, dest / name)
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from the 'Job stats' table of a dry run."""
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+            if match and match.group(1) != "total":
+                jobs[match.group(1)] = int(match.group(2))
+            elif line.strip().startswith("total"):
+                break
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(workdir)
+    return workdir
+
+
+def test_all_outputs_are_made_and_reconcile(finished_run: Path):
+    results = finished_run / "results"
+    assert (results / "dataset" / "events.parquet").exists()
+    assert (results / "summary" / "summary.tsv").exists()
+    point = results / "models" / "lenet" / "plane2" / "scale0.5" / "full" / "whole"
+    for name in ("best.pt", "history.csv", "metrics.json", "predictions.parquet", "roc.png", "occlusion.png"):
+        assert (point / name).stat().st_size > 0, name
+    events = pd.read_parquet(results / "dataset" / "events.parquet")
+    rendered = 0
+    for qc_path in sorted((results / "images").glob("*.qc.json")):
+        qc = json.loads(qc_path.read_text())
+        assert qc["events_in_file"] == qc["rendered"] + qc["skipped"]
+        rendered += qc["rendered"]
+    assert len(events) == rendered == 40
+    metrics = json.loads((point / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
+
+
+def test_second_run_has_nothing_to_do(finished_run: Path):
+    proc = snakemake(finished_run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_report_is_made(finished_run: Path):
+    snakemake(finished_run, "--report", "results/report.html")
+    text = (finished_run / "results" / "report.html").read_text(errors="replace")
+    assert "Sweep summary" in text and "Dataset" in text
+
+
+def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path: Path):
+    config = yaml.safe_load((finished_run / "config" / "test.yaml").read_text())
+    config["sweep"].append({"arch": ["resnet"], "plane": [2], "scale": [0.5], "cut": ["full"]})
+    (finished_run / "config" / "test_plus.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "2", "--configfile", "config/test_plus.yaml"],
+        cwd=finished_run,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    jobs = planned_jobs(proc.stdout)
+    assert jobs == {"train": 1, "evaluate": 1, "summary": 1, "all": 1}, proc.stdout
+    assert "models/resnet/plane2/scale0.5/full/whole" in proc.stdout
+    assert "models/lenet" not in proc.stdout.split("rule summary")[0].split("rule train")[-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"sweep": [{"arch": ["lenett"], "plane": [2], "scale": [0.5], "cut": ["full"]}]}, "arch"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["top10"]}]}, "sweep[0].cut"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [3], "scale": [0.5], "cut": ["full"]}]}, "plane"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [1.5], "cut": ["full"]}]}, "scale"),
+        ({"split": {"train": 0.7, "val": 0.2, "test": 0.2}}, "split"),
+        ({"input": {"source": "opensamples", "opensamples_dir": "/nonexistent/dir"}}, "input.opensamples_dir"),
+    ],
+)
+def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    config.update(change)
+    (workdir / "config" / "test.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, check=False)
+    assert proc.returncode != 0
+    assert field in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
