@@ -1,4 +1,4 @@
-"""Sweep points: (architecture, wire plane, image scale, energy cut, optional vertex crop).
+"""Sweep points, and loading a point's data split: (architecture, wire plane, image scale, energy cut, optional vertex crop).
 
 The config's `sweep:` is a list of blocks; each block is the cartesian product of its lists. A
 point's outputs live in `models/{arch}/plane{plane}/scale{scale}/{cut}/{window}` below the results
@@ -8,12 +8,20 @@ paths and touches no existing one.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nuwire.errors import ConfigError
 from nuwire.geometry import N_PLANES
+
+if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building import
+    from nuwire.cuts import CutSpec
+    from nuwire.data import SparseImageSet
+    from nuwire.views import ViewSpec
 
 MULTI_VIEW_ARCHS = ("mvresnet",)
 WHOLE = "whole"
@@ -79,3 +87,45 @@ def expand_sweep(sweep: list[dict[str, Any]]) -> list[SweepPoint]:
                 )
             points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window))
     return sorted(points)
+
+
+def point_view(point: SweepPoint) -> ViewSpec:
+    from nuwire.views import ViewSpec
+
+    return ViewSpec(planes=point.planes, scale=point.scale_value, crop=point.crop)
+
+
+def point_cut(point: SweepPoint, cuts: dict[str, dict[str, Any]]) -> CutSpec:
+    from nuwire.cuts import CutSpec
+
+    if point.cut not in cuts:
+        raise ConfigError(f"cut {point.cut!r} is not defined under cuts: (defined: {sorted(cuts)}).")
+    return CutSpec(name=point.cut, **cuts[point.cut])
+
+
+def load_point_split(
+    index_path: str | os.PathLike[str],
+    image_files: Sequence[str | os.PathLike[str]],
+    point: SweepPoint,
+    cuts: dict[str, dict[str, Any]],
+    split: str,
+) -> SparseImageSet:
+    """One split of the event index, after the point's cut, loaded in the point's view."""
+    import pandas as pd
+
+    from nuwire.cuts import select_events
+    from nuwire.data import SparseImageSet
+
+    index = pd.read_parquet(index_path)
+    events = select_events(index, split, point_cut(point, cuts))
+    return SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
+
+
+def dataset_fingerprint(*sets: SparseImageSet) -> str:
+    """Hash of the events (keys and labels) of the given sets, in order: a resumed training
+    must see exactly the events it started with."""
+    digest = hashlib.sha256()
+    for ds in sets:
+        keys = ds.events[["sample", "run", "subrun", "event", "label"]]
+        digest.update(keys.to_csv(index=False).encode())
+    return digest.hexdigest()

@@ -8,6 +8,7 @@ rule dataset:
         qc=all_qc,
     output:
         index=f"{RESULTS}/dataset/events.parquet",
+        inputs=f"{RESULTS}/dataset/inputs.json",
         statistics=report(
             f"{RESULTS}/dataset/statistics.tsv",
             caption="../report/statistics.rst",

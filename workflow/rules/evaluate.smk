@@ -3,6 +3,7 @@
 rule evaluate:
     input:
         index=f"{RESULTS}/dataset/events.parquet",
+        inputs=f"{RESULTS}/dataset/inputs.json",
         images=all_images,
         weights=f"{MODEL_DIR}/best.pt",
         history=f"{MODEL_DIR}/history.csv",
@@ -21,7 +22,6 @@ rule evaluate:
         settings=train_settings,
         evaluate=config.get("evaluate", {}),
         synthetic=SYNTHETIC,
-        inputs_qc=all_qc,
     log:
         f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
     benchmark:

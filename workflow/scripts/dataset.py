@@ -6,7 +6,9 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
+from nuwire.atomic import write_json  # noqa: E402
 from nuwire.dataset import run_dataset  # noqa: E402
+from nuwire.provenance import input_manifest  # noqa: E402
 from nuwire.render import RenderParams  # noqa: E402
 from nuwire.stage import run_stage  # noqa: E402
 
@@ -26,6 +28,8 @@ def main(smk):
         synthetic=p.synthetic,
         n_displays=p.event_displays,
     )
+    # Sizes and checksums of the inputs, once, for every later metrics.json to cite.
+    write_json(smk.output.inputs, input_manifest(list(smk.input.h5)))
 
 
 run_stage(snakemake, main)

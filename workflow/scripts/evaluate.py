@@ -25,7 +25,6 @@ def main(smk):
         evaluate_settings=smk.params.evaluate,
         out_dir=Path(smk.output.metrics).parent,
         synthetic=smk.params.synthetic,
-        qc_files=list(smk.params.inputs_qc),
     )
 
 
