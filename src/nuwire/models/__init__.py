@@ -1,0 +1,118 @@
+"""Model registry: every architecture the workflow can train, built from a name and hparams.
+
+    model = build_model("resnet", [(1600, 864)], width=16)
+    logits = model(*views)          # one (B, 1, H, W) float tensor per view → (B, 2)
+
+Inputs are expected in [0, 1] (8-bit pixel / 255), as the thesis's ToTensor gave. No model assumes a
+fixed image size; `input_shapes` (one (H, W) per view, as `SparseImageSet.input_shapes`) is checked
+here — view count and a dry run on the meta device, so an image too small for an architecture is a
+ConfigError at build time rather than a shape error mid-training — and `mvresnet` uses it to choose
+its merge grid.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from nuwire.errors import ConfigError
+from nuwire.models.alexnet import build_alexnet
+from nuwire.models.lenet import build_lenet
+from nuwire.models.mvresnet import build_mvresnet
+from nuwire.models.resnet import build_resnet
+from nuwire.models.vit import build_vit
+
+Builder = Callable[..., nn.Module]
+
+ARCHITECTURES: dict[str, Builder] = {
+    "lenet": build_lenet,
+    "alexnet": build_alexnet,
+    "vit": build_vit,
+    "resnet": build_resnet,
+    "mvresnet": build_mvresnet,
+}
+
+# Planes each architecture reads: single-view models take plane images one at a time.
+_VIEWS: dict[str, int] = {"mvresnet": 3}
+
+__all__ = ["ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "views_for"]
+
+
+def _builder(arch: str) -> Builder:
+    try:
+        return ARCHITECTURES[arch]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown architecture {arch!r}; choose one of: {', '.join(sorted(ARCHITECTURES))}."
+        ) from None
+
+
+def views_for(arch: str) -> int:
+    """How many plane images `forward` takes: 1, or 3 for the multi-view models."""
+    _builder(arch)
+    return _VIEWS.get(arch, 1)
+
+
+def default_hparams(arch: str) -> dict[str, Any]:
+    """The keyword hparams `arch` accepts, with their defaults (the thesis's where it had one)."""
+    params = inspect.signature(_builder(arch)).parameters.values()
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _check_shapes(arch: str, input_shapes: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    n = views_for(arch)
+    try:
+        shapes = [(int(h), int(w)) for h, w in input_shapes]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{arch}: input_shapes {input_shapes!r} must be a list of (height, width) pairs."
+        ) from None
+    if len(shapes) != n:
+        raise ConfigError(
+            f"{arch} takes {n} view(s) (one image per plane), but input_shapes has {len(shapes)}: {shapes}."
+        )
+    return shapes
+
+
+def _dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str, Any]) -> None:
+    """Build a twin on the meta device and push one empty image per view through it: shapes only, no
+    memory, no arithmetic. fork_rng leaves the global generator as it was, so the real model's weights
+    (built before this) and everything drawn afterwards are the same as without the check. Eval mode
+    and no_grad take the cheaper meta paths."""
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), torch.no_grad():
+        twin = ARCHITECTURES[arch](shapes, **hparams).eval()
+        views = [torch.empty(1, 1, h, w) for h, w in shapes]
+        try:
+            twin(*views)
+        except (RuntimeError, ValueError) as err:
+            raise ConfigError(
+                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). "
+                "Use a larger scale or crop."
+            ) from None
+
+
+def build_model(arch: str, input_shapes: Sequence[Sequence[int]], **hparams: Any) -> nn.Module:
+    """A freshly initialised `arch` for images of `input_shapes`; weights depend only on torch's seed."""
+    allowed = default_hparams(arch)
+    unknown = sorted(set(hparams) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{arch}: unknown hparam(s) {', '.join(unknown)}; valid hparams are: "
+            f"{', '.join(sorted(allowed)) or '(none)'}."
+        )
+    shapes = _check_shapes(arch, input_shapes)
+    try:
+        model = ARCHITECTURES[arch](shapes, **hparams)
+    except TypeError as err:  # a value of the wrong type from the config, e.g. width: "16"
+        raise ConfigError(f"{arch}: hparams {hparams} have a value of the wrong type ({err}).") from None
+    _dry_run(arch, shapes, hparams)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Every parameter (all are trained); BN running statistics are buffers and not counted."""
+    return sum(p.numel() for p in model.parameters())
