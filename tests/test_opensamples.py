@@ -166,3 +166,12 @@ def test_truncated_file(three_events):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(InputFileError, match="no such file"):
         validate_file(tmp_path / "absent.h5")
+
+
+def test_duplicate_wire_rows_are_skipped_with_reason(tmp_path: Path):
+    planes = _random_planes(np.random.default_rng(5))
+    order = np.concatenate([np.arange(COMPACT.n_channels), [3]])  # wire 3 of plane 0 twice
+    path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes, wire_order=order)])
+    with OpenSamplesFile(path) as f:
+        (ev,) = list(f.iter_events())
+    assert ev.planes is None and "more than one row for the same wire" in ev.skip_reason

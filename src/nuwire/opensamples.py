@@ -318,9 +318,18 @@ class OpenSamplesFile:
                 f"reading the wire rows of event index {index} failed ({err}); the file is probably "
                 "truncated or damaged. Re-copy it and compare its size and checksum with the source.",
             ) from None
-        if not np.all(np.isfinite(adc)):
-            bad = int(np.count_nonzero(~np.isfinite(adc)))
+        # One float64 sum finds any NaN/inf without a wire-table-sized temporary array.
+        if not np.isfinite(adc.sum(dtype=np.float64)):
+            bad = int(sum(np.count_nonzero(~np.isfinite(row_block)) for row_block in np.array_split(adc, 16)))
             return None, f"{bad} non-finite (NaN or infinite) ADC values"
+        unknown = ~np.isin(plane, np.arange(N_PLANES))
+        if unknown.any():
+            return None, f"wire rows with local_plane outside 0..2 ({np.unique(plane[unknown]).tolist()})"
+        if self._in_channel_order(plane, wire):
+            # The writer's usual layout: every wire once, plane by plane, in wire order. The planes
+            # are then views of the rows just read: no second event-sized copy.
+            edges = np.cumsum((0, *self.geometry.n_wires))
+            return tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES)), None
         planes = []
         for p in range(N_PLANES):
             n_wires = self.geometry.n_wires[p]
@@ -328,14 +337,20 @@ class OpenSamplesFile:
             w = wire[sel]
             if w.size and (w.min() < 0 or w.max() >= n_wires):
                 return None, f"plane {p} has wire numbers outside 0..{n_wires - 1}"
+            if np.unique(w).size != w.size:
+                return None, f"plane {p} has more than one row for the same wire"
             dense = np.zeros((n_wires, self.n_ticks), dtype=np.float32)
             # Place rows by local_wire: row order inside an event is not assumed; missing wires stay 0.
             dense[w] = adc[sel]
             planes.append(dense)
-        unknown = ~np.isin(plane, np.arange(N_PLANES))
-        if unknown.any():
-            return None, f"wire rows with local_plane outside 0..2 ({np.unique(plane[unknown]).tolist()})"
         return tuple(planes), None
+
+    def _in_channel_order(self, plane: np.ndarray, wire: np.ndarray) -> bool:
+        if plane.size != self.geometry.n_channels:
+            return False
+        expected_plane = np.repeat(np.arange(N_PLANES), self.geometry.n_wires)
+        expected_wire = np.concatenate([np.arange(n) for n in self.geometry.n_wires])
+        return bool(np.array_equal(plane, expected_plane) and np.array_equal(wire, expected_wire))
 
     # -- context manager --------------------------------------------------------------------
     def close(self) -> None:
