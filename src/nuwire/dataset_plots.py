@@ -54,15 +54,7 @@ def plot_energy(
             ax.set_xlabel(ENERGY_LABELS[column])
             if c == 0:
                 ax.set_ylabel("events")
-    _reserve_label_space(fig, synthetic)
     save_figure(fig, target, synthetic=synthetic)
-
-
-def _reserve_label_space(fig: Figure, synthetic: bool, inches: float = 0.2) -> None:
-    """Keep the bottom strip free for the synthetic-data label save_figure adds (no overlap)."""
-    if synthetic:
-        frac = inches / fig.get_figheight()
-        fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
 
 
 def choose_display_events(index: pd.DataFrame, n_per_category: int) -> pd.DataFrame:
@@ -158,6 +150,5 @@ def plot_event_displays(
         sub = subfigs[min(row, n_rows - 1)]
         names = ", ".join(CATEGORY_TITLES[c] for c in missing) if missing else "any category"
         sub.text(0.5, 0.5, f"no rendered events of {names} in this dataset", ha="center", va="center")
-    _reserve_label_space(fig, synthetic)
     save_figure(fig, target, synthetic=synthetic)
     return chosen

@@ -25,15 +25,6 @@ PathLike = str | os.PathLike[str]
 CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
 CLASS_NAMES = ("other", "νe CC")
 MARKERS = ("o", "s", "D", "^", "v")
-LABEL_STRIP_INCHES = 0.2  # kept free along the bottom edge for figstyle's synthetic-data label
-
-
-def _save(fig: Figure, path: PathLike, synthetic: bool) -> None:
-    """save_figure, after keeping the bottom strip free so the synthetic label cannot cover the
-    x-axis labels. The strip is kept with and without the label, so both layouts are the same."""
-    strip = LABEL_STRIP_INCHES / fig.get_figheight()
-    fig.get_layout_engine().set(rect=(0.0, strip, 1.0, 1.0 - strip))
-    save_figure(fig, path, synthetic=synthetic)
 
 
 def _empty_note(ax: Axes, text: str) -> None:
@@ -71,7 +62,7 @@ def plot_roc(
     ax.set_xlabel("background acceptance (false positive rate)")
     ax.set_ylabel("νe CC efficiency (true positive rate)")
     ax.set_title(title)
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)
 
 
 def plot_training_curves(
@@ -101,7 +92,7 @@ def plot_training_curves(
         for ax in axes:
             ax.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
     fig.suptitle(title + (f" (best validation epoch {best_epoch})" if best_epoch is not None else ""))
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)
 
 
 def plot_score_distributions(
@@ -141,7 +132,7 @@ def plot_score_distributions(
     ax.set_xlabel("νe CC score (softmax probability)")
     ax.set_ylabel("events per bin")
     ax.set_title(title)
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)
 
 
 def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -229,7 +220,7 @@ def plot_efficiency(
     ax.set_ylabel("fraction")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or f"Efficiency and purity, score ≥ {threshold:.3f} (test set)")
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)
     return table
 
 
@@ -256,7 +247,7 @@ def plot_confusion(
         ax.set_title(label)
     t = metrics_at_threshold["threshold"]
     fig.suptitle(title or f"Confusion matrix at score ≥ {t:.3f} (test set)")
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)
 
 
 @dataclass(frozen=True)
@@ -301,4 +292,4 @@ def plot_occlusion(
         for ax in row:
             ax.set_xlabel("column (wire)")
             ax.set_ylabel("row (time)")
-    _save(fig, path, synthetic)
+    save_figure(fig, path, synthetic)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from nuwire.atomic import atomic_path  # noqa: E402
 
+LABEL_STRIP_INCHES = 0.2
 SYNTHETIC_LABEL = "SYNTHETIC DATA (nuwire simulator), not MicroBooNE data"
 
 
@@ -23,14 +24,13 @@ def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
 
 def save_figure(fig: Figure, target: str | os.PathLike[str], synthetic: bool, dpi: int = 110) -> None:
     """Save `fig` atomically; figures made from synthetic data carry a visible label saying so."""
+    # Keep a strip along the bottom free for the label, with or without it, so that the label
+    # never covers axis labels and synthetic and real figures share one layout.
+    strip = LABEL_STRIP_INCHES / fig.get_figheight()
+    engine = fig.get_layout_engine()
+    if engine is not None and "rect" in engine.get():
+        engine.set(rect=(0, strip, 1, 1 - strip))
     if synthetic:
-        # Keep a strip along the bottom free for the label, so it never covers axis labels.
-        engine = fig.get_layout_engine()
-        strip = 0.22 / fig.get_figheight()
-        if engine is not None and hasattr(engine, "set") and "rect" in getattr(engine, "get", lambda: {})():
-            engine.set(rect=(0, strip, 1, 1 - strip))
-        else:
-            fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, strip + 0.08))
         fig.text(0.995, 0.005, SYNTHETIC_LABEL, ha="right", va="bottom", fontsize=7, color="firebrick")
     suffix = Path(target).suffix.lstrip(".") or "png"
     with atomic_path(target) as tmp:
