@@ -12,7 +12,6 @@ Run as a script: python tests/test_train.py DATA_DIR OUT_DIR CHECKPOINT_DIR
 from __future__ import annotations
 
 import csv
-import os
 import signal
 import subprocess
 import sys

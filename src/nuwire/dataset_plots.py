@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.geometry import N_PLANES
