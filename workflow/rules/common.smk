@@ -49,6 +49,16 @@ wildcard_constraints:
     window="whole|crop[0-9]+",
 
 
+def canonical(value):
+    """Nested dicts with sorted keys: Snakemake compares params as written, so a reordered but
+    equal config section (e.g. after a YAML round trip) must not look like a change."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def input_h5(wildcards):
     return INPUT_FILES[wildcards.sample]
 
@@ -88,7 +98,7 @@ def model_figure(name):
 
 def train_settings(wildcards):
     """The architecture's training settings plus the run-wide ones, as one dict."""
-    return {**config["architectures"][wildcards.arch], **config["train"]}
+    return canonical({**config["architectures"][wildcards.arch], **config["train"]})
 
 
 def get_final_output():

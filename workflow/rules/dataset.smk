@@ -34,10 +34,10 @@ rule dataset:
             labels={"figure": "event displays"},
         ),
     params:
-        downsample=config["render"]["downsample"],
+        downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],
-        split=config["split"],
+        split=canonical(config["split"]),
         synthetic=SYNTHETIC,
         event_displays=config.get("dataset", {}).get("event_displays", 2),
     log:

@@ -18,9 +18,9 @@ rule evaluate:
         confusion=model_figure("confusion"),
         occlusion=model_figure("occlusion"),
     params:
-        cuts=config["cuts"],
+        cuts=canonical(config["cuts"]),
         settings=train_settings,
-        evaluate=config.get("evaluate", {}),
+        evaluate=canonical(config.get("evaluate", {})),
         synthetic=SYNTHETIC,
     log:
         f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",

@@ -11,7 +11,7 @@ rule train:
         meta=f"{MODEL_DIR}/train_meta.json",
     params:
         settings=train_settings,
-        cuts=config["cuts"],
+        cuts=canonical(config["cuts"]),
         # Not an output: Snakemake deletes outputs before rerunning a job, and the checkpoint
         # must survive a kill so the rerun can resume from it.
         checkpoint_dir=lambda wc: f"{RESULTS}/checkpoints/{wc.arch}/plane{wc.plane}/scale{wc.scale}/{wc.cut}/{wc.window}",
