@@ -38,9 +38,12 @@ bench: $(STAMP)
 
 ## slurm-profile: make `snakemake --profile slurm` resolve to this repository's profiles/slurm
 slurm-profile:
-	mkdir -p $${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake
-	ln -sfn $(CURDIR)/profiles/slurm $${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake/slurm
-	@echo "linked $${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake/slurm -> $(CURDIR)/profiles/slurm"
+	@dest="$${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake/slurm"; \
+	if [ -e "$$dest" ] && [ ! -L "$$dest" ]; then \
+		echo "$$dest exists and is not a link; move it away, then run make slurm-profile again" >&2; exit 1; \
+	fi; \
+	mkdir -p "$$(dirname "$$dest")" && ln -sfn "$(CURDIR)/profiles/slurm" "$$dest" && \
+	echo "linked $$dest -> $(CURDIR)/profiles/slurm (now: snakemake --profile slurm)"
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -50,23 +50,29 @@ def io_floor(path: Path) -> tuple[int, float]:
     return len(seq), time.perf_counter() - start
 
 
-def png_and_dense_bytes(parquet: Path, max_events: int) -> tuple[int, int, int]:
-    """(events encoded, PNG bytes, dense bytes) over the first `max_events` events of the file."""
-    png = dense = events = 0
+def png_and_dense_per_event(parquet: Path, max_events: int) -> list[tuple[int, int]]:
+    """(PNG bytes, dense bytes) of each of the first `max_events` events: three planes each."""
+    sizes: list[tuple[int, int]] = []
     pf = pq.ParquetFile(parquet)
     for batch in pf.iter_batches(batch_size=3 * 16):
         cols = batch.to_pydict()
         for i in range(batch.num_rows):
             if cols["plane"][i] == 0:
-                if events == max_events:
-                    return events, png, dense
-                events += 1
+                if len(sizes) == max_events:
+                    return sizes
+                sizes.append((0, 0))
             img = densify(cols["row"][i], cols["col"][i], cols["value"][i], cols["height"][i], cols["width"][i])
             buf = io.BytesIO()
             Image.fromarray(img).save(buf, format="PNG")  # Pillow defaults, as the thesis saved them
-            png += buf.tell()
-            dense += img.nbytes
-    return events, png, dense
+            png, dense = sizes[-1]
+            sizes[-1] = (png + buf.tell(), dense + img.nbytes)
+    return sizes
+
+
+def png_and_dense_bytes(parquet: Path, max_events: int) -> tuple[int, int, int]:
+    """(events encoded, PNG bytes, dense bytes) over the first `max_events` events of the file."""
+    sizes = png_and_dense_per_event(parquet, max_events)
+    return len(sizes), sum(p for p, _ in sizes), sum(d for _, d in sizes)
 
 
 def bench_file(path: Path, params: RenderParams, png_events: int) -> dict[str, Any]:

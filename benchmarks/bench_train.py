@@ -108,6 +108,7 @@ def measure_cpu(arch: str, shapes: list[tuple[int, int]]) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in model.parameters()),
         "cpu_samples_per_s": round(rate, 1),
         "cpu_samples_per_s_best_step": round(best_rate, 1),
+        "cpu_samples_per_s_worst_step": round(BATCH / max(times), 1),
         "cpu_steps_timed": len(times),
         "cpu_hours_44k_x10": round(EVENTS * EPOCHS / rate / 3600, 2),
     }
@@ -143,13 +144,18 @@ def project_gpu(arch: str, shapes: list[tuple[int, int]]) -> dict[str, Any]:
     }
 
 
-def run() -> dict[str, Any]:
+def run(whole_images: bool = True, threads: tuple[int, ...] = (THREADS,)) -> dict[str, Any]:
+    """CPU rows at the demo's crop (and, with `whole_images`, whole compact images) for each torch
+    thread count in `threads`; projections at all sizes."""
+    measured = ((CROP, CROP), (COMPACT_WHOLE, COMPACT_WHOLE_3)) if whole_images else ((CROP, CROP),)
+    rows = []
+    for n in threads:
+        # On a shared machine the thread count matters: OpenMP threads that wait at every barrier
+        # for a thread descheduled by another job can make 2 threads far slower than 1.
+        torch.set_num_threads(n)
+        rows += [{"threads": n, **measure_cpu(arch, _shapes(arch, single, triple))}
+                 for single, triple in measured for arch in HPARAMS]
     torch.set_num_threads(THREADS)
-    rows = [
-        measure_cpu(arch, _shapes(arch, single, triple))
-        for single, triple in ((CROP, CROP), (COMPACT_WHOLE, COMPACT_WHOLE_3))
-        for arch in HPARAMS
-    ]
     projection = [
         project_gpu(arch, _shapes(arch, single, triple))
         for single, triple in ((CROP, CROP), (COMPACT_WHOLE, COMPACT_WHOLE_3), (THESIS_WHOLE, THESIS_WHOLE_3))
@@ -157,7 +163,7 @@ def run() -> dict[str, Any]:
     ]
     return {
         "name": "train",
-        "threads": THREADS,
+        "threads": list(threads),
         "batch_size": BATCH,
         "load_average_1min": round(os.getloadavg()[0], 2),  # other jobs share the cores: context for the rates
         "rows": rows,

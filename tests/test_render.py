@@ -128,13 +128,41 @@ def test_render_plane_matches_reference(dw, dt):
 
 
 @pytest.mark.parametrize("band", [1, 5, 1000])
-def test_time_bands_do_not_change_the_image(band, monkeypatch):
-    monkeypatch.setattr(render, "BAND_TIME_BLOCKS", band)
+def test_wire_bands_do_not_change_the_image(band, monkeypatch):
+    monkeypatch.setattr(render, "WIRE_BAND_BLOCKS", band)
     adc = sparse_planes(np.random.default_rng(band), density=0.05)[0][:, :203]  # 203 ticks: partial last block
     np.testing.assert_array_equal(render_plane(adc, RenderParams(dw=2, dt=3)), reference_image(adc, 2, 3, 10.0, 100.0))
     sparse = render.render_plane_sparse(adc, RenderParams(dw=2, dt=3))
     flat = sparse.row.astype(np.int64) * sparse.width + sparse.col
     assert np.all(np.diff(flat) > 0)  # still row-major across band boundaries
+
+
+@pytest.mark.parametrize("dense_fraction", [0.0, 1.0])  # every band screened by value / by occupancy
+@pytest.mark.parametrize("dw, dt, threshold", [(2, 2, 10.0), (1, 3, 10.0), (3, 5, 10.0), (2, 2, 0.0)])
+def test_screens_keep_every_pixel_near_the_cutoff(dense_fraction, dw, dt, threshold, monkeypatch):
+    """Blocks whose float32 sum lands on the other side of the cutoff than the exact sum."""
+    monkeypatch.setattr(render, "DENSE_BAND_FRACTION", dense_fraction)
+    rng = np.random.default_rng(dw * 100 + dt)
+    params = RenderParams(dw=dw, dt=dt, threshold=threshold, saturation=100.0)
+    adc = np.zeros((300, 400), dtype=np.float32)
+    n = 500
+    w, t = rng.integers(0, 300 // dw, n) * dw, rng.integers(0, 400 // dt, n) * dt
+    big = rng.uniform(1e3, 1e7, n).astype(np.float32)
+    near = params.cutoff * (1 + rng.uniform(-1e-6, 1e-6, n))  # within float32 rounding of the big values
+    adc[w, t], adc[w, t + dt - 1] = big, -big  # cancel exactly in float64
+    adc[w + dw - 1, t + (dt - 1) // 2] += near.astype(np.float32)
+    adc[5, 7], adc[6, 9], adc[8, 8] = np.nan, np.inf, -0.0  # judged by the exact sum like any block
+    with np.errstate(invalid="ignore"):  # the reference casts the NaN block's value too
+        want = reference_image(adc, dw, dt, threshold, 100.0)
+    np.testing.assert_array_equal(render_plane(adc, params), want)
+    assert np.count_nonzero(want) > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int16])
+def test_other_input_types_match_reference(dtype):
+    adc = (sparse_planes(np.random.default_rng(3), density=0.3)[2] * 300).astype(dtype)  # int16 sums overflow int16
+    params = RenderParams(dw=1, dt=2, threshold=10.0, saturation=100.0)
+    np.testing.assert_array_equal(render_plane(adc, params), reference_image(adc, 1, 2, 10.0, 100.0))
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -87,9 +87,13 @@ class _Plane:
         flat = np.where(np.repeat(self.vertical[idx], n_pix), row * w + col, pos)
         flat += np.repeat(np.arange(len(idx), dtype=np.int64) * (h * w), n_pix)
         values = self.value[rl.segments(self.val_lo[idx], n_pix)]
-        out = torch.zeros(len(idx) * h * w, dtype=torch.float32)
-        out[torch.from_numpy(flat)] = torch.from_numpy(values).to(torch.float32).div_(255.0)
-        return out.view(len(idx), 1, h, w)
+        # np.zeros allocates with calloc: a batch-sized block comes fresh from mmap, its pages read
+        # as zeros and only those that receive a pixel are ever written. torch.zeros would memset
+        # the whole batch (88 MB for 16 plane-2 images at scale 0.5), which cost more than all the
+        # rest of this method. Same values as before: float32 value / 255.
+        out = np.zeros(len(idx) * h * w, dtype=np.float32)
+        out[flat] = values.astype(np.float32) / np.float32(255.0)
+        return torch.from_numpy(out).view(len(idx), 1, h, w)
 
 
 class SparseImageSet:

@@ -46,7 +46,6 @@ ROW_GROUP_EVENTS = 16
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
 MAX_INDEX = np.iinfo(np.uint16).max  # row and col are stored as uint16
-BAND_TIME_BLOCKS = 256  # time blocks summed at once (bounds the float64 work arrays)
 
 # List items are named "element", as Parquet's standard LIST layout stores them, so
 # the schema read back from a file equals this one exactly.
@@ -135,8 +134,9 @@ class SparseImage:
 def block_sums(adc: np.ndarray, dw: int, dt: int) -> np.ndarray:
     """Float64 sums over blocks of dw wires × dt ticks, shaped (wire blocks, time blocks).
 
-    Adds the dt (then dw) strided views of the array instead of padding and reshaping, so a
-    full-size plane is never copied whole; partial trailing blocks just receive fewer terms.
+    Adds the dt (then dw) strided views of the array instead of padding and reshaping, so the
+    array is never copied whole; partial trailing blocks just receive fewer terms. This is the
+    formula's order of addition; `_exact_sums` repeats it for selected blocks.
     """
     n_wires, n_ticks = adc.shape
     n_tb, n_wb = -(-n_ticks // dt), -(-n_wires // dw)
@@ -158,7 +158,14 @@ def pixel_values(sums: np.ndarray, params: RenderParams) -> np.ndarray:
 
 
 def render_plane_sparse(adc: np.ndarray, params: RenderParams) -> SparseImage:
-    """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire)."""
+    """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire).
+
+    Summing every block of a full-size plane in float64 costs more than reading the plane from
+    HDF5, yet wire readouts are ~99% zeros. So the plane is walked in bands of whole wire blocks
+    (contiguous rows, small enough to stay in cache), each band names its *candidate* blocks
+    (a superset of the blocks that can pass the cutoff, see `_candidates`), and only those are
+    summed, in float64 and in `block_sums`' order: the pixels are exactly the formula's.
+    """
     if adc.ndim != 2:
         raise ValueError(f"a plane must be 2-D (wires, ticks), got shape {adc.shape}")
     height, width = params.image_shape(*adc.shape)
@@ -167,20 +174,147 @@ def render_plane_sparse(adc: np.ndarray, params: RenderParams) -> SparseImage:
             f"render: an image of {height} × {width} pixels does not fit uint16 coordinates; "
             "increase render.downsample."
         )
-    # Bands of whole time blocks, in order: the float64 sums of one band stay small (a few MB on
-    # a full-size plane), and concatenating the bands' row-major pixels keeps row-major order.
-    band_ticks = BAND_TIME_BLOCKS * params.dt
-    rows, cols, values = [], [], []
-    for first_tick in range(0, adc.shape[1], band_ticks):
-        sums = block_sums(adc[:, first_tick : first_tick + band_ticks], params.dw, params.dt).T
-        keep = (sums >= params.cutoff) & (sums > 0)
-        r, c = np.nonzero(keep)  # row-major within the band: (time block, wire block)
-        values.append(pixel_values(sums[r, c], params))
-        rows.append((r + first_tick // params.dt).astype(np.uint16))
-        cols.append(c.astype(np.uint16))
-    if not rows:  # a plane without ticks
-        rows, cols, values = [np.empty(0, np.uint16)], [np.empty(0, np.uint16)], [np.empty(0, np.uint8)]
-    return SparseImage(height, width, np.concatenate(rows), np.concatenate(cols), np.concatenate(values))
+    band_wires = WIRE_BAND_BLOCKS * params.dw
+    rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
+    for first_wire in range(0, adc.shape[0] if adc.size else 0, band_wires):
+        band = adc[first_wire : first_wire + band_wires]
+        c, r = _candidates(band, params)
+        s = _exact_sums(band, r, c, params.dw, params.dt)  # while the band is still in cache
+        keep = (s >= params.cutoff) & (s > 0)
+        rows.append(r[keep])
+        cols.append(c[keep] + first_wire // params.dw)
+        sums.append(s[keep])
+    r, c, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(sums)
+    order = np.argsort(r * width + c)  # row-major (time block, wire block); keys are unique
+    row, col = r[order].astype(np.uint16), c[order].astype(np.uint16)
+    return SparseImage(height, width, row, col, pixel_values(s[order], params))
+
+
+# Wire blocks per band: 64 × dw wires of 6400 float32 ticks is 3.3 MB, which stays in cache from
+# the first pass over the band to the last; of 4 to 2000 blocks, 64 was fastest on full-geometry
+# planes (smaller bands pay numpy's per-call overhead, larger ones leave the cache).
+WIRE_BAND_BLOCKS = 64
+# A band with more occupied blocks than this fraction is screened by value instead of by occupancy.
+DENSE_BAND_FRACTION = 1 / 8
+_U32 = 2.0**-24  # unit roundoff of float32
+
+
+def _candidates(band: np.ndarray, params: RenderParams) -> tuple[np.ndarray, np.ndarray]:
+    """(wire block, time block) of every block of `band` that may pass the cutoff.
+
+    Occupancy first: a block whose values all have all-zero bits sums to +0 and is never a pixel,
+    so the blocks holding any nonzero bit pattern (including -0.0, NaN and inf, which the exact
+    sum then judges) are a superset of the pixels that needs no rounding argument. On ~99%-zero
+    readouts that is ~1.5× the pixel count. Where noise fills a band it would be nearly every
+    block, so such a band is screened by its float32 block sums instead (`_above_cutoff`).
+    """
+    occupied = _occupied(band, params.dw, params.dt)
+    idx = np.flatnonzero(occupied)  # flatnonzero + divmod: np.nonzero of a 2-D mask is ~20× slower
+    if len(idx) > DENSE_BAND_FRACTION * occupied.size:
+        idx = _above_cutoff(band, params)
+    return np.divmod(idx, occupied.shape[1])
+
+
+def _occupied(band: np.ndarray, dw: int, dt: int) -> np.ndarray:
+    """Bool (wire blocks, time blocks): does any value of the block have a nonzero bit pattern?"""
+    size = band.dtype.itemsize
+    # Where dt allows, one unsigned word covers several ticks (two float32 in a uint64): fewer,
+    # contiguous operations. Needs contiguous ticks and whole words in every row.
+    per_word = 8 // size if 8 % size == 0 else 1
+    if not (dt % per_word == 0 and band.shape[1] % per_word == 0 and band.strides[1] == size):
+        per_word = 1
+    words = band.view(np.dtype(f"u{size * per_word}"))
+    words = _fold(words, dw, 0, np.bitwise_or)  # wires first: whole rows, contiguous
+    words = _fold(words, dt // per_word, 1, np.bitwise_or)
+    return words != 0
+
+
+def _above_cutoff(band: np.ndarray, params: RenderParams) -> np.ndarray:
+    """Flat indices (into the band's block grid) of the blocks whose sum may reach the cutoff.
+
+    Float32 block sums with a margin that bounds their rounding error, so the test
+    `approx >= cutoff - margin` misses no pixel:
+    - dw, dt ≤ 2 (the default 2 × 2) and values that float32 holds exactly: every rounded sum is
+      stored in W (wires folded) or A (then ticks folded) and errs by ≤ u·|itself| (u = 2^-24), so
+      |A - S| ≤ u(|A| + 2·max|W|) ≤ 4.01·u·max|W|; the margin is 8·u·max|W| (W is half the band
+      and already in cache);
+    - otherwise any order of float32 additions of n = dw·dt terms errs by ≤ γ(n-1)·Σ|x| ≤ 2·n²·u·M
+      (M = the band's largest |value|; rounding other inputs to float32 adds ≤ u·M per term).
+    The n·2^-125 term covers subnormal results and flush-to-zero. When the margin is unusable (NaN
+    or infinite values, float32 overflow, or a cutoff within the margin of 0, i.e. threshold 0)
+    the band is summed exactly in float64.
+    """
+    dw, dt, n = params.dw, params.dt, params.dw * params.dt
+    wires = _fold(band, dw, 0, np.add, np.float32)
+    # The tight bound needs values that float32 holds exactly (float64 inputs are rounded first).
+    tight = dw <= 2 and dt <= 2 and np.can_cast(band.dtype, np.float32, "safe")
+    m = _max_abs(wires) if tight else _max_abs(band)
+    margin = (8.0 if tight else 2.0 * n * n) * _U32 * m + n * 2.0**-125
+    if not math.isfinite(m) or n * m > 1e37 or params.cutoff - margin <= 0:
+        sums = block_sums(band, dw, dt)
+        return np.flatnonzero((sums >= params.cutoff) & (sums > 0))
+    approx = _fold(wires, dt, 1, np.add, np.float32)
+    return np.flatnonzero(approx >= params.cutoff - margin)
+
+
+def _max_abs(x: np.ndarray) -> float:
+    """Largest |value| (NaN if any value is NaN): two reductions, no temporary array."""
+    return max(abs(float(x.max())), abs(float(x.min()))) if x.size else 0.0
+
+
+def _fold(x: np.ndarray, step: int, axis: int, op: np.ufunc, dtype: Any = None) -> np.ndarray:
+    """op-reduce each `step` consecutive entries along `axis` (a trailing partial group as it is)."""
+    if step == 1:
+        return x
+
+    def part(a: np.ndarray, start: int, stop: int | None = None, stride: int = 1) -> np.ndarray:
+        index = slice(start, stop, stride)
+        return a[index] if axis == 0 else a[:, index]
+
+    first = part(x, 0, stride=step)
+    out = np.empty(first.shape, dtype=dtype or x.dtype)
+    if x.shape[axis] == 1:
+        out[...] = first
+    for k in range(1, min(step, x.shape[axis])):
+        nxt = part(x, k, stride=step)
+        m = nxt.shape[axis]
+        # `dtype` makes the ufunc compute in the output type (int16 inputs would wrap in int16).
+        if k == 1:  # first op second straight into `out`: no separate copy pass
+            op(part(first, 0, m), nxt, out=part(out, 0, m), dtype=out.dtype)
+            part(out, m)[...] = part(first, m)
+        else:
+            op(part(out, 0, m), nxt, out=part(out, 0, m), dtype=out.dtype)
+    return out
+
+
+def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, dw: int, dt: int) -> np.ndarray:
+    """Float64 sums of the blocks (time block r, wire block c), added in `block_sums`' order.
+
+    block_sums adds from +0.0, which changes no sum (only -0.0 to +0.0, never a pixel), so each
+    wire's ticks are summed from its first term here.
+    """
+    n_wires, n_ticks = band.shape
+    w0, t0 = c * dw, r * dt
+    if n_wires % dw == 0 and n_ticks % dt == 0 and band.flags.c_contiguous:
+        flat, base = band.reshape(-1), w0 * n_ticks + t0  # a view; 1-D gathers are the cheapest
+
+        def term(kw: int, kt: int) -> np.ndarray:
+            return flat.take(base + (kw * n_ticks + kt)).astype(np.float64)
+    else:
+
+        def term(kw: int, kt: int) -> np.ndarray:
+            w, t = w0 + kw, t0 + kt
+            values = band[np.minimum(w, n_wires - 1), np.minimum(t, n_ticks - 1)].astype(np.float64)
+            values[(w >= n_wires) | (t >= n_ticks)] = 0.0  # trailing partial blocks have fewer terms
+            return values
+
+    total = None
+    for kw in range(dw):
+        by_time = term(kw, 0)
+        for kt in range(1, dt):
+            by_time += term(kw, kt)
+        total = by_time if total is None else total + by_time
+    return total
 
 
 def render_plane(adc: np.ndarray, params: RenderParams) -> np.ndarray:

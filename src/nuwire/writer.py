@@ -9,8 +9,10 @@ event that has rows in that group), exactly as the real writer lays them out.
 costs time. So it is written chunk by chunk with `write_direct_chunk`: chunks that are all zero are
 never written (HDF5 leaves them unallocated and any reader gets the fill value, 0), the others are
 byte-shuffled and deflated here, exactly as HDF5's own shuffle + gzip filters would store them, so
-the file reads back through the standard filter pipeline (h5py, pynuml, h5dump). Chunks are small
-in both directions (ADC_CHUNK wires × ticks), so a track touches few of them.
+the file reads back through the standard filter pipeline (h5py, pynuml, h5dump). Chunks span a
+block of wires and of ticks (ADC_CHUNK), so a track touches few of them and most stay empty.
+Small columns are buffered and written in bulk. The layout a reader sees is unchanged: chunked,
+gzip-compressed 2-D datasets, rows event after event.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ import numpy as np
 from nuwire.geometry import GEOMETRY_ATTR, MICROBOONE, Geometry
 from nuwire.schema import SEQ_CNT, STR, TABLES, dataset_width
 
-# adc chunk: 128 wires × 256 ticks (38 cm × 14 cm on MicroBooNE, 128 kB). Smaller chunks are written
-# a little faster but HDF5 spends ~0.1 ms per chunk when reading, even for unallocated ones, so
-# 32 × 256 doubles the time to read an event. Measured in benchmarks/bench_simulate.py.
+# adc chunk: 128 wires × 256 ticks (38 cm × 14 cm on MicroBooNE, 128 kB uncompressed), ~1,650 chunks
+# per MicroBooNE event of which a few hundred hold signal. Measured in benchmarks/bench_simulate.py:
+# whole-row chunks (16 × 6400) deflate every row that has any signal, writing 3-4× slower and 35%
+# bigger; 32 × 256 is as fast within the machine's noise but needs 4× more chunk-index entries;
+# gzip level 4 saves ~10% of the size for 1.5-2.5× the writing time.
 ADC_CHUNK = (128, 256)
 TABLE_CHUNK_ROWS = 1024
-# Small columns are buffered and written in bulk: one h5py write per event per column costs more
-# than the data. A group is flushed when it holds this many rows, and at close.
+# One h5py write per event per small column costs more than the data: a group's rows are buffered
+# and flushed when it holds this many, and at close.
 FLUSH_ROWS = 65_536
 
 GroupRows = Mapping[str, np.ndarray]
@@ -130,11 +134,17 @@ class OpenSamplesWriter:
         unknown = set(table) - set(TABLES[group])
         if unknown:
             raise ValueError(f"{group}: datasets {sorted(unknown)} are not in the OpenSamples schema")
-        pending = self._pending[group]
+        arrays = {}
         for name, values in table.items():
             arr = np.asarray(values)
             if arr.ndim == 1:
                 arr = arr.reshape(n, 1)
+            width = dataset_width(group, name, self.geometry.n_ticks)
+            if arr.ndim != 2 or arr.shape[1] != width:
+                raise ValueError(f"{group}/{name}: rows of shape {arr.shape[1:]} given, the dataset is {width} wide")
+            arrays[name] = arr
+        pending = self._pending[group]
+        for name, arr in arrays.items():
             if group == "wire_table" and name == "adc" and self._adc is not None:
                 self._adc.append(arr)
                 continue
