@@ -154,8 +154,10 @@ def test_screens_keep_every_pixel_near_the_cutoff(dense_fraction, dw, dt, thresh
     adc[5, 7], adc[6, 9], adc[8, 8] = np.nan, np.inf, -0.0  # judged by the exact sum like any block
     with np.errstate(invalid="ignore"):  # the reference casts the NaN block's value too
         want = reference_image(adc, dw, dt, threshold, 100.0)
-    np.testing.assert_array_equal(render_plane(adc, params), want)
+    np.testing.assert_array_equal(render_plane(adc, params, allow_non_finite=True), want)
     assert np.count_nonzero(want) > 0
+    with pytest.raises(render.NonFiniteADC, match="2 non-finite"):
+        render_plane(adc, params)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.int16])
@@ -249,18 +251,24 @@ def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
     rng = np.random.default_rng(3)
     nan_planes = sparse_planes(rng)
     nan_planes[1][7, 100] = np.nan
+    inf_planes = sparse_planes(rng)
+    inf_planes[2][4, 8], inf_planes[2][5, 8] = np.inf, -np.inf  # one block: its sum is NaN, not inf
+    inf_planes[0][9, 3] = np.inf
     events = [
         event_rows((1, 1, 10), sparse_planes(rng)),
         event_rows((1, 1, 11), None),  # no wire rows
         event_rows((1, 1, 12), nan_planes),  # a NaN ADC value
         event_rows((1, 1, 13), blank_planes()),  # rendered, but every plane empty
+        event_rows((1, 1, 14), inf_planes),  # infinite ADC values on two planes
     ]
     h5 = write_file(tmp_path / "nue_WithWire_03.h5", events)
     qc_path = tmp_path / "q.qc.json"
     qc = render_file(h5, tmp_path / "q.parquet", qc_path, "nue_WithWire_03", RenderParams())
-    assert qc["events_in_file"] == 4 and qc["rendered"] == 2 and qc["skipped"] == 2 and qc["reconciled"]
+    assert qc["events_in_file"] == 5 and qc["rendered"] == 2 and qc["skipped"] == 3 and qc["reconciled"]
     skipped = {e["event"]: e for e in qc["skipped_events"]}
-    assert sorted(skipped) == [11, 12]
+    assert sorted(skipped) == [11, 12, 14]
+    assert skipped[12]["reason"] == "1 non-finite (NaN or infinite) ADC values"
+    assert skipped[14]["reason"] == "3 non-finite (NaN or infinite) ADC values"
     assert skipped[11]["index"] == 1 and "no wire rows" in skipped[11]["reason"]
     assert skipped[12]["index"] == 2 and "non-finite" in skipped[12]["reason"]
     assert {k: skipped[11][k] for k in ("run", "subrun")} == {"run": 1, "subrun": 1}

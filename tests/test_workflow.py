@@ -85,6 +85,21 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
 
 
+def test_runtimes_and_provenance_pages(finished_run: Path):
+    from nuwire.provenance import git_commit, sha256_file
+
+    results = finished_run / "results"
+    jobs = pd.read_csv(results / "summary" / "runtimes.tsv", sep="\t")["job"].tolist()
+    renders = sorted(p.stem for p in (results / "images").glob("*.parquet"))
+    point = "lenet/plane2/scale0.5/full/whole"
+    assert jobs == [f"render {s}" for s in renders] + ["dataset", f"train {point}", f"evaluate {point}"]
+    page = (results / "summary" / "provenance.html").read_text()
+    assert git_commit() in page and "unknown" not in page
+    for h5 in sorted((finished_run / "results" / "resources").rglob("*.h5")):
+        assert sha256_file(h5) in page, h5
+    assert "<td>True</td>" in page and "<td>False</td>" not in page  # the point used these inputs
+
+
 def test_second_run_has_nothing_to_do(finished_run: Path):
     proc = snakemake(finished_run, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -93,7 +108,7 @@ def test_second_run_has_nothing_to_do(finished_run: Path):
 def test_report_is_made(finished_run: Path):
     snakemake(finished_run, "--report", "results/report.html")
     text = (finished_run / "results" / "report.html").read_text(errors="replace")
-    assert "Sweep summary" in text and "Dataset" in text
+    assert "Sweep summary" in text and "Dataset" in text and "Provenance" in text
 
 
 def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path: Path):

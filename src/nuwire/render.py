@@ -36,7 +36,7 @@ from nuwire import __version__
 from nuwire.atomic import atomic_path
 from nuwire.errors import ConfigError
 from nuwire.geometry import N_PLANES
-from nuwire.opensamples import Event, OpenSamplesFile
+from nuwire.opensamples import Event, OpenSamplesFile, non_finite_reason
 
 FORMAT_VERSION = "nuwire-sparse-images/1"
 
@@ -157,8 +157,15 @@ def pixel_values(sums: np.ndarray, params: RenderParams) -> np.ndarray:
     return np.clip(np.round(scaled), 1, 255).astype(np.uint8)
 
 
-def render_plane_sparse(adc: np.ndarray, params: RenderParams) -> SparseImage:
+class NonFiniteADC(ValueError):
+    """A plane holds NaN or infinite ADC values; the message is the event's skip reason."""
+
+
+def render_plane_sparse(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> SparseImage:
     """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire).
+
+    A plane with NaN or infinite values raises NonFiniteADC (such an event is skipped, never
+    rendered) unless `allow_non_finite`, when their blocks are simply not pixels.
 
     Summing every block of a full-size plane in float64 costs more than reading the plane from
     HDF5, yet wire readouts are ~99% zeros. So the plane is walked in bands of whole wire blocks
@@ -176,14 +183,21 @@ def render_plane_sparse(adc: np.ndarray, params: RenderParams) -> SparseImage:
         )
     band_wires = WIRE_BAND_BLOCKS * params.dw
     rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
+    finite = True
     for first_wire in range(0, adc.shape[0] if adc.size else 0, band_wires):
         band = adc[first_wire : first_wire + band_wires]
         c, r = _candidates(band, params)
         s = _exact_sums(band, r, c, params.dw, params.dt)  # while the band is still in cache
+        # Every block holding a NaN or inf is a candidate (see `_candidates`) and its float64 sum is
+        # then NaN or inf, while finite float32 values cannot overflow a float64 sum: so this finds
+        # any non-finite input value for the price of a check on the candidate sums.
+        finite = finite and bool(np.isfinite(s).all())
         keep = (s >= params.cutoff) & (s > 0)
         rows.append(r[keep])
         cols.append(c[keep] + first_wire // params.dw)
         sums.append(s[keep])
+    if not finite and not allow_non_finite:
+        raise NonFiniteADC(non_finite_reason(adc))
     r, c, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(sums)
     order = np.argsort(r * width + c)  # row-major (time block, wire block); keys are unique
     row, col = r[order].astype(np.uint16), c[order].astype(np.uint16)
@@ -317,9 +331,9 @@ def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, dw: int, dt: int
     return total
 
 
-def render_plane(adc: np.ndarray, params: RenderParams) -> np.ndarray:
+def render_plane(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> np.ndarray:
     """Dense uint8 image of one plane: shape (ceil(n_ticks/dt), ceil(n_wires/dw))."""
-    return render_plane_sparse(adc, params).dense()
+    return render_plane_sparse(adc, params, allow_non_finite).dense()
 
 
 def densify(row: Any, col: Any, value: Any, height: int, width: int) -> np.ndarray:
@@ -434,12 +448,18 @@ def render_file(
                     total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True
                 )
                 with bar:
-                    for ev in f.iter_events():
+                    # The renderer finds NaN/inf values itself (see render_plane_sparse), so the
+                    # reader need not read every event a second time to look for them.
+                    for ev in f.iter_events(check_finite=False):
                         bar.update(1)
+                        if ev.planes is not None:
+                            try:
+                                images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
+                            except NonFiniteADC:
+                                ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
                         if ev.planes is None:
                             skipped.append(_skip_record(ev))
                             continue
-                        images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
                         ev.planes = None  # drop the dense planes before the next event is read
                         buffer.add_event(ev.run, ev.subrun, ev.event, images)
                         rendered += 1

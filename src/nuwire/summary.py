@@ -1,5 +1,5 @@
 """The sweep summary: every point's test metrics beside the thesis's real-data rows, the ROC
-overlay, AUC per point, and job runtimes/memory from Snakemake's benchmark files.
+overlay, AUC per point, job runtimes/memory from Snakemake's benchmark files, and provenance.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sklearn.metrics import roc_curve
 
 from nuwire.atomic import atomic_path, write_text
 from nuwire.figstyle import new_figure, save_figure
+from nuwire.provenance import provenance
 from nuwire.thesis import SOURCE as THESIS_SOURCE
 from nuwire.thesis import thesis_rows
 
@@ -57,19 +58,77 @@ def summary_table(metrics_files: Sequence[str | os.PathLike[str]], points: Seque
     return pd.concat([ours, thesis_rows()], ignore_index=True)
 
 
-def runtime_table(benchmark_files: Sequence[str | os.PathLike[str]], points: Sequence[dict]) -> pd.DataFrame:
+def runtime_table(benchmark_files: Sequence[str | os.PathLike[str]], jobs: Sequence[str]) -> pd.DataFrame:
+    """Wall time, CPU time and peak memory of each job, from its Snakemake benchmark file.
+
+    A job whose benchmark file has several rows (`--benchmark-repeats`) reports its last one."""
     rows = []
-    for path, point in zip(benchmark_files, points):
+    for path, job in zip(benchmark_files, jobs, strict=True):
         bench = pd.read_csv(path, sep="\t")
         rows.append(
             {
-                "job": f"train {point['point']}",
+                "job": job,
                 "wall_s": float(bench["s"].iloc[-1]),
                 "cpu_s": float(bench["cpu_time"].iloc[-1]) if "cpu_time" in bench else np.nan,
                 "max_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").iloc[-1]),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["job", "wall_s", "cpu_s", "max_rss_mb"])
+
+
+def provenance_html(
+    config: Any,
+    inputs_manifest: str | os.PathLike[str],
+    metrics_files: Sequence[str | os.PathLike[str]],
+    points: Sequence[dict],
+) -> str:
+    """The report's provenance page: the code, config and packages of this summary, every input
+    file's size and checksum, and what each sweep point's metrics.json recorded about itself (a
+    point trained by another commit or config than the rest shows up here)."""
+    here = provenance(config, json.loads(Path(inputs_manifest).read_text()))
+
+    def table(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, border=0, escape=True)
+
+    code = pd.DataFrame(
+        [
+            ("nuwire version", here["nuwire_version"]),
+            ("git commit", here["git_commit"]),
+            ("effective config (SHA-256 of its canonical JSON)", here["config_hash"]),
+        ],
+        columns=["what", "value"],
+    )
+    packages = pd.DataFrame(sorted(here["packages"].items()), columns=["package", "version"])
+    inputs = pd.DataFrame(here["inputs"], columns=["file", "size", "sha256"])
+    recorded = []
+    for path, point in zip(metrics_files, points, strict=True):
+        prov = json.loads(Path(path).read_text()).get("provenance", {})
+        recorded.append(
+            {
+                "sweep point": point["point"],
+                "nuwire version": prov.get("nuwire_version", "not recorded"),
+                "git commit": prov.get("git_commit", "not recorded"),
+                "point config hash": prov.get("config_hash", "not recorded"),
+                "inputs as this run": prov.get("inputs") == here["inputs"],
+            }
+        )
+    style = (
+        "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}</style>"
+    )
+    body = "".join(
+        [
+            "<h3>Code and configuration of this summary</h3>",
+            table(code),
+            f"<h3>Input files ({len(inputs)})</h3>",
+            table(inputs),
+            "<h3>What each sweep point recorded in its metrics.json</h3>",
+            table(pd.DataFrame(recorded)),
+            "<h3>Package versions</h3>",
+            table(packages),
+        ]
+    )
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{style}</head><body>{body}</body></html>\n"
 
 
 def _html_table(frame: pd.DataFrame, synthetic: bool) -> str:
@@ -134,10 +193,13 @@ def auc_by_point(table: pd.DataFrame, target: Path, synthetic: bool) -> None:
 
 def run_summary(
     metrics_files: Sequence[str | os.PathLike[str]],
-    train_benchmarks: Sequence[str | os.PathLike[str]],
+    benchmarks: Sequence[str | os.PathLike[str]],
+    benchmark_jobs: Sequence[str],
     points: Sequence[dict],
     outputs: dict[str, str],
     synthetic: bool,
+    config: Any,
+    inputs_manifest: str | os.PathLike[str],
 ) -> pd.DataFrame:
     table = summary_table(metrics_files, points, synthetic)
     with atomic_path(outputs["table"]) as tmp:
@@ -145,7 +207,8 @@ def run_summary(
     write_text(outputs["html"], _html_table(table, synthetic))
     roc_overlay(metrics_files, points, Path(outputs["roc"]), synthetic)
     auc_by_point(table, Path(outputs["auc"]), synthetic)
-    runtimes = runtime_table(train_benchmarks, points)
+    runtimes = runtime_table(benchmarks, benchmark_jobs)
     with atomic_path(outputs["runtimes"]) as tmp:
         runtimes.to_csv(tmp, sep="\t", index=False, float_format="%.1f")
+    write_text(outputs["provenance"], provenance_html(config, inputs_manifest, metrics_files, points))
     return table

@@ -83,8 +83,20 @@ def all_metrics(wildcards=None):
     return [f"{point_dir(p)}/metrics.json" for p in SWEEP]
 
 
-def all_train_benchmarks(wildcards=None):
-    return [f"{RESULTS}/benchmarks/train/{p.path}.tsv" for p in SWEEP]
+def benchmark_jobs():
+    """(job, Snakemake benchmark file) of every job the summary reports the runtime of. Not the
+    simulate jobs: their files may come from an earlier run, and asking for their benchmark
+    files would simulate them again."""
+    jobs = [(f"render {s}", f"{RESULTS}/benchmarks/render/{s}.tsv") for s in SAMPLES]
+    jobs.append(("dataset", f"{RESULTS}/benchmarks/dataset.tsv"))
+    for p in SWEEP:
+        jobs.append((f"train {p.path}", f"{RESULTS}/benchmarks/train/{p.path}.tsv"))
+        jobs.append((f"evaluate {p.path}", f"{RESULTS}/benchmarks/evaluate/{p.path}.tsv"))
+    return jobs
+
+
+def all_benchmarks(wildcards=None):
+    return [path for _, path in benchmark_jobs()]
 
 
 MODEL_DIR = f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}"

@@ -17,8 +17,8 @@ rule render:
         f"{RESULTS}/benchmarks/render/{{sample}}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=120,
+        mem_mb=1500,
+        runtime=60,
     conda:
         "../../envs/nuwire.yaml"
     script:

@@ -1,11 +1,13 @@
 # summary: every sweep point's metrics in one table beside the thesis's real-data rows, plus
-# ROC overlay, AUC against scale and cut, and job runtimes/memory from the benchmark files.
+# ROC overlay, AUC against scale and cut, job runtimes/memory from the benchmark files, and the
+# provenance page (code, config hash, packages, input checksums).
 
 
 rule summary:
     input:
         metrics=all_metrics,
-        train_benchmarks=all_train_benchmarks,
+        benchmarks=all_benchmarks,
+        inputs=f"{RESULTS}/dataset/inputs.json",
     output:
         table=report(
             f"{RESULTS}/summary/summary.tsv",
@@ -37,9 +39,18 @@ rule summary:
             category="Sweep summary",
             labels={"table": "job runtimes and memory"},
         ),
+        provenance=report(
+            f"{RESULTS}/summary/provenance.html",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "code, config, packages and input files"},
+        ),
     params:
         synthetic=SYNTHETIC,
         points=[p.as_dict() for p in SWEEP],
+        benchmark_jobs=[job for job, _ in benchmark_jobs()],
+        # The effective config, hashed into the provenance page.
+        config=canonical(config),
     log:
         f"{RESULTS}/logs/summary.log",
     benchmark:

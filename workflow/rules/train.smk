@@ -21,7 +21,7 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
     threads: config["train"].get("threads", 2)
     resources:
-        mem_mb=8000,
+        mem_mb=16000,
         runtime=720,
         gpu=1,
     conda:

@@ -1,4 +1,4 @@
-"""Rule summary: all sweep points' metrics beside the thesis's rows; overlay figures; runtimes."""
+"""Rule summary: all sweep points' metrics beside the thesis's rows; overlay figures; runtimes; provenance."""
 
 import sys
 from pathlib import Path
@@ -13,10 +13,13 @@ from nuwire.summary import run_summary  # noqa: E402
 def main(smk):
     run_summary(
         metrics_files=list(smk.input.metrics),
-        train_benchmarks=list(smk.input.train_benchmarks),
+        benchmarks=list(smk.input.benchmarks),
+        benchmark_jobs=smk.params.benchmark_jobs,
         points=smk.params.points,
         outputs=dict(smk.output.items()),
         synthetic=smk.params.synthetic,
+        config=smk.params.config,
+        inputs_manifest=smk.input.inputs,
     )
 
 
