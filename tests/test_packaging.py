@@ -1,4 +1,5 @@
-"""The pins agree everywhere: pyproject, the constraints file and the conda environment."""
+"""The pins agree everywhere (pyproject, constraints, conda environment), and so do the rules' resources
+and the workflow profile."""
 
 from __future__ import annotations
 
@@ -40,3 +41,29 @@ def test_conda_environment_matches_constraints():
     for name, version in conda_pins.items():
         assert constraints[name] == version, name
     assert "python=3.11" in env["dependencies"]
+
+
+def _rule_resources() -> dict[str, dict[str, int]]:
+    """rule -> its `resources:` as written in workflow/rules/*.smk (integer values only)."""
+    found: dict[str, dict[str, int]] = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0].strip()
+            match = re.search(r"^    resources:\n((?:        \w+=.*\n)+)", block, flags=re.M)
+            if match:
+                found[name] = {
+                    key: int(value)
+                    for key, value in re.findall(r"(\w+)=(\d+),", match.group(1))
+                }
+    return found
+
+
+def test_rule_resources_agree_with_the_workflow_profile():
+    """profiles/default overrides the rules' own resources on every run; a rule file that says
+    otherwise would mislead whoever reads it (or runs with --workflow-profile none)."""
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())["set-resources"]
+    rules = _rule_resources()
+    assert set(rules) == set(profile), "a rule with resources is missing from profiles/default or the reverse"
+    for rule, resources in rules.items():
+        for key, value in resources.items():
+            assert profile[rule].get(key) == value, f"rule {rule}: {key}={value} but profiles/default says {profile[rule].get(key)}"

@@ -7,57 +7,15 @@ the installed one. One run is shared by the tests of this module (module-scoped 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in ("workflow", "config", "profiles", "envs"):
-        shutil.copytree(ROOT / name, dest / name)
-    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
-    return proc
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Rule -> count from the 'Job stats' table of a dry run."""
-    jobs: dict[str, int] = {}
-    in_table = False
-    for line in output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-            continue
-        if in_table:
-            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if match and match.group(1) != "total":
-                jobs[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
-    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +41,9 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     assert len(events) == rendered == 40
     metrics = json.loads((point / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
+    # The Snakefile makes idle OpenMP threads sleep rather than spin (see its comment).
+    train_log = (results / "logs" / "train" / "lenet" / "plane2" / "scale0.5" / "full" / "whole.log").read_text()
+    assert "(OMP_WAIT_POLICY=PASSIVE)" in train_log
 
 
 def test_runtimes_and_provenance_pages(finished_run: Path):

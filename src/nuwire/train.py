@@ -448,9 +448,10 @@ def _train(
         log.info("resuming from %s after epoch %d of %d", last_path, state["epoch"], cfg.epochs)
     _remove_stale_best(checkpoint_dir, best["epoch"] if best else None)
     log.info(
-        "training %s (%s parameters) on %s: %d train / %d val events, input %s, config %s",
-        cfg.arch, f"{sum(p.numel() for p in model.parameters()):,}", setup.describe(), len(train_labels),
-        len(val_set.labels), shapes, digest[:12],
+        "training %s (%s parameters) on %s, %d torch threads (OMP_WAIT_POLICY=%s): %d train / %d val "
+        "events, input %s, config %s",
+        cfg.arch, f"{sum(p.numel() for p in model.parameters()):,}", setup.describe(), torch.get_num_threads(),
+        os.environ.get("OMP_WAIT_POLICY", "unset"), len(train_labels), len(val_set.labels), shapes, digest[:12],
     )
 
     with _reporting_interruption(guard, history, last_path, log):

@@ -19,9 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 CONFIG = "config/test.yaml"
 GPU_RULES = {"train", "evaluate"}
 TASK_ENV_DIR = ".slurm-task-env"  # the TaskProlog writes here when the submit directory has it
@@ -58,31 +55,6 @@ class Runs:
     planned: dict[str, int]  # rule -> job count, from the dry run (without `all`)
     jobs: list[dict[str, str]]  # `scontrol show job -d -o` records of this run
     task_env: dict[tuple[str, str], dict[str, str]]  # (job id, step) -> GPU variables
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in ("workflow", "config", "profiles", "envs"):
-        shutil.copytree(ROOT / name, dest / name)
-    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
-    return dest
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Rule -> count from the 'Job stats' table of a dry run."""
-    jobs: dict[str, int] = {}
-    in_table = False
-    for line in output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-            continue
-        if in_table:
-            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if match and match.group(1) != "total":
-                jobs[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
-    return jobs
 
 
 def parse_scontrol(text: str) -> list[dict[str, str]]:

@@ -1,0 +1,56 @@
+"""Helpers for tests that run the real `snakemake` on a copy of the workflow (importable from every
+test directory: pyproject.toml puts tests/ on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def copy_workflow(dest: Path) -> Path:
+    """What a user's clone holds for running (Snakefile, workflow/, config/, profiles/, envs/);
+    the package itself is the installed one."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("workflow", "config", "profiles", "envs"):
+        shutil.copytree(ROOT / name, dest / name)
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    return dest
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from the 'Job stats' table of a dry run."""
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+            if match and match.group(1) != "total":
+                jobs[match.group(1)] = int(match.group(2))
+            elif line.strip().startswith("total"):
+                break
+    return jobs
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "config/test.yaml",
+              timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """`snakemake --cores 2 --configfile CONFIG ARGS` in `workdir`; with `check`, a failure raises
+    with the tail of Snakemake's output."""
+    proc = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--configfile", config, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
