@@ -45,7 +45,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "conf
     """`snakemake --cores 2 --configfile CONFIG ARGS` in `workdir`; with `check`, a failure raises
     with the tail of Snakemake's output."""
     proc = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", "--configfile", config, *args],
+        # ARGS first: --configfile takes several values and would swallow a target after it.
+        [SNAKEMAKE, "--cores", "2", *args, "--configfile", config],
         cwd=workdir,
         capture_output=True,
         text=True,

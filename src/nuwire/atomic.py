@@ -1,7 +1,10 @@
 """Atomic output: write to a temporary file beside the target, then rename.
 
 A job killed mid-write leaves no half-written output under the final name, so Snakemake (and a
-person) never mistakes a truncated file for a finished one.
+person) never mistakes a truncated file for a finished one. A kill (SIGKILL, or SIGTERM to a script
+without a handler) leaves the temporary file itself behind; the next write of the same target
+deletes it, so a rerun leaves no debris. One writer per target at a time is assumed, as Snakemake
+guarantees.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto `target` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -33,6 +38,17 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files an interrupted write of `target` left beside it; return them."""
+    target = Path(target)
+    # mkstemp's names: the prefix, 8 characters of [a-z0-9_], the suffix.
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    stale = [p for p in target.parent.glob(f".{target.name}.*.tmp") if pattern.fullmatch(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_json(target: str | os.PathLike[str], payload: Any) -> None:

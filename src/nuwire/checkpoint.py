@@ -23,9 +23,13 @@ FORMAT_VERSION = 1
 
 
 def save(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a file."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a file.
+
+    Saved through a file object: given a path, torch.save names the zip archive inside after the
+    file, and the temporary name is random, so the same weights would not give the same bytes.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

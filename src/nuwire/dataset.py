@@ -107,7 +107,8 @@ def read_truth(h5_files: Sequence[PathLike]) -> pd.DataFrame:
     """Truth and Pandora vertex of every event of every file, in file order (vectorised per file).
 
     Raises NuwireError if the same (run, subrun, event) appears twice: an event in two files would
-    leak between the training and test sets.
+    leak between the training and test sets; and if the files' readouts differ in size (wires per
+    plane or `adc` ticks): their images could not share one model input.
     """
     stems = [sample_name(p) for p in h5_files]
     repeated = sorted({s for s in stems if stems.count(s) > 1})
@@ -118,10 +119,12 @@ def read_truth(h5_files: Sequence[PathLike]) -> pd.DataFrame:
             "file stem, so every input file needs a different name. Rename or remove one."
         )
     frames = []
+    readouts: dict[str, tuple[str, tuple[int, ...], int]] = {}
     for path in h5_files:
         with OpenSamplesFile(path) as f:
             truth = f.truth()
             reco = f.reco_vertices()
+            readouts[str(path)] = (f.geometry.name, tuple(f.geometry.n_wires), f.n_ticks)
         sample = sample_name(path)
         truth = pd.concat([truth, reco.drop(columns=KEY)], axis=1)
         truth.insert(0, "sample_group", sample_group(sample))
@@ -130,9 +133,31 @@ def read_truth(h5_files: Sequence[PathLike]) -> pd.DataFrame:
         frames.append(truth)
     if not frames:
         raise NuwireError("dataset: no input HDF5 files were given; check the input directory in the config.")
+    _check_one_readout_size(readouts)
     everything = pd.concat(frames, ignore_index=True)
     _check_duplicates(everything)
     return everything
+
+
+def _check_one_readout_size(readouts: dict[str, tuple[str, tuple[int, ...], int]]) -> None:
+    """Every file must have the same wires per plane and `adc` width (the most common one wins)."""
+    sizes = Counter((wires, ticks) for _, wires, ticks in readouts.values())
+    if len(sizes) < 2:
+        return
+    (wires, ticks), n_usual = sizes.most_common(1)[0]
+    usual = [f for f, (_, w, t) in readouts.items() if (w, t) == (wires, ticks)]
+    odd = [f for f in readouts if f not in usual]
+    name, odd_wires, odd_ticks = readouts[odd[0]]
+    others = ""
+    if len(odd) > 1:
+        others = f" ({len(odd)} files differ: {', '.join(odd[:3])}{', ...' if len(odd) > 3 else ''})"
+    raise NuwireError(
+        f"{odd[0]}: its /wire_table/adc is {odd_ticks} ticks wide with {'+'.join(map(str, odd_wires))} wires "
+        f"per plane (geometry {name!r}), but {n_usual} of the {len(readouts)} input files, e.g. {usual[0]}, "
+        f"have {ticks} ticks and {'+'.join(map(str, wires))} wires{others}. Images of one dataset must all have "
+        "the same size: remove the odd file from the input directory, or run the files of each detector "
+        "readout separately."
+    )
 
 
 def _check_duplicates(truth: pd.DataFrame) -> None:
