@@ -25,7 +25,7 @@ from nuwire.evaluate import (
     occlusion_settings,
     pick_occlusion_events,
 )
-from nuwire.evaluate_plots import efficiency_purity, plot_training_curves, wilson_interval
+from nuwire.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
 from nuwire.figstyle import SYNTHETIC_LABEL
 from nuwire.metrics import f1_optimal_threshold, metrics_report
 from nuwire.models import build_model
@@ -332,6 +332,18 @@ def test_efficiency_purity_counts():
     p, lo, hi = wilson_interval(np.array([0, 3, 0]), np.array([4, 3, 0]))
     assert lo[0] == pytest.approx(0.0) and hi[0] > 0 and hi[1] == pytest.approx(1.0) and lo[1] < 1
     assert np.isnan(p[2])
+
+
+def test_wilson_bounds_contain_p_at_zero_and_one_for_every_n(tmp_path):
+    """Rounding used to put the bound a few ulps past p = 1 (or 0) for some n, and the efficiency
+    figure then failed on a negative error bar (a demo run's evaluate job did)."""
+    n = np.arange(1, 500)
+    for k in (n, np.zeros_like(n), n // 2):
+        p, lo, hi = wilson_interval(k, n)
+        assert (lo <= p).all() and (p <= hi).all() and (lo >= 0).all() and (hi <= 1).all()
+    y = np.ones(40, dtype=int)  # every signal event selected in every bin: efficiency exactly 1
+    plot_efficiency(y, np.ones(40), np.linspace(0.1, 3.0, 40), 0.5, tmp_path / "eff.png", synthetic=True)
+    assert (tmp_path / "eff.png").stat().st_size > 0
 
 
 def test_training_curves_figure(tmp_path, monkeypatch):

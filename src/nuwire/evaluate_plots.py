@@ -146,7 +146,12 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.0) -> tuple[np.nd
     denom = 1.0 + z * z / safe_n
     centre = (p + z * z / (2 * safe_n)) / denom
     half = z * np.sqrt(np.clip(p * (1 - p), 0.0, None) / safe_n + z * z / (4 * safe_n * safe_n)) / denom
-    return p, centre - half, centre + half
+    # The interval contains p and lies in [0, 1]; at p = 0 or 1 rounding puts a bound a few ulps on
+    # the wrong side (and matplotlib refuses negative error bars), so clamp.
+    with np.errstate(invalid="ignore"):
+        low = np.clip(np.fmin(centre - half, p), 0.0, 1.0)
+        high = np.clip(np.fmax(centre + half, p), 0.0, 1.0)
+    return p, np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def energy_bins(energy: np.ndarray, n_bins: int = 8) -> np.ndarray:
