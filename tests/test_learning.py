@@ -7,7 +7,7 @@ read with `nuwire.cuts.select_events` and `nuwire.data.SparseImageSet`, trained 
 
 "Learns" means only: the training loss of the last epoch is below that of the first, and the test
 ROC AUC of the best-validation weights is above 0.6. The AUCs actually seen are recorded in
-docs/lenet.md as numbers from one run, not as thresholds. LeNet runs with the fix from the
+docs/models.md ("Does each network learn?") as numbers from one run, not as thresholds. LeNet runs with the fix from the
 "why LeNet failed" study (docs/lenet.md). This is not the check of that fix: with a 34% signal
 prior the thesis-faithful LeNet's loss also falls (towards the entropy of the prior), and its
 near-constant scores can still rank events by total charge; benchmarks/lenet_study.py is.
