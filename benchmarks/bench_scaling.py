@@ -53,7 +53,11 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, repeats
             for w, pool in pools.items():
                 # Start every worker and let each render once untimed: first calls pay lazy imports.
                 list(pool.map(_warm_task, range(w)))
-                list(pool.map(_render_one, [str(files[0])] * w, [tmp] * w, [params] * w))
+                # One output directory per worker: two writers of one output would race.
+                warm_dirs = [Path(tmp) / f"warm{w}-{i}" for i in range(w)]
+                for d in warm_dirs:
+                    d.mkdir()
+                list(pool.map(_render_one, [str(files[0])] * w, [str(d) for d in warm_dirs], [params] * w))
             for workers, size in plan:
                 times, events = [], 0
                 for _ in range(repeats):

@@ -55,7 +55,7 @@ def test_runtimes_and_provenance_pages(finished_run: Path):
     point = "lenet/plane2/scale0.5/full/whole"
     assert jobs == [f"render {s}" for s in renders] + ["dataset", f"train {point}", f"evaluate {point}"]
     page = (results / "summary" / "provenance.html").read_text()
-    assert git_commit() in page and "unknown" not in page
+    assert git_commit() in page and "unknown" not in page and "<b>Synthetic data.</b>" in page
     for h5 in sorted((finished_run / "results" / "resources").rglob("*.h5")):
         assert sha256_file(h5) in page, h5
     assert "<td>True</td>" in page and "<td>False</td>" not in page  # the point used these inputs

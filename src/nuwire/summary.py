@@ -81,6 +81,7 @@ def provenance_html(
     inputs_manifest: str | os.PathLike[str],
     metrics_files: Sequence[str | os.PathLike[str]],
     points: Sequence[dict],
+    synthetic: bool,
 ) -> str:
     """The report's provenance page: the code, config and packages of this summary, every input
     file's size and checksum, and what each sweep point's metrics.json recorded about itself (a
@@ -116,8 +117,15 @@ def provenance_html(
         "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
         "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}</style>"
     )
+    source = (
+        "<p><b>Synthetic data.</b> The input files below were written by the nuwire simulator in the "
+        "OpenSamples format; they are not MicroBooNE files.</p>"
+        if synthetic
+        else "<p>Input: OpenSamples files.</p>"
+    )
     body = "".join(
         [
+            source,
             "<h3>Code and configuration of this summary</h3>",
             table(code),
             f"<h3>Input files ({len(inputs)})</h3>",
@@ -182,7 +190,9 @@ def auc_by_point(table: pd.DataFrame, target: Path, synthetic: bool) -> None:
     thesis = table[(table["source"] == THESIS_SOURCE) & (table["arch"] == "alexnet") & (table["threshold"] == "0.5")]
     for _, r in thesis.iterrows():
         ax.axhline(r["roc_auc"], color="grey", linestyle="--", linewidth=1)
-        ax.text(0.01, r["roc_auc"], f"thesis AlexNet {r['cut']} (real data)", fontsize=7, va="bottom")
+        # x in axes coordinates: the label stays inside the plot whatever scales the sweep has.
+        ax.text(0.01, r["roc_auc"], f"thesis AlexNet {r['cut']} (real data)", fontsize=7,
+                va="bottom", transform=ax.get_yaxis_transform())
     ax.set_xlabel("image scale")
     ax.set_ylabel("test ROC AUC")
     ax.set_ylim(0.4, 1.0)
@@ -210,5 +220,5 @@ def run_summary(
     runtimes = runtime_table(benchmarks, benchmark_jobs)
     with atomic_path(outputs["runtimes"]) as tmp:
         runtimes.to_csv(tmp, sep="\t", index=False, float_format="%.1f")
-    write_text(outputs["provenance"], provenance_html(config, inputs_manifest, metrics_files, points))
+    write_text(outputs["provenance"], provenance_html(config, inputs_manifest, metrics_files, points, synthetic))
     return table
