@@ -179,7 +179,13 @@ def test_profile_name_and_path_both_resolve(runs: Runs):
 # --- every job is a Slurm job --------------------------------------------------------------------
 
 
-def test_every_job_ran_as_a_slurm_job(runs: Runs):
+def test_every_job_ran_as_a_slurm_job(runs: Runs, capsys: pytest.CaptureFixture[str]):
+    # Shown in the test log (CI's too), past pytest's output capture: one line per Slurm job.
+    with capsys.disabled():
+        print()
+        for job in runs.jobs:
+            print(f"slurm job {job['JobId']}: rule {rule_of(job)}, {job['JobState']}, exit {job['ExitCode']}, "
+                  f"TRES {job.get('TRES', '?')}, GRES {job.get('JOB_GRES', '(null)')}")
     by_rule: dict[str, int] = {}
     for job in runs.jobs:
         by_rule[rule_of(job)] = by_rule.get(rule_of(job), 0) + 1
