@@ -41,7 +41,7 @@ from nuwire.render import RenderParams, render_file
 from nuwire.schema import SEQ_CNT
 from nuwire.simulate import file_name, simulate_file
 from nuwire.writer import OpenSamplesWriter
-from workflow_runs import ROOT, SNAKEMAKE, copy_workflow
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake
 
 PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
 
@@ -93,19 +93,6 @@ def write_config(workdir: Path, name: str, **changes: object) -> str:
 def opensamples_config(workdir: Path, name: str, directory: Path, pattern: str = "*.h5") -> str:
     source = {"source": "opensamples", "opensamples_dir": str(directory), "pattern": pattern}
     return write_config(workdir, name, input=source, synthetic=None)
-
-
-def snakemake(workdir: Path, configfile: str, *args: str, check: bool = True, env: dict | None = None,
-              timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    # Unlike workflow_runs.snakemake: targets and an environment. Targets go first, as
-    # --configfile takes every following word as a config file.
-    proc = subprocess.run(
-        [SNAKEMAKE, *args, "--cores", "2", "--configfile", configfile],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return proc
 
 
 # ================================================================ 1. bad input files (fast)
@@ -323,7 +310,7 @@ def keep_going(opensamples, tmp_path_factory) -> dict:
     workdir = copy_workflow(tmp_path_factory.mktemp("keepgoing"))
     config = opensamples_config(workdir, "robust", opensamples["in"])
     before = _checksums(opensamples["in"])
-    proc = snakemake(workdir, config, "--keep-going", check=False)
+    proc = snakemake(workdir, "--keep-going", check=False, config=config)
     return {"workdir": workdir, "config": config, "proc": proc, "inputs_before": before}
 
 
@@ -379,9 +366,9 @@ def test_without_the_bad_files_only_the_missing_work_runs_and_qc_counts_skips(ke
     """The user removes the bad files (here: a pattern that leaves them out) and runs again."""
     workdir = keep_going["workdir"]
     config = opensamples_config(workdir, "robust_good", opensamples["in"], GOOD_PATTERN)
-    dry = snakemake(workdir, config, "-n")
+    dry = snakemake(workdir, "-n", config=config)
     assert "rule render:" not in dry.stdout + dry.stderr  # the good files' images are reused
-    snakemake(workdir, config, "results/dataset/qc_summary.tsv")
+    snakemake(workdir, "results/dataset/qc_summary.tsv", config=config)
     qc = pd.read_csv(workdir / "results" / "dataset" / "qc_summary.tsv", sep="\t").set_index("sample")
     row = qc.loc["nue_WithWire_03"]
     assert (row["events"], row["rendered"], row["skipped"]) == (5, 2, 3)
@@ -401,7 +388,7 @@ def test_empty_input_directory_fails_before_any_job(tmp_path: Path):
     empty = tmp_path / "copied_later"
     empty.mkdir()
     (empty / "README.txt").write_text("the .h5 files are still being copied\n")
-    proc = snakemake(workdir, opensamples_config(workdir, "empty", empty), check=False)
+    proc = snakemake(workdir, check=False, config=opensamples_config(workdir, "empty", empty))
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert f"input.opensamples_dir: no files matching '*.h5' in {empty}." in output
@@ -482,8 +469,8 @@ def test_interrupted_render_reruns_to_identical_outputs(how, keep_going, opensam
     else:  # the job died: nothing under the final names, whatever the state of the temporary files
         assert not (images / f"{BIG}.parquet").exists() and not (images / f"{BIG}.qc.json").exists()
     if how == "SIGKILL to snakemake and the job":
-        snakemake(workdir, config, "--unlock")  # a killed Snakemake leaves its lock behind
-    snakemake(workdir, config, *targets, "--rerun-incomplete")
+        snakemake(workdir, "--unlock", config=config)  # a killed Snakemake leaves its lock behind
+    snakemake(workdir, *targets, "--rerun-incomplete", config=config)
     reference = keep_going["workdir"] / "results" / "images"
     for name in (f"{BIG}.parquet", f"{BIG}.qc.json"):
         assert (images / name).read_bytes() == (reference / name).read_bytes(), name
@@ -516,7 +503,7 @@ def two_clean_runs(tmp_path_factory) -> dict:
         workdir = copy_workflow(tmp_path_factory.mktemp(f"clean_{name}"))
         tmpdir = tmp_path_factory.mktemp(f"tmpdir_{name}")
         before = _snapshot(workdir)
-        snakemake(workdir, "config/test.yaml", env={**os.environ, "TMPDIR": str(tmpdir)})
+        snakemake(workdir, env={**os.environ, "TMPDIR": str(tmpdir)}, config="config/test.yaml")
         runs[name] = {"workdir": workdir, "results": workdir / "results", "tmpdir": tmpdir, "before": before}
     return runs
 

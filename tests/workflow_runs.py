@@ -41,9 +41,9 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "config/test.yaml",
-              timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-    """`snakemake --cores 2 --configfile CONFIG ARGS` in `workdir`; with `check`, a failure raises
-    with the tail of Snakemake's output."""
+              env: dict[str, str] | None = None, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """`snakemake --cores 2 ARGS --configfile CONFIG` in `workdir` (ARGS may hold targets), with
+    `env` as the environment if given; with `check`, a failure raises with the tail of the output."""
     proc = subprocess.run(
         # ARGS first: --configfile takes several values and would swallow a target after it.
         [SNAKEMAKE, "--cores", "2", *args, "--configfile", config],
@@ -51,6 +51,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "conf
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
