@@ -41,7 +41,7 @@ from nuwire.render import RenderParams, render_file
 from nuwire.schema import SEQ_CNT
 from nuwire.simulate import file_name, simulate_file
 from nuwire.writer import OpenSamplesWriter
-from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake, without_timing
 
 PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
 
@@ -479,7 +479,6 @@ def test_interrupted_render_reruns_to_identical_outputs(how, keep_going, opensam
 
 # ---------------------------------------------------------------- 3. identical reruns, 4. hygiene
 
-TIMING_KEYS = re.compile(r"seconds|elapsed|duration|runtime|timestamp|wall_?time|started|finished")
 NOT_COMPARED = ("logs/", "benchmarks/", "summary/runtimes.tsv")  # timings and log time stamps
 
 
@@ -508,14 +507,6 @@ def two_clean_runs(tmp_path_factory) -> dict:
     return runs
 
 
-def _strip_timing(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _strip_timing(v) for k, v in value.items() if not TIMING_KEYS.search(k)}
-    if isinstance(value, list):
-        return [_strip_timing(v) for v in value]
-    return value
-
-
 @pytest.mark.slow
 def test_two_clean_runs_give_identical_images_index_and_metrics(two_clean_runs):
     a, b = two_clean_runs["a"]["results"], two_clean_runs["b"]["results"]
@@ -527,8 +518,8 @@ def test_two_clean_runs_give_identical_images_index_and_metrics(two_clean_runs):
     point = Path("models/lenet/plane2/scale0.5/full/whole")
     metrics_a = json.loads((a / point / "metrics.json").read_text())
     metrics_b = json.loads((b / point / "metrics.json").read_text())
-    assert _strip_timing(metrics_a) == _strip_timing(metrics_b)
-    assert _strip_timing(metrics_a) == metrics_a  # today metrics.json has no timing field at all ...
+    assert without_timing(metrics_a) == without_timing(metrics_b)
+    assert without_timing(metrics_a) == metrics_a  # today metrics.json has no timing field at all ...
     assert (a / point / "metrics.json").read_bytes() == (b / point / "metrics.json").read_bytes()  # ... so: bytes
     assert (a / point / "predictions.parquet").read_bytes() == (b / point / "predictions.parquet").read_bytes()
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -56,3 +57,18 @@ def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "conf
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+# Keys of JSON fields that legitimately differ between two runs of the same config.
+TIMING_KEYS = re.compile(
+    r"seconds|elapsed|duration|runtime|timestamp|wall_?time|started|finished|^time$|_time$|^time_"
+)
+
+
+def without_timing(value: Any) -> Any:
+    """`value` (parsed JSON) without its timing fields, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if not TIMING_KEYS.search(k)}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, without_timing
 
 CONFIG = "config/test.yaml"
 GPU_RULES = {"train", "evaluate"}
@@ -236,16 +236,6 @@ def test_resources_of_the_workflow_profile_reach_slurm(runs: Runs):
 
 
 # --- same results as a local run -------------------------------------------------------------------
-
-TIMING_KEY = re.compile(r"seconds|elapsed|duration|timestamp|walltime|runtime|^time$|_time$|^time_")
-
-
-def without_timing(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if not TIMING_KEY.search(k)}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
 
 
 def test_outputs_equal_a_local_run(runs: Runs):
