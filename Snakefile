@@ -1,12 +1,23 @@
 # nuwire: MicroBooNE OpenSamples wire readouts -> sparse event images -> CC nu_e classifiers.
 # Stages, in DAG order: simulate (or real files) -> render -> dataset -> train -> evaluate -> summary.
-# `snakemake --cores 2` runs everything for config/config.yaml; the report is made with
-# `snakemake --report results/report.html` (the README's `make run` does both).
+# `snakemake --cores 2` runs everything for config/config.yaml (the synthetic demo); with a config of
+# your own, from any directory: `snakemake -s /path/to/nuwire/Snakefile --directory ~/ana
+# --configfile ~/ana/real.yaml`, or use it as a module (README, "Use it on your own data").
+# The report is made with `snakemake --report results/report.html` (the README's `make run` does both).
 import os
+import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+# nuwire's own files are found from this Snakefile, not from the working directory: the user's
+# directory (--directory, or the directory of a Snakefile that uses this one as a module) holds
+# only their config and results. current_basedir, not basedir: as a module, basedir is the user's.
+NUWIRE_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
+if (NUWIRE_DIR / "src" / "nuwire").is_dir():  # a clone or a snakedeploy copy without the package installed
+    sys.path.insert(0, str(NUWIRE_DIR / "src"))
 
 # Jobs inherit this (locally, and through sbatch's default --export=ALL on Slurm). OpenMP's default
 # makes idle torch threads spin at every parallel region until the slowest one arrives; when
@@ -16,16 +27,22 @@ min_version("9.0")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-configfile: "config/config.yaml"
+# The demo config only when the user gave no config at all (no --configfile, no --config, no
+# module `config:`): it is one config among others, never a base that a user's config is merged
+# over. The defaults a user's config inherits are the schema's (validate fills them in).
+if not workflow.overwrite_configfiles and not config:
+
+    configfile: NUWIRE_DIR / "config" / "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/config.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/inspect.smk"
 include: "workflow/rules/render.smk"

@@ -101,6 +101,21 @@ def test_reco_vertex_is_the_highest_scoring_neutrino_slice(three_events):
     assert ev.reco is not None and ev.reco.wire_pos == (100.0, 100.0, 200.0)
 
 
+def test_event_numbers_past_21_bits_keep_their_own_vertex(tmp_path: Path):
+    """(1, 0, 2**21) and (1, 1, 0) were one key when subrun and event were packed in 21 bits each:
+    the first event, which has no Pandora slice, got the second's vertex."""
+    events = [
+        event_rows((1, 0, 2**21), blank_planes(), reco=None),
+        event_rows((1, 1, 0), blank_planes(), reco=((7, 8, 9), 300.0)),
+        event_rows((1, 2**22 + 1, 2**30), blank_planes(), reco=((1, 2, 3), 100.0)),
+    ]
+    path = write_file(tmp_path / "f.h5", events)
+    with OpenSamplesFile(path) as f:
+        reco = f.reco_vertices()[["reco_wire_0", "reco_wire_1", "reco_wire_2", "reco_tick"]]
+    assert np.isnan(reco.iloc[0]).all()
+    assert reco.iloc[1].tolist() == [7, 8, 9, 300] and reco.iloc[2].tolist() == [1, 2, 3, 100]
+
+
 def test_missing_reco_vertex_is_nan(tmp_path: Path):
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), blank_planes(), reco=None)])
     with OpenSamplesFile(path) as f:

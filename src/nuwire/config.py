@@ -7,6 +7,7 @@ the field (as a dotted path) and the valid choices.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nuwire.atomic import write_text
 from nuwire.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -64,11 +66,29 @@ def check_config(config: dict[str, Any]) -> None:
                 )
 
 
-def validate_with_schema(config: dict[str, Any], schema_path: str | os.PathLike[str] = SCHEMA_PATH) -> None:
-    """The schema validation Snakemake does, for use outside Snakemake (CLI, tests)."""
+def _with_defaults(validator_class: Any) -> Any:
+    """`validator_class` that fills in each missing property's schema `default` as it validates,
+    as `snakemake.utils.validate(..., set_default=True)` does (the jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Any:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validate_with_schema(
+    config: dict[str, Any], schema_path: str | os.PathLike[str] = SCHEMA_PATH, set_default: bool = True
+) -> None:
+    """The schema validation Snakemake does, for use outside Snakemake (CLI, tests); with
+    `set_default`, fills `config` in place with the schema's defaults, as the workflow does."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    cls = _with_defaults(jsonschema.Draft202012Validator) if set_default else jsonschema.Draft202012Validator
+    errors = sorted(cls(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         field = ".".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -76,8 +96,19 @@ def validate_with_schema(config: dict[str, Any], schema_path: str | os.PathLike[
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The effective config of the file at `path`: the file, then the workflow's defaults."""
     with open(path) as fh:
-        config = yaml.safe_load(fh)
+        config = yaml.safe_load(fh) or {}
     validate_with_schema(config)
     check_config(config)
     return config
+
+
+def write_effective_config(config: dict[str, Any], path: str | os.PathLike[str], config_hash: str) -> None:
+    """The config a run used, defaults filled in, as YAML; its hash is the provenance's config hash."""
+    header = (
+        "# The effective configuration of this run: the user's config with the workflow's defaults\n"
+        "# filled in (workflow/schemas/config.schema.yaml). Models' hparams not listed keep the\n"
+        f"# model's defaults. config_hash (SHA-256 of its canonical JSON): {config_hash}\n"
+    )
+    write_text(path, header + yaml.safe_dump(config, sort_keys=True, default_flow_style=False))

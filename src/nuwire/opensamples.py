@@ -297,9 +297,8 @@ class OpenSamplesFile:
 
     def _rows_to_event_index(self, ids: np.ndarray) -> np.ndarray:
         """Event index of each (run, subrun, event) row; -1 where event_table lacks it."""
-        keys = _pack_keys(self._event_ids)
+        keys, row_keys = _event_keys(self._event_ids, ids)
         order = np.argsort(keys)
-        row_keys = _pack_keys(ids)
         pos = np.searchsorted(keys[order], row_keys)
         pos = np.clip(pos, 0, len(keys) - 1)
         found = keys[order][pos] == row_keys
@@ -433,10 +432,13 @@ def _open_hdf5(path: Path) -> h5py.File:
         ) from None
 
 
-def _pack_keys(ids: np.ndarray) -> np.ndarray:
-    """(run, subrun, event) rows as one int64 key each, for vectorised matching."""
-    ids = ids.astype(np.int64)
-    return (ids[:, 0] << 42) | (ids[:, 1] << 21) | ids[:, 2]
+def _event_keys(*id_arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One int64 key per (run, subrun, event) row of each array, for vectorised matching: the rank
+    of the row among the distinct rows of all arrays, so equal keys mean equal rows for any values
+    (bit-packing the three numbers into one int64 would merge events whose numbers overflow it)."""
+    rows = [np.asarray(a, dtype=np.int64).reshape(-1, 3) for a in id_arrays]
+    _, inverse = np.unique(np.concatenate(rows), axis=0, return_inverse=True)
+    return tuple(np.split(inverse.reshape(-1).astype(np.int64), np.cumsum([len(r) for r in rows])[:-1]))
 
 
 def _as_str(value: object) -> str:

@@ -1,8 +1,10 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
+import re
 from pathlib import Path
 
 from nuwire.config import check_config
 from nuwire.errors import NuwireError
+from nuwire.inputs import samples_by_stem
 from nuwire.sweep import expand_sweep
 
 try:
@@ -31,7 +33,10 @@ def _opensamples_files():
             f"input.opensamples_dir: no files matching {config['input'].get('pattern', '*.h5')!r} in "
             f"{directory}. Copy the OpenSamples WithWire files there or fix the path in the config."
         )
-    return {f.stem: str(f) for f in files}
+    try:
+        return samples_by_stem(files)
+    except NuwireError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
 
 
 INPUT_FILES = (
@@ -42,10 +47,11 @@ SAMPLES = sorted(INPUT_FILES)
 
 wildcard_constraints:
     sample="[A-Za-z0-9_.-]+",
-    arch="|".join(sorted(config["architectures"])),
+    arch="|".join(re.escape(a) for a in sorted(config["architectures"])),
     plane="[012]|all",
     scale="[0-9.e-]+",
-    cut="|".join(sorted(config["cuts"])),
+    # Escaped although the schema restricts cut names: a name is a regex alternative here.
+    cut="|".join(re.escape(c) for c in sorted(config["cuts"])),
     window="whole|crop[0-9]+",
 
 
@@ -113,8 +119,12 @@ def train_settings(wildcards):
     return canonical({**config["architectures"][wildcards.arch], **config["train"]})
 
 
+EFFECTIVE_CONFIG = f"{RESULTS}/config.yaml"
+
+
 def get_final_output():
     return [
+        EFFECTIVE_CONFIG,
         f"{RESULTS}/dataset/inspect.tsv",
         f"{RESULTS}/dataset/events.parquet",
         *all_metrics(),
