@@ -85,7 +85,8 @@ def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     jobs = planned_jobs(proc.stdout)
-    assert jobs == {"train": 1, "evaluate": 1, "summary": 1, "all": 1}, proc.stdout
+    # effective_config: results/config.yaml records the changed config.
+    assert jobs == {"effective_config": 1, "train": 1, "evaluate": 1, "summary": 1, "all": 1}, proc.stdout
     assert "models/resnet/plane2/scale0.5/full/whole" in proc.stdout
     assert "models/lenet" not in proc.stdout.split("rule summary")[0].split("rule train")[-1]
 
