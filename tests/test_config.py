@@ -99,3 +99,24 @@ def test_multiview_needs_all_planes_and_single_view_one():
         expand_sweep([{"arch": ["mvresnet"], "plane": [2], "scale": [0.5], "cut": ["full"]}])
     with pytest.raises(ConfigError, match="lenet"):
         expand_sweep([{"arch": ["lenet"], "plane": ["all"], "scale": [0.5], "cut": ["full"]}])
+
+
+def test_a_config_holds_only_what_it_changes(tmp_path):
+    """The rest is the schema's defaults, the same ones Snakemake's validate fills in."""
+    path = tmp_path / "real.yaml"
+    path.write_text(f"input:\n  source: opensamples\n  opensamples_dir: {tmp_path}\n")
+    config = load_config(path)
+    assert config["render"] == {"downsample": {"wire": 2, "time": 2}, "threshold": 10, "saturation": 100}
+    assert config["split"] == {"train": 0.70, "val": 0.15, "test": 0.15}
+    assert set(config["cuts"]) == {"full", "top50"} and "synthetic" not in config
+    assert config["architectures"]["alexnet"]["hparams"] == {}
+    assert config["architectures"]["vit"]["lr_decay_gamma"] == 0.9
+    assert config["architectures"]["lenet"]["lr_decay_gamma"] == 1.0
+    assert len(expand_sweep(config["sweep"])) == 13
+
+
+@pytest.mark.parametrize("name", ["top.*", "a/b", "x|y", ""])
+def test_cut_names_that_are_not_plain_names_are_refused(config, name):
+    broken = _broken(config, ("cuts",), {name: {"signal_lep_energy_quantile": 0.5}})
+    with pytest.raises(ConfigError, match="cuts"):
+        validate_with_schema(broken)

@@ -158,13 +158,12 @@ def test_thesis_config_trains_the_thesis_networks_as_the_file_says(own_dir: Path
     assert effective["sweep"] == written["sweep"]
     points = expand_sweep(effective["sweep"])
     assert len(points) == 13
-    defaults = SCHEMA["$defs"]["arch_settings"]["properties"]
     for point in points:
         got, said = effective["architectures"][point.arch], written["architectures"][point.arch]
+        defaults = SCHEMA["properties"]["architectures"]["properties"][point.arch]["properties"]
+        assert set(got) == set(defaults)
         for key, value in got.items():
-            arch_default = SCHEMA["properties"]["architectures"]["properties"][point.arch]["properties"]
-            expected = said[key] if key in said else arch_default.get(key, defaults[key])["default"]
-            assert value == expected, (point.path, key)
+            assert value == (said[key] if key in said else defaults[key]["default"]), (point.path, key)
         hparams = {**default_hparams(point.arch), **got["hparams"]}
         assert hparams == {**default_hparams(point.arch), **said["hparams"]}, point.path
     alexnet = build_model("alexnet", [(64, 64)], **effective["architectures"]["alexnet"]["hparams"])
