@@ -44,6 +44,13 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/config.smk"
 include: "workflow/rules/simulate.smk"
+
+
+if config["input"]["source"] == "zenodo":  # needs snakemake-storage-plugin-http only then
+
+    include: "workflow/rules/zenodo.smk"
+
+
 include: "workflow/rules/inspect.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/dataset.smk"

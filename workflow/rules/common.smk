@@ -39,9 +39,25 @@ def _opensamples_files():
         raise WorkflowError(f"invalid configuration: {err}") from None
 
 
-INPUT_FILES = (
-    {s: f"{SYNTHETIC_DIR}/{s}.h5" for s in _synthetic_samples()} if SYNTHETIC else _opensamples_files()
-)
+def _zenodo_files():
+    """{sample: RemoteFile} of the records' listings (fetched once, kept under RESULTS/zenodo/)."""
+    from nuwire.zenodo import remote_files
+
+    try:
+        return remote_files(config["input"]["zenodo"], f"{RESULTS}/zenodo")
+    except NuwireError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
+
+
+SOURCE = config["input"]["source"]
+ZENODO_DIR = config["input"]["zenodo"]["download_dir"].rstrip("/")
+ZENODO_FILES = _zenodo_files() if SOURCE == "zenodo" else {}
+if SYNTHETIC:
+    INPUT_FILES = {s: f"{SYNTHETIC_DIR}/{s}.h5" for s in _synthetic_samples()}
+elif SOURCE == "zenodo":
+    INPUT_FILES = {s: f"{ZENODO_DIR}/{s}.h5" for s in ZENODO_FILES}
+else:
+    INPUT_FILES = _opensamples_files()
 SAMPLES = sorted(INPUT_FILES)
 
 
