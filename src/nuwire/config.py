@@ -50,7 +50,7 @@ def check_config(config: dict[str, Any]) -> None:
                 f"input.opensamples_dir: {directory} is not a directory. Point it at the directory "
                 "holding the OpenSamples WithWire *.h5 files."
             )
-    elif "synthetic" not in config:
+    elif source == "synthetic" and "synthetic" not in config:
         raise ConfigError("synthetic: section required when input.source is 'synthetic'.")
     cuts = sorted(config["cuts"])
     archs = sorted(config["architectures"])

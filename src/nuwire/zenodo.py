@@ -127,6 +127,9 @@ def verified_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]
             digest.update(block)
             dst.write(block)
         if size != remote.size or digest.hexdigest() != remote.md5:
+            # The download itself goes too, so that a rerun fetches the file again instead of
+            # checking the same bad copy (the storage plugin keeps a copy it thinks complete).
+            Path(source).unlink(missing_ok=True)
             raise InputFileError(
                 f"{remote.url}: the downloaded {remote.key} has {size:,} bytes and MD5 {digest.hexdigest()}, "
                 f"but record {remote.record} lists {remote.size:,} bytes and MD5 {remote.md5}. It was not "
