@@ -59,6 +59,12 @@ def test_runtimes_and_provenance_pages(finished_run: Path):
     for h5 in sorted((finished_run / "results" / "resources").rglob("*.h5")):
         assert sha256_file(h5) in page, h5
     assert "<td>True</td>" in page and "<td>False</td>" not in page  # the point used these inputs
+    # The effective config written to results/config.yaml is the one the provenance hashes.
+    effective = results / "config.yaml"
+    stated = effective.read_text().splitlines()[2].rsplit(" ", 1)[1]
+    from nuwire.provenance import config_hash
+
+    assert config_hash(yaml.safe_load(effective.read_text())) == stated and stated in page
 
 
 def test_second_run_has_nothing_to_do(finished_run: Path):
