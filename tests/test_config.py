@@ -120,3 +120,23 @@ def test_cut_names_that_are_not_plain_names_are_refused(config, name):
     broken = _broken(config, ("cuts",), {name: {"signal_lep_energy_quantile": 0.5}})
     with pytest.raises(ConfigError, match="cuts"):
         validate_with_schema(broken)
+
+
+def _schema_options(node: dict, prefix: str = "") -> list[str]:
+    out = []
+    for name, sub in node.get("properties", {}).items():
+        if "properties" in sub and name != "architectures":  # (its per-model fields are one table)
+            out += _schema_options(sub, f"{prefix}{name}.")
+        else:
+            out.append(prefix + name)
+    return out
+
+
+def test_config_readme_describes_every_option():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    readme = (ROOT / "config" / "README.md").read_text()
+    options = _schema_options(schema)
+    options += list(schema["$defs"]["arch_settings"]["properties"])
+    options += [f"sweep[].{k}" for k in schema["properties"]["sweep"]["items"]["properties"]]
+    missing = [o for o in options if f"`{o}`" not in readme and not o.startswith("split.")]
+    assert not missing, f"config/README.md does not describe {missing}"
