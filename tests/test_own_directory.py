@@ -168,3 +168,21 @@ def test_thesis_config_trains_the_thesis_networks_as_the_file_says(own_dir: Path
         assert hparams == {**default_hparams(point.arch), **said["hparams"]}, point.path
     alexnet = build_model("alexnet", [(64, 64)], **effective["architectures"]["alexnet"]["hparams"])
     assert count_parameters(alexnet) == 56_998_850  # the thesis's 4096-wide AlexNet, not the demo's 7,439,298
+
+
+def test_a_config_means_the_same_in_a_clone_and_in_another_directory(tmp_path: Path):
+    """config/test.yaml's effective config is the same whether a config/config.yaml (the demo) sits
+    in the working directory or not: nothing of the demo is merged in."""
+    from workflow_runs import copy_workflow
+
+    clone = copy_workflow(tmp_path / "clone")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(ROOT / "config" / "test.yaml")
+    ok(run(clone, "results/config.yaml", "--configfile", config, snakefile=clone / "Snakefile"))
+    ok(run(elsewhere, "results/config.yaml", "--configfile", config))
+    in_clone = (clone / "results" / "config.yaml").read_text()
+    assert in_clone == (elsewhere / "results" / "config.yaml").read_text()
+    effective = yaml.safe_load(in_clone)
+    assert effective["architectures"]["lenet"]["hparams"] == {}  # test.yaml's, not the demo's fixed LeNet
+    assert effective["architectures"]["alexnet"]["hparams"] == {}  # not the demo's {hidden: 512}
