@@ -143,6 +143,9 @@ def test_each_file_is_downloaded_once_verified_and_rendered(served_files, tmp_pa
         assert "zenodo_download" not in remade.stdout + remade.stderr.split("Job stats")[-1].split("Reasons")[0]
         assert file_gets(records) == {name: 1 for name in names(records)}
         assert listing_gets(records) == {"/api/records/101": 1, "/api/records/202": 1}
+    # With everything downloaded and the listings kept, the server is not needed any more.
+    offline = zenodo_run(tmp_path, records, "-n", *TARGETS)
+    assert offline.returncode == 0 and "Nothing to be done" in offline.stdout + offline.stderr
 
 
 @pytest.mark.slow
