@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # over. The defaults a user's config inherits are the schema's (validate fills them in).
 if not workflow.overwrite_configfiles and not config:
 
-    configfile: NUWIRE_DIR / "config" / "config.yaml"
+    configfile: str(NUWIRE_DIR / "config" / "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
