@@ -31,6 +31,7 @@ import yaml
 from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, without_timing
 
 CONFIG = "config/test.yaml"
+LOCAL_RULES = ("all", "effective_config")  # `localrule: True`: run by Snakemake itself, not submitted
 GPU_RULES = {"train", "evaluate"}
 TASK_ENV_DIR = ".slurm-task-env"  # the TaskProlog writes here when the submit directory has it
 TEST_OVERRIDES = (
@@ -124,7 +125,7 @@ def runs(slurm_cluster, tmp_path_factory) -> Runs:
                          env=env, capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     dry_output = dry.stdout + dry.stderr
-    planned = {rule: n for rule, n in planned_jobs(dry.stdout).items() if rule != "all"}
+    planned = {rule: n for rule, n in planned_jobs(dry.stdout).items() if rule not in LOCAL_RULES}
     assert planned, dry_output[-3000:]
 
     # The local reference run goes on meanwhile: the Slurm run mostly waits for status checks.
@@ -191,10 +192,11 @@ def test_every_job_ran_as_a_slurm_job(runs: Runs, capsys: pytest.CaptureFixture[
         by_rule[rule_of(job)] = by_rule.get(rule_of(job), 0) + 1
         assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0", job
     assert by_rule == runs.planned, f"Slurm saw {by_rule}, the dry run planned {runs.planned}"
-    # Snakemake's side: every planned job submitted, only the target rule `all` run locally.
+    # Snakemake's side: every planned job submitted, only the local rules (the target rule `all`,
+    # the effective config) run locally.
     n_planned = sum(runs.planned.values())
     assert len(re.findall(r"has been submitted with SLURM jobid", runs.output)) == n_planned
-    assert re.findall(r"^localrule (\w+):", runs.output, flags=re.M) == ["all"]
+    assert sorted(re.findall(r"^localrule (\w+):", runs.output, flags=re.M)) == sorted(LOCAL_RULES)
     # Each rule's code ran inside the allocation, in the `srun` step the plugin starts (step 0).
     for job in runs.jobs:
         assert (job["JobId"], "0") in runs.task_env, f"no job step recorded for Slurm job {job['JobId']}"
