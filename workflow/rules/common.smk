@@ -3,11 +3,11 @@ from pathlib import Path
 
 from nuwire.config import check_config
 from nuwire.errors import NuwireError
-from nuwire.sweep import expand_sweep
+from nuwire.sweep import SweepPoint, expand_sweep, train_seed_settings
 
 try:
     check_config(config)
-    SWEEP = expand_sweep(config["sweep"])
+    SWEEP = expand_sweep(config["sweep"], config["train"].get("seeds"))
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -46,7 +46,7 @@ wildcard_constraints:
     plane="[012]|all",
     scale="[0-9.e-]+",
     cut="|".join(sorted(config["cuts"])),
-    window="whole|crop[0-9]+",
+    window="(whole|crop[0-9]+)(/seed[0-9]+)?",  # the seed level only with several train.seeds
 
 
 def canonical(value):
@@ -109,8 +109,9 @@ def model_figure(name):
 
 
 def train_settings(wildcards):
-    """The architecture's training settings plus the run-wide ones, as one dict."""
-    return canonical({**config["architectures"][wildcards.arch], **config["train"]})
+    """The architecture's training settings plus the run-wide ones (with this job's seed), as one dict."""
+    train = train_seed_settings(config["train"], SweepPoint.from_wildcards(wildcards))
+    return canonical({**config["architectures"][wildcards.arch], **train})
 
 
 def get_final_output():
