@@ -124,7 +124,7 @@ def _name(r: PointResult) -> str:
 
 
 def compare_all(results: Sequence[PointResult], resamples: int | None = None, seed: int | None = None) -> pd.DataFrame:
-    """Every pair (a, b), a before b in sweep order: ΔAUC = AUC(a) - AUC(b) with its interval,
+    """Every pair (a, b), a the one with the higher AUC: ΔAUC = AUC(a) - AUC(b) with its interval,
     paired where the two were scored on the same test events, else unpaired."""
     rows = []
     unc = results[0].metrics[0]["test"]["uncertainty"] if results else {}
@@ -132,6 +132,8 @@ def compare_all(results: Sequence[PointResult], resamples: int | None = None, se
     seed = int(unc.get("seed", DEFAULT_SEED)) if seed is None else seed
     counts_cache: dict[bytes, np.ndarray] = {}
     for a, b in itertools.combinations(results, 2):
+        if (a.auc()["value"] or 0.0) < (b.auc()["value"] or 0.0):
+            a, b = b, a  # a is the higher AUC: every ΔAUC reads as "how much better"
         if same_events(a, b):
             y = a.labels
             cache_key = a.keys.to_csv(index=False).encode()

@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.metrics import roc_curve_points
 from nuwire.stats.binomial import wilson_interval
-from nuwire.stats.numfmt import format_pm
+from nuwire.stats.numfmt import format_interval, format_pm
 
 PathLike = str | os.PathLike[str]
 CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
@@ -264,6 +264,13 @@ def plot_reliability(table: pd.DataFrame, brier: Mapping[str, Any], path: PathLi
     save_figure(fig, path, synthetic)
 
 
+def efficiency_text(row: Mapping[str, Any]) -> str:
+    """'0.75, 68% [0.54, 0.89]': a binomial efficiency with its (asymmetric) Wilson interval."""
+    if row.get("efficiency") is None:
+        return "no events"
+    return f"{row['efficiency']:.2f}, 68% {format_interval(*row['ci68'], row['error'])}"
+
+
 def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: PathLike, synthetic: bool) -> None:
     """The sample-identity control (`nuwire.stats.sample_control`): score distributions of the CC νe
     test events of each sample group (left) and their efficiency at the threshold with Wilson
@@ -286,8 +293,9 @@ def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: Pa
             for ci, width in (("ci95", 1.0), ("ci68", 3.0)):
                 right.plot(row[ci], [i, i], color=f"C{i}", linewidth=width, solid_capstyle="butt")
             right.plot([eff], [i], "o", color=f"C{i}")
-            right.text(eff, i + 0.18, f"{format_pm(eff, row['error'])}  ({row['n_selected']}/{row['n_signal']})",
-                       ha="center", fontsize=8)
+            # Wilson intervals are asymmetric near 0 and 1: shown as intervals, not as ±.
+            right.text(eff, i + 0.18, f"{row['n_selected']}/{row['n_signal']} = {efficiency_text(row)}", ha="center",
+                       fontsize=8)
         else:
             right.text(0.5, i, "no CC νe events", ha="center", va="center", fontsize=8, color="dimgrey")
     left.axvline(control["threshold"], color="grey", linestyle="--", linewidth=1,

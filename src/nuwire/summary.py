@@ -18,6 +18,7 @@ from sklearn.metrics import roc_curve
 
 from nuwire.atomic import atomic_path, write_text
 from nuwire.comparisons import PointResult, answers, compare_all, load_results, metric_rows
+from nuwire.evaluate_plots import efficiency_text
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.provenance import provenance
 from nuwire.stats.numfmt import format_cell, format_interval, format_pm
@@ -222,8 +223,10 @@ def sample_control_table(results: Sequence[PointResult]) -> pd.DataFrame:
             auc = c["sample_auc"]
             rows.append({
                 "point": m["point"]["point"], "threshold": f"{c['threshold']:.3f}",
-                "inclusive: CC νe": str(inc["n_signal"]), "inclusive: efficiency": format_pm(inc["efficiency"], inc["error"]),
-                "νe files: CC νe": str(nue["n_signal"]), "νe files: efficiency": format_pm(nue["efficiency"], nue["error"]),
+                "inclusive: selected / CC νe": f"{inc['n_selected']}/{inc['n_signal']}",
+                "inclusive: efficiency": efficiency_text(inc),
+                "νe files: selected / CC νe": f"{nue['n_selected']}/{nue['n_signal']}",
+                "νe files: efficiency": efficiency_text(nue),
                 "difference, 95%": format_interval(*(diff["ci95"] or [None, None]), inc["error"]),
                 "sample AUC": format_pm(auc["value"], auc["error"]), "verdict": c["verdict"],
             })  # fmt: skip
@@ -255,8 +258,9 @@ def _thesis_lines(ax: Any) -> None:
     thesis = thesis[(thesis["arch"] == "alexnet") & (thesis["threshold"] == "0.5")]
     for _, r in thesis.iterrows():
         ax.axvline(r["roc_auc"], color="grey", linestyle="--", linewidth=1)
-        ax.text(r["roc_auc"], 1.0, f" thesis AlexNet {r['cut']}\n (real data)", fontsize=7, va="top", ha="left",
-                color="dimgrey", transform=ax.get_xaxis_transform())
+        # Along the line: the two thesis lines sit close together, and horizontal labels would collide.
+        ax.text(r["roc_auc"], 0.02, f"thesis AlexNet {r['cut']} (real data) ", fontsize=7, va="bottom", ha="right",
+                rotation=90, color="dimgrey", transform=ax.get_xaxis_transform())
 
 
 def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -> None:
