@@ -215,5 +215,6 @@ def test_value_pm_error_digits(value, error, text):
 def test_table_cells_and_intervals():
     assert format_cell(157.0) == "157" and format_cell(np.int64(6)) == "6" and format_cell(None) == ""
     assert format_cell(0.12345) == "0.123" and format_cell("whole") == "whole"
-    assert format_interval(0.781, 0.903, 0.03) == "[0.781, 0.903]"
+    assert format_interval(0.781, 0.903, 0.03) == "[0.781, 0.903]" and format_interval(float("nan"), 1.0, 0.1) == ""
+    assert format_pm(float("nan"), 0.1) == ""
     assert error_decimals(0.0999) == 2 and error_decimals(float("nan")) is None

@@ -43,9 +43,9 @@ def format_pm(value: float | None, error: float | None, fallback_decimals: int =
     """'0.84 ± 0.03': the value to the decimal of its rounded error. Without a usable error
     (None, NaN, 0: every resample gave the same value) the value alone with `fallback_decimals`
     and '± 0' is not claimed; a missing value is an empty string."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None or not math.isfinite(float(value)):
         return ""
-    decimals = error_decimals(error) if error is not None else None
+    decimals = error_decimals(float(error)) if error is not None else None
     if decimals is None:
         return _fixed(float(value), fallback_decimals)
     return f"{_fixed(float(value), decimals)} {PM} {_fixed(float(error), decimals)}"
@@ -53,7 +53,7 @@ def format_pm(value: float | None, error: float | None, fallback_decimals: int =
 
 def format_interval(low: float | None, high: float | None, error: float | None) -> str:
     """'[0.78, 0.90]' with the digits the error allows."""
-    if low is None or high is None:
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return ""
     decimals = error_decimals(error) if error is not None else None
     decimals = 3 if decimals is None else decimals
