@@ -27,6 +27,7 @@ from nuwire.interpret import occlusion_settings, pick_occlusion_events
 from nuwire.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
 from nuwire.figstyle import SYNTHETIC_LABEL
 from nuwire.metrics import f1_optimal_threshold, metrics_report
+from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 from nuwire.models import build_model
 from nuwire.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
 
@@ -173,6 +174,11 @@ def test_outputs_are_written_and_consistent(single_view):
     assert unc["roc_auc"]["value"] == on_disk["test"]["roc_auc"]
     lo, hi = unc["roc_auc"]["ci95"]
     assert lo <= on_disk["test"]["roc_auc"] <= hi and unc["roc_auc"]["ci68"][0] >= lo
+    # Exactly the bootstrap of the test rows of predictions.parquet: no validation event enters.
+    order = canonical_order(p_test)
+    again = bootstrap_report(p_test["label"].to_numpy()[order], p_test["score"].to_numpy()[order], expected["test"],
+                             1000, DEFAULT_SEED)  # fmt: skip
+    assert json.loads(json.dumps(again)) == unc
     assert on_disk["threshold_choice"]["threshold"] == f1_optimal_threshold(p_val["label"], p_val["score"])
     assert on_disk["test"]["roc_auc"] == pytest.approx(roc_auc_score(p_test["label"], p_test["score"]))
     assert on_disk["n_events"] == {"val": len(val), "test": len(test)}
@@ -183,6 +189,24 @@ def test_outputs_are_written_and_consistent(single_view):
     assert on_disk["sample_control"]["groups"]["nue"]["n_signal"] == int(test.labels.sum())
     assert on_disk["embedding"]["events"] == len(test) and on_disk["feature_maps"]["channels"] == 6
     assert json.loads(json.dumps(metrics)) == on_disk
+
+
+def test_auc_interval_in_metrics_agrees_with_sklearn_from_predictions_parquet(single_view):
+    """Recomputed from what evaluate wrote, with sklearn and plain numpy indices (another random
+    stream): the same percentile interval up to Monte Carlo noise; only test rows are used."""
+    *_, runs = single_view
+    out, _, _ = runs[True]
+    pred = pd.read_parquet(out / "predictions.parquet")
+    test = pred[pred["split"] == "test"]
+    y, s = test["label"].to_numpy(), test["score"].to_numpy()
+    rng = np.random.default_rng(12345)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    aucs = [roc_auc_score(y[i], s[i]) for i in (np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)]
+                                                for _ in range(3000))]  # fmt: skip
+    mine = json.loads((out / "metrics.json").read_text())["test"]["uncertainty"]["roc_auc"]
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    assert mine["ci95"] == pytest.approx([lo, hi], abs=0.15 * (hi - lo))
+    assert mine["error"] == pytest.approx(np.diff(np.percentile(aucs, [15.865, 84.135]))[0] / 2, rel=0.15)
 
 
 def test_figures_carry_the_synthetic_label_only_when_synthetic(single_view):

@@ -57,10 +57,6 @@ class PointResult:
         return str(self.point.get("base", self.point["point"]))
 
     @property
-    def seeds(self) -> list[int | None]:
-        return [m.get("point", {}).get("seed") if isinstance(m.get("point"), dict) else None for m in self.metrics]
-
-    @property
     def keys(self) -> pd.DataFrame:
         return self.test[0][KEY_COLUMNS]
 
