@@ -47,7 +47,8 @@ ARCHITECTURES: dict[str, Builder] = {
 _VIEWS: dict[str, int] = {"mvresnet": 3}
 
 __all__ = [
-    "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "first_layer_maps", "penultimate",
+    "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "final_linear", "first_layer_maps",
+    "penultimate",
     "views_for",
 ]
 
