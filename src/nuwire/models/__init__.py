@@ -48,8 +48,7 @@ _VIEWS: dict[str, int] = {"mvresnet": 3}
 
 __all__ = [
     "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "final_linear", "first_layer_maps",
-    "penultimate",
-    "views_for",
+    "penultimate", "views_for",
 ]
 
 
