@@ -179,4 +179,5 @@ def test_summary_adds_the_seed_spread_to_the_bootstrap_error(tmp_path):
     assert auc["seed_sd"] == pytest.approx(np.std([a["value"] for a in aucs], ddof=1))
     assert auc["error"] > 1.5 * boot  # the spread of these seeds dominates
     assert auc["error"] == pytest.approx(np.hypot(boot, auc["seed_sd"] / np.sqrt(3)), rel=0.15)
-    assert display_table(metric_rows([result]))["seeds"].iloc[0] == "3"
+    shown = display_table(metric_rows([result]))
+    assert shown["seeds"].iloc[0] == "3" and float(shown["roc_auc seed sd"].iloc[0]) == pytest.approx(auc["seed_sd"], abs=0.01)

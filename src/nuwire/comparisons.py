@@ -209,12 +209,13 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
         out.append(f"Does the larger scale beat the smaller? Scale {large.point['scale']:g} {better} scale "
                    f"{small.point['scale']:g}. " + _difference_words(row, large.auc(), small.auc()))
     significant = table[table["significant"]]
+    measured = int(table["delta_auc"].notna().sum())  # pairs where both AUCs exist
     if len(significant):
-        out.append(f"Significant differences at 95% ({len(significant)} of {len(table)} pairs):")
+        out.append(f"Significant differences at 95% ({len(significant)} of {measured} pairs):")
         for _, row in significant.iterrows():
             out.append("• " + _difference_words(row, by_base[row["a_point"]].auc(), by_base[row["b_point"]].auc()))
     else:
-        out.append(f"No pair of the {len(table)} compared differs significantly at 95%: the test set cannot rank "
+        out.append(f"No pair of the {measured} compared differs significantly at 95%: the test set cannot rank "
                    "these points.")
     if any(r.point["cut"] == "top50" for r in results) and any(r.point["cut"] != "top50" for r in results):
         out.append(TOP50_NOTE)

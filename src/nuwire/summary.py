@@ -47,6 +47,8 @@ def summary_table(metrics_files: Sequence[str | os.PathLike[str]], points: Seque
 
 
 def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Formatted rows; with several training seeds a column gives the spread (standard deviation)
+    of the AUC across them, which the ± already includes."""
     out = []
     for r in rows:
         out.append({
@@ -57,7 +59,13 @@ def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "best_epoch": format_cell(r["best_epoch"]) if not isinstance(r["best_epoch"], list)
             else ", ".join(format_cell(e) for e in r["best_epoch"]),
         })  # fmt: skip
-    return pd.DataFrame(out, columns=DISPLAY_COLUMNS)
+    columns = list(DISPLAY_COLUMNS)
+    if any(r["seeds"] > 1 for r in rows):
+        for shown, r in zip(out, rows):
+            sd = r["roc_auc"].get("seed_sd")
+            shown["roc_auc seed sd"] = format_pm(sd, r["roc_auc"]["error"]).split(" ± ")[0] if sd is not None else ""
+        columns.insert(columns.index("roc_auc") + 1, "roc_auc seed sd")
+    return pd.DataFrame(out, columns=columns)
 
 
 def values_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
