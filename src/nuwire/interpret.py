@@ -22,6 +22,10 @@ OCCLUSION_KINDS = (
     ("false positive", 0, True),
 )
 MIN_TSNE_EVENTS = 8  # below this t-SNE's neighbourhoods mean nothing
+# Exact t-SNE is plain numpy, so the same config gives the same figure byte for byte; the
+# Barnes-Hut one sums over OpenMP threads in a varying order. Exact costs O(n^2) per step:
+# a few seconds at 500 events, so it is used up to there.
+EXACT_TSNE_MAX = 500
 
 
 def pick_occlusion_events(labels: np.ndarray, score: np.ndarray, threshold: float, n: int) -> list[tuple[int, str]]:
@@ -86,5 +90,7 @@ def embed(features: np.ndarray, seed: int) -> dict[str, np.ndarray | float | Non
         out["explained"] = float(pca.explained_variance_ratio_.sum())
     if x.shape[0] >= MIN_TSNE_EVENTS:
         perplexity = float(min(30.0, (x.shape[0] - 1) / 3))
-        out["tsne"] = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+        method = "exact" if x.shape[0] <= EXACT_TSNE_MAX else "barnes_hut"
+        out["tsne"] = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                           method=method).fit_transform(x)
     return out
