@@ -189,9 +189,9 @@ def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = No
     source = ("<p><b>Synthetic data.</b> The rows of this run come from the nuwire simulator, not from MicroBooNE "
               "files.</p>" if synthetic else "<p>The rows of this run come from the OpenSamples files.</p>")  # fmt: skip
     how = (f"<p>Value ± error: the error is half the 68% interval of a stratified bootstrap over the test events"
-           f"{f' ({resamples} resamples)' if resamples else ''}, and sets the digits shown; a value without ± did not vary over the resamples. "
-           "n_test and n_signal are "
-           "the test events (and signal events among them) each row was measured on.</p>")
+           f"{f' ({resamples} resamples)' if resamples else ''}, and sets the digits shown; a value without ± did "
+           "not vary over the resamples. n_test and n_signal are the test events (and signal events among them) "
+           "each row was measured on.</p>")
     ours = frame.to_html(index=False, border=0, escape=True)
     thesis = thesis_table().to_html(index=False, border=0, escape=True, classes="thesis")
     body = (f"<h3>This run (test set)</h3>{source}{how}{ours}"
