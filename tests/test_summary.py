@@ -156,7 +156,7 @@ def test_seeds_expand_to_one_job_each_and_keep_the_single_seed_layout():
     assert [p.path for p in single] == ["lenet/plane2/scale0.5/full/whole"]
     assert [p.path for p in expand_sweep(block, [4])] == ["lenet/plane2/scale0.5/full/whole"]
     many = expand_sweep(block, [3, 1])
-    assert [p.path for p in many] == ["lenet/plane2/scale0.5/full/whole/seed1", "lenet/plane2/scale0.5/full/whole/seed3"]
+    assert [p.path for p in many] == [f"lenet/plane2/scale0.5/full/whole/seed{s}" for s in (1, 3)]
     wc = SimpleNamespace(arch="lenet", plane="2", scale="0.5", cut="full", window="whole/seed3")
     assert SweepPoint.from_wildcards(wc) == many[1] and many[1].base_path == single[0].path
     assert train_seed_settings({"seed": 1, "seeds": [3, 1], "threads": 2}, many[1]) == {"seed": 3, "threads": 2}
@@ -180,4 +180,5 @@ def test_summary_adds_the_seed_spread_to_the_bootstrap_error(tmp_path):
     assert auc["error"] > 1.5 * boot  # the spread of these seeds dominates
     assert auc["error"] == pytest.approx(np.hypot(boot, auc["seed_sd"] / np.sqrt(3)), rel=0.15)
     shown = display_table(metric_rows([result]))
-    assert shown["seeds"].iloc[0] == "3" and float(shown["roc_auc seed sd"].iloc[0]) == pytest.approx(auc["seed_sd"], abs=0.01)
+    assert shown["seeds"].iloc[0] == "3"
+    assert float(shown["roc_auc seed sd"].iloc[0]) == pytest.approx(auc["seed_sd"], abs=0.01)

@@ -98,17 +98,6 @@ def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path
     assert "models/lenet" not in proc.stdout.split("rule summary")[0].split("rule train")[-1]
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"sweep": [{"arch": ["lenett"], "plane": [2], "scale": [0.5], "cut": ["full"]}]}, "arch"),
-        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["top10"]}]}, "sweep[0].cut"),
-        ({"sweep": [{"arch": ["lenet"], "plane": [3], "scale": [0.5], "cut": ["full"]}]}, "plane"),
-        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [1.5], "cut": ["full"]}]}, "scale"),
-        ({"split": {"train": 0.7, "val": 0.2, "test": 0.2}}, "split"),
-        ({"input": {"source": "opensamples", "opensamples_dir": "/nonexistent/dir"}}, "input.opensamples_dir"),
-    ],
-)
 def test_several_seeds_plan_one_job_each(tmp_path: Path):
     """train.seeds: one train and one evaluate job per seed, below a seed level of the point's
     directory; the summary reads them all."""
@@ -123,6 +112,17 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
         assert f"models/lenet/plane2/scale0.5/full/whole/seed{seed}/metrics.json" in proc.stdout
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"sweep": [{"arch": ["lenett"], "plane": [2], "scale": [0.5], "cut": ["full"]}]}, "arch"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["top10"]}]}, "sweep[0].cut"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [3], "scale": [0.5], "cut": ["full"]}]}, "plane"),
+        ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [1.5], "cut": ["full"]}]}, "scale"),
+        ({"split": {"train": 0.7, "val": 0.2, "test": 0.2}}, "split"),
+        ({"input": {"source": "opensamples", "opensamples_dir": "/nonexistent/dir"}}, "input.opensamples_dir"),
+    ],
+)
 def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
     workdir = copy_workflow(tmp_path)
     config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())

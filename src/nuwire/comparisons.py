@@ -183,7 +183,8 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
     for m in multi:
         rivals = [r for r in results if str(r.point["plane"]) != MULTI_VIEW_PLANE and same_events(r, m)]
         if not rivals:
-            out.append(f"Multi-view against single-plane: no single-plane point was scored on the test events of {_name(m)}.")
+            out.append("Multi-view against single-plane: no single-plane point was scored on the test events of "
+                       f"{_name(m)}.")
             continue
         best = max(rivals, key=lambda r: r.auc()["value"] if r.auc()["value"] is not None else -1.0)
         row, _ = _lookup(table, m, best)

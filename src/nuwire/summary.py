@@ -52,7 +52,8 @@ def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     out = []
     for r in rows:
         out.append({
-            "arch": r["arch"], "plane": r["plane"], "scale": f"{r['scale']:g}", "cut": r["cut"], "crop": _crop(r["crop"]),
+            "arch": r["arch"], "plane": r["plane"], "scale": f"{r['scale']:g}", "cut": r["cut"],
+            "crop": _crop(r["crop"]),
             "seeds": str(r["seeds"]), "threshold": _threshold(r["threshold_name"], r["threshold"]),
             **{k: format_pm(r[k]["value"], r[k]["error"]) for k in [*METRIC_COLUMNS, "brier"]},
             "n_test": str(r["n_test"]), "n_signal": str(r["n_signal"]),
@@ -209,7 +210,8 @@ def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthe
     shown = pd.DataFrame({
         "a": table["a"], "b": table["b"], "test events": table["test events"], "comparison": table["method"],
         "ΔAUC (a − b)": [format_pm(d, e) for d, e in zip(table["delta_auc"], table["error"])],
-        "95% interval": [format_interval(lo, hi, e) for lo, hi, e in zip(table["ci95_lo"], table["ci95_hi"], table["error"])],
+        "95% interval": [format_interval(lo, hi, e)
+                         for lo, hi, e in zip(table["ci95_lo"], table["ci95_hi"], table["error"])],
         "significant at 95%": ["yes" if v else "no" for v in table["significant"]],
     })  # fmt: skip
     control = sample_control_table(results)

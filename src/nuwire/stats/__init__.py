@@ -1,1 +1,1 @@
-"""Uncertainties of test-set results: bootstrap intervals, paired comparisons, calibration, the sample-identity control, and value ± error formatting."""
+"""Uncertainties of test-set results: bootstrap, comparisons, calibration, sample control, ± formatting."""

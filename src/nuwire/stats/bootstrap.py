@@ -100,13 +100,14 @@ def threshold_metrics_resampled(
     fp = w[:, ~y] @ called[~y]
     n_pos, n_neg = float(y.sum()), float((~y).sum())
     fn, tn = n_pos - tp, n_neg - fp
+    called_n, f1_den = tp + fp, 2 * tp + fp + fn
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "accuracy": (tp + tn) / (n_pos + n_neg) if n_pos + n_neg else np.full(tp.shape, np.nan),
             "tpr": tp / n_pos if n_pos else np.full(tp.shape, np.nan),
             "tnr": tn / n_neg if n_neg else np.full(tp.shape, np.nan),
-            "precision": np.where(tp + fp > 0, tp / np.where(tp + fp > 0, tp + fp, 1.0), np.nan),
-            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / np.where(2 * tp + fp + fn > 0, 2 * tp + fp + fn, 1.0), np.nan),
+            "precision": np.where(called_n > 0, tp / np.where(called_n > 0, called_n, 1.0), np.nan),
+            "f1": np.where(f1_den > 0, 2 * tp / np.where(f1_den > 0, f1_den, 1.0), np.nan),
         }
 
 
