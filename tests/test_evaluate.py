@@ -20,6 +20,7 @@ from nuwire import evaluate_plots, interpret_plots
 from nuwire.data import SparseImageSet, ViewSpec
 from nuwire.evaluate import (
     FIGURES,
+    METRICS_KEYS,
     PREDICTION_COLUMNS,
     evaluate,
 )
@@ -189,6 +190,7 @@ def test_outputs_are_written_and_consistent(single_view):
     assert on_disk["sample_control"]["groups"]["nue"]["n_signal"] == int(test.labels.sum())
     assert on_disk["embedding"]["events"] == len(test) and on_disk["feature_maps"]["channels"] == 6
     assert json.loads(json.dumps(metrics)) == on_disk
+    assert set(on_disk) - {"training", "point"} == set(METRICS_KEYS)  # the keys provenance may not reuse
 
 
 def test_auc_interval_in_metrics_agrees_with_sklearn_from_predictions_parquet(single_view):
@@ -229,6 +231,7 @@ def test_provenance_may_not_overwrite_metrics(single_view, tmp_path):
     model, val, test, _ = single_view
     with pytest.raises(ValueError, match="test"):
         evaluate(model, val, test, tmp_path, synthetic=True, n_occlusion=0, provenance={"test": {}})
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
 def test_multi_view_model(tmp_path):

@@ -68,6 +68,9 @@ PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_e
 FIGURES = ("roc", "scores", "efficiency", "confusion", "reliability", "sample_control", "occlusion",
            "feature_maps", "embedding")
 MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
+# The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
+METRICS_KEYS = ("score_rule", "threshold_choice", "val", "test", "n_events", "calibration", "sample_control",
+                "occlusion", "feature_maps", "embedding", "synthetic")
 EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 
 
@@ -228,6 +231,9 @@ def evaluate(
     """
     out_dir = Path(out_dir)
     provenance = dict(provenance or {})
+    clash = sorted(set(provenance) & set(METRICS_KEYS))
+    if clash:  # checked first, so that nothing is written
+        raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
     setup = device_setup(device)
     model = setup.place_model(model)
     model.eval()
@@ -298,9 +304,6 @@ def evaluate(
                       "tsne": coords["tsne"] is not None},  # fmt: skip
         "synthetic": bool(synthetic),
     }
-    clash = sorted(set(provenance) & set(payload))
-    if clash:
-        raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
     payload.update(provenance)
     write_json(out_dir / "metrics.json", payload)
     return payload
