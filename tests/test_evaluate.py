@@ -16,20 +16,21 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from nuwire import evaluate_plots
+from nuwire import evaluate_plots, interpret_plots
 from nuwire.data import SparseImageSet, ViewSpec
 from nuwire.evaluate import (
     FIGURES,
+    METRICS_KEYS,
     PREDICTION_COLUMNS,
     evaluate,
-    occlusion_settings,
-    pick_occlusion_events,
 )
+from nuwire.interpret import occlusion_settings, pick_occlusion_events
 from nuwire.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
 from nuwire.figstyle import SYNTHETIC_LABEL
 from nuwire.metrics import f1_optimal_threshold, metrics_report
+from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 from nuwire.models import build_model
-from nuwire.occlusion import occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
+from nuwire.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
 
 torch.set_num_threads(1)
 
@@ -122,6 +123,7 @@ def single_view(tmp_path_factory):
     spy = SaveSpy(evaluate_plots.save_figure)
     mp = pytest.MonkeyPatch()
     mp.setattr(evaluate_plots, "save_figure", spy)
+    mp.setattr(interpret_plots, "save_figure", spy)
     runs = {}
     try:
         for synthetic in (True, False):
@@ -165,14 +167,48 @@ def test_outputs_are_written_and_consistent(single_view):
     on_disk = json.loads((out / "metrics.json").read_text())
     expected = metrics_report(p_val["label"], p_val["score"], p_test["label"], p_test["score"])
     for key in ("test", "val", "threshold_choice", "score_rule"):
-        assert on_disk[key] == json.loads(json.dumps(expected[key])), key
+        got = {k: v for k, v in on_disk[key].items() if k != "uncertainty"} if key == "test" else on_disk[key]
+        assert got == json.loads(json.dumps(expected[key])), key
+    # The intervals are of test events only, and contain the measured values.
+    unc = on_disk["test"]["uncertainty"]
+    assert unc["n_events"] == len(test) and unc["n_signal"] == int(test.labels.sum()) and unc["resamples"] == 1000
+    assert unc["roc_auc"]["value"] == on_disk["test"]["roc_auc"]
+    lo, hi = unc["roc_auc"]["ci95"]
+    assert lo <= on_disk["test"]["roc_auc"] <= hi and unc["roc_auc"]["ci68"][0] >= lo
+    # Exactly the bootstrap of the test rows of predictions.parquet: no validation event enters.
+    order = canonical_order(p_test)
+    again = bootstrap_report(p_test["label"].to_numpy()[order], p_test["score"].to_numpy()[order], expected["test"],
+                             1000, DEFAULT_SEED)  # fmt: skip
+    assert json.loads(json.dumps(again)) == unc
     assert on_disk["threshold_choice"]["threshold"] == f1_optimal_threshold(p_val["label"], p_val["score"])
     assert on_disk["test"]["roc_auc"] == pytest.approx(roc_auc_score(p_test["label"], p_test["score"]))
     assert on_disk["n_events"] == {"val": len(val), "test": len(test)}
     assert on_disk["training"] == {"best_epoch": 3} and on_disk["point"] == "lenet/plane2"
     assert on_disk["synthetic"] is True
-    assert len(on_disk["occlusion"]["events"]) == 2 and on_disk["occlusion"]["patch"] == 4
+    assert len(on_disk["occlusion"]["events"]) == 2 and on_disk["occlusion"]["events"][0]["patch"] == 4
+    assert [e["kind"] for e in on_disk["occlusion"]["events"]][:1] == ["confident signal"]
+    assert on_disk["sample_control"]["groups"]["nue"]["n_signal"] == int(test.labels.sum())
+    assert on_disk["embedding"]["events"] == len(test) and on_disk["feature_maps"]["channels"] == 6
     assert json.loads(json.dumps(metrics)) == on_disk
+    assert set(on_disk) - {"training", "point"} == set(METRICS_KEYS)  # the keys provenance may not reuse
+
+
+def test_auc_interval_in_metrics_agrees_with_sklearn_from_predictions_parquet(single_view):
+    """Recomputed from what evaluate wrote, with sklearn and plain numpy indices (another random
+    stream): the same percentile interval up to Monte Carlo noise; only test rows are used."""
+    *_, runs = single_view
+    out, _, _ = runs[True]
+    pred = pd.read_parquet(out / "predictions.parquet")
+    test = pred[pred["split"] == "test"]
+    y, s = test["label"].to_numpy(), test["score"].to_numpy()
+    rng = np.random.default_rng(12345)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    aucs = [roc_auc_score(y[i], s[i]) for i in (np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)]
+                                                for _ in range(3000))]  # fmt: skip
+    mine = json.loads((out / "metrics.json").read_text())["test"]["uncertainty"]["roc_auc"]
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    assert mine["ci95"] == pytest.approx([lo, hi], abs=0.15 * (hi - lo))
+    assert mine["error"] == pytest.approx(np.diff(np.percentile(aucs, [15.865, 84.135]))[0] / 2, rel=0.15)
 
 
 def test_figures_carry_the_synthetic_label_only_when_synthetic(single_view):
@@ -195,6 +231,7 @@ def test_provenance_may_not_overwrite_metrics(single_view, tmp_path):
     model, val, test, _ = single_view
     with pytest.raises(ValueError, match="test"):
         evaluate(model, val, test, tmp_path, synthetic=True, n_occlusion=0, provenance={"test": {}})
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
 def test_multi_view_model(tmp_path):
@@ -219,19 +256,30 @@ def test_cuda_scores_match_cpu(single_view, tmp_path):
     model.cpu()
 
 
-def test_occlusion_events_prefer_top_signal():
-    labels = np.array([0, 1, 1, 0, 1])
-    score = np.array([0.99, 0.2, 0.7, 0.5, 0.7])
-    assert pick_occlusion_events(labels, score, 2).tolist() == [2, 4]
-    assert pick_occlusion_events(labels, score, 4).tolist() == [2, 4, 1, 0]
-    assert pick_occlusion_events(labels, score, 0).size == 0
+def test_occlusion_events_are_a_spread_of_right_and_wrong_calls():
+    labels = np.array([0, 1, 1, 0, 1, 0, 0])
+    score = np.array([0.99, 0.2, 0.7, 0.5, 0.8, 0.1, 0.3])
+    picked = pick_occlusion_events(labels, score, 0.45, 4)
+    assert picked == [(4, "confident signal"), (5, "confident background"), (1, "missed signal"),
+                      (0, "false positive")]
+    # Then the second of each kind that has one; kinds without events are skipped.
+    assert pick_occlusion_events(labels, score, 0.45, 7)[4:] == [(2, "confident signal"),
+                                                                  (6, "confident background"),
+                                                                  (3, "false positive")]
+    assert pick_occlusion_events(labels, score, 0.45, 0) == []
+    assert [k for _, k in pick_occlusion_events(np.array([1, 0]), np.array([0.9, 0.1]), 0.5, 4)] == [
+        "confident signal", "confident background"]
 
 
-def test_occlusion_settings_bound_the_positions():
-    assert occlusion_settings((32, 40), 4, None, 400) == (4, 4)  # 8 × 10 positions: as asked
-    patch, stride = occlusion_settings((800, 864), 8, None, 400)
-    n = patch_starts(800, patch, stride).size * patch_starts(864, patch, stride).size
-    assert n <= 400 and patch >= stride
+def test_occlusion_settings_bound_the_charged_positions():
+    sparse = np.zeros((800, 864))
+    sparse[300:340, 100:700] = 1.0  # a long track: 40 rows of charge
+    assert occlusion_settings(sparse, 8, None, 400) != (8, 8)
+    patch, stride = occlusion_settings(sparse, 8, None, 400)
+    assert charged_positions(sparse, patch, stride)[2].sum() <= 400 and patch >= stride
+    small = np.zeros((800, 864))
+    small[300:316, 100:180] = 1.0
+    assert occlusion_settings(small, 8, None, 400) == (8, 8)  # 2 × 10 charged positions: as asked
 
 
 # ---------------------------------------------------------------- occlusion maps
@@ -262,14 +310,24 @@ def test_occlusion_concentrates_on_the_region_the_model_reads():
     rows, cols, patch, stride = slice(12, 16), slice(30, 34), 4, 2
     model = RegionScore(0, rows, cols)
     views = dense_event(0)
-    drops, r0, c0, base = occlusion_grid(model, views, 0, patch, stride)
+    drops, r0, c0, base, scored = occlusion_grid(model, views, 0, patch, stride)
+    assert scored.all()  # a dense image: every patch holds charge
     # A patch changes the score exactly when it overlaps the region, and then lowers it.
     hit_rows = (r0 < rows.stop) & (r0 + patch > rows.start)
     hit_cols = (c0 < cols.stop) & (c0 + patch > cols.start)
     overlaps = hit_rows[:, None] & hit_cols[None, :]
     assert (drops[overlaps] > 0).all()
     assert (drops[~overlaps] == 0).all()
-    assert 0 < base < 1
+    # The map is in log-odds: the fixture's logits are (0, k·sum), so the log-odds is k·sum and a
+    # patch's drop is k times the charge it hides inside the region.
+    image = views[0][0, 0].double().numpy()
+    assert base == pytest.approx(0.1 * image[rows, cols].sum(), rel=1e-5)
+    i, j = np.argwhere(overlaps)[0]
+    hidden = np.zeros(image.shape, dtype=bool)
+    hidden[r0[i] : r0[i] + patch, c0[j] : c0[j] + patch] = True
+    region = np.zeros(image.shape, dtype=bool)
+    region[rows, cols] = True
+    assert drops[i, j] == pytest.approx(0.1 * image[hidden & region].sum(), rel=1e-4)
 
     heat = occlusion_map(model, views, 0, patch, stride)
     assert heat.shape == (40, 48)
@@ -278,6 +336,31 @@ def test_occlusion_concentrates_on_the_region_the_model_reads():
     assert np.abs(heat[~near]).max() == 0.0
     peak = np.unravel_index(np.argmax(heat), heat.shape)
     assert rows.start <= peak[0] < rows.stop and cols.start <= peak[1] < cols.stop
+
+
+class Counting(nn.Module):
+    """Counts the occluded copies a model is asked to score."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.copies = inner, 0
+
+    def forward(self, *views: torch.Tensor) -> torch.Tensor:
+        self.copies += views[0].shape[0]
+        return self.inner(*views)
+
+
+def test_occlusion_scores_only_patches_that_hold_charge():
+    image = torch.zeros(1, 1, 40, 48)
+    image[0, 0, 12:16, 30:34] = 0.5  # the region the model reads
+    image[0, 0, 30, 5] = 0.7  # one hit elsewhere
+    model = Counting(RegionScore(0, slice(12, 16), slice(30, 34)))
+    drops, rows, cols, _, scored = occlusion_grid(model, [image], 0, 4, 4)
+    _, _, expected = charged_positions(image[0, 0].numpy(), 4, 4)
+    np.testing.assert_array_equal(scored, expected)
+    # The region straddles two patch columns (28 and 32), the hit is in a third patch.
+    assert scored.sum() == 3 and model.copies == 1 + 3  # the unoccluded event, then the charged patches
+    assert (drops[~scored] == 0).all() and drops[scored].max() > 0
 
 
 def test_occlusion_of_an_unread_view_is_flat():

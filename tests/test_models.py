@@ -17,7 +17,16 @@ import torch.nn.functional as F
 import yaml
 
 from nuwire.errors import ConfigError
-from nuwire.models import ARCHITECTURES, build_model, count_parameters, default_hparams, views_for
+from nuwire.models import (
+    ARCHITECTURES,
+    build_model,
+    count_parameters,
+    default_hparams,
+    final_linear,
+    first_layer_maps,
+    penultimate,
+    views_for,
+)
 from nuwire.models.vit import sincos_2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -422,3 +431,25 @@ def test_generated_tables_are_current() -> None:
     block = re.search(r"<!-- generated: start -->\n(.*?)<!-- generated: end -->", text, re.S)
     assert block, "docs/models.md: generated-tables markers missing"
     assert block.group(1).strip() == out.getvalue().strip()
+
+
+SMALL_HPARAMS = {"lenet": {}, "alexnet": {"hidden": 32, "batchnorm": False}, "vit": {}, "resnet": {"width": 4},
+                 "mvresnet": {"width": 4}}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_penultimate_features_are_what_the_output_layer_reads(arch: str) -> None:
+    """The interpretability hook: the output layer applied to `penultimate` gives the logits
+    exactly, and the first-layer maps are one per view (alexnet without BN: an in-place ReLU follows
+    its first convolution, and must not change what was caught)."""
+    shapes = shapes_for(arch, CROP)
+    model = build_model(arch, shapes, **SMALL_HPARAMS[arch]).eval()
+    views = sparse_views(shapes, batch=3)
+    with torch.no_grad():
+        features = penultimate(model, *views)
+        assert features.shape[0] == 3 and features.dim() == 2
+        torch.testing.assert_close(final_linear(model)(features), model(*views))
+        maps = first_layer_maps(model, *views)
+    assert len(maps) == views_for(arch) and all(m.shape[0] == 3 for m in maps)
+    if arch == "alexnet":
+        assert (maps[0] < 0).any()  # caught before the in-place ReLU

@@ -30,8 +30,11 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     assert (results / "dataset" / "events.parquet").exists()
     assert (results / "summary" / "summary.tsv").exists()
     point = results / "models" / "lenet" / "plane2" / "scale0.5" / "full" / "whole"
-    for name in ("best.pt", "history.csv", "metrics.json", "predictions.parquet", "roc.png", "occlusion.png"):
+    for name in ("best.pt", "history.csv", "metrics.json", "predictions.parquet", "roc.png", "occlusion.png",
+                 "reliability.png", "sample_control.png", "feature_maps.png", "embedding.png"):
         assert (point / name).stat().st_size > 0, name
+    for name in ("summary.tsv", "summary_values.tsv", "comparisons.tsv", "comparisons.html", "forest.png"):
+        assert (results / "summary" / name).stat().st_size > 0, name
     events = pd.read_parquet(results / "dataset" / "events.parquet")
     rendered = 0
     for qc_path in sorted((results / "images").glob("*.qc.json")):
@@ -41,6 +44,11 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     assert len(events) == rendered == 40
     metrics = json.loads((point / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
+    unc = metrics["test"]["uncertainty"]
+    assert unc["resamples"] == 1000 and unc["n_events"] == metrics["test"]["n_events"]
+    summary = pd.read_csv(results / "summary" / "summary.tsv", sep="\t", dtype=str)
+    assert summary["crop"].tolist() == ["whole"] * 3 and summary["n_test"].tolist() == [str(unc["n_events"])] * 3
+    assert " ± " in summary["roc_auc"].iloc[0]
     # The Snakefile makes idle OpenMP threads sleep rather than spin (see its comment).
     train_log = (results / "logs" / "train" / "lenet" / "plane2" / "scale0.5" / "full" / "whole.log").read_text()
     assert "(OMP_WAIT_POLICY=PASSIVE)" in train_log
@@ -95,6 +103,20 @@ def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path
     assert jobs == {"effective_config": 1, "train": 1, "evaluate": 1, "summary": 1, "all": 1}, proc.stdout
     assert "models/resnet/plane2/scale0.5/full/whole" in proc.stdout
     assert "models/lenet" not in proc.stdout.split("rule summary")[0].split("rule train")[-1]
+
+
+def test_several_seeds_plan_one_job_each(tmp_path: Path):
+    """train.seeds: one train and one evaluate job per seed, below a seed level of the point's
+    directory; the summary reads them all."""
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    config["train"]["seeds"] = [1, 2, 3]
+    (workdir / "config" / "seeds.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, "-n", config="config/seeds.yaml")
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["train"] == 3 and jobs["evaluate"] == 3 and jobs["summary"] == 1, proc.stdout
+    for seed in (1, 2, 3):
+        assert f"models/lenet/plane2/scale0.5/full/whole/seed{seed}/metrics.json" in proc.stdout
 
 
 @pytest.mark.parametrize(

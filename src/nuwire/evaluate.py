@@ -11,17 +11,22 @@ predictions.parquet  one row per event of both sets: sample, run, subrun, event,
                      'test'), label, score (softmax probability of νe CC), category, nu_energy,
                      lep_energy
 metrics.json         `nuwire.metrics.metrics_report` (keys score_rule, threshold_choice, val, test),
-                     n_events per split, the occlusion settings, and the caller's provenance keys
-roc.png, scores.png, efficiency.png, confusion.png, occlusion.png
-                     efficiency and confusion at the validation-chosen threshold; occlusion maps
-                     of the highest-scored test νe CC events (then the highest-scored others)
+                     with test.uncertainty: bootstrap intervals of every test metric
+                     (`nuwire.stats.bootstrap`); calibration (reliability bins); sample_control
+                     (`nuwire.stats.sample_control`); n_events per split; the occlusion, feature-map
+                     and embedding settings; and the caller's provenance keys
+roc.png, scores.png, efficiency.png, confusion.png, reliability.png, sample_control.png
+                     efficiency, confusion and the sample control at the validation-chosen threshold
+occlusion.png        νe log-odds occlusion maps of a confident signal, a confident background, a
+                     missed signal and a false positive test event (`nuwire.interpret`)
+feature_maps.png     the first convolution's output for the first of those events
+embedding.png        PCA and t-SNE of the penultimate-layer features of the test events
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,26 +42,36 @@ from nuwire.atomic import atomic_path, write_json
 from nuwire.device import DeviceSetup, select_device
 from nuwire.errors import NuwireError
 from nuwire.evaluate_plots import (
-    OcclusionPanel,
     plot_confusion,
     plot_efficiency,
-    plot_occlusion,
+    plot_reliability,
     plot_roc,
+    plot_sample_control,
     plot_score_distributions,
     plot_training_curves,
 )
+from nuwire.interpret import embed, embedding_subset, occlusion_settings, pick_occlusion_events
+from nuwire.interpret_plots import OcclusionPanel, plot_embedding, plot_feature_maps, plot_occlusion
 from nuwire.metrics import metrics_report
-from nuwire.models import build_model
-from nuwire.occlusion import occlusion_map, patch_starts
+from nuwire.models import build_model, first_layer_maps, penultimate
+from nuwire.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.provenance import provenance
+from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.stats.calibration import reliability_table
+from nuwire.stats.sample_control import sample_identity_control
 from nuwire.sweep import SweepPoint, load_point_split
 
 LOG = logging.getLogger(__name__)
 
 KEY_COLUMNS = ["sample", "run", "subrun", "event"]
 PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
-FIGURES = ("roc", "scores", "efficiency", "confusion", "occlusion")
-MAX_OCCLUSION_POSITIONS = 400  # forward passes per occlusion map; the stride grows to stay under it
+FIGURES = ("roc", "scores", "efficiency", "confusion", "reliability", "sample_control", "occlusion",
+           "feature_maps", "embedding")
+MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
+# The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
+METRICS_KEYS = ("score_rule", "threshold_choice", "val", "test", "n_events", "calibration", "sample_control",
+                "occlusion", "feature_maps", "embedding", "synthetic")
+EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 
 
 class ImageSet(Protocol):
@@ -119,63 +134,72 @@ def predictions_frame(dataset: ImageSet, score: np.ndarray, split: str) -> pd.Da
     return frame[PREDICTION_COLUMNS]
 
 
-def pick_occlusion_events(labels: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n highest-scored signal events, topped up with the highest-scored others:
-    what the network takes for a νe CC interaction. Deterministic (stable sort)."""
-    order = np.argsort(-score, kind="stable")
-    signal_first = np.r_[order[labels[order] == 1], order[labels[order] != 1]]
-    return signal_first[:n]
+@torch.no_grad()
+def feature_set(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup,
+                batch_size: int = 64) -> np.ndarray:
+    """(len(idx), D) penultimate-layer features (`nuwire.models.penultimate`) of events idx."""
+    out = []
+    for start in range(0, idx.size, batch_size):
+        views = [setup.place_batch(v) for v in dataset.batch(idx[start : start + batch_size])]
+        with setup.autocast():
+            out.append(penultimate(model, *views).float().cpu())
+    return torch.cat(out).double().numpy() if out else np.empty((0, 0))
 
 
-def occlusion_settings(shape: tuple[int, int], patch: int, stride: int | None, max_positions: int) -> tuple[int, int]:
-    """(patch, stride) with at most max_positions patch positions on an image of `shape`: a bound
-    on the cost per map. When the requested grid is larger, the stride grows (and the patch with
-    it, so the patches still cover the image)."""
-    height, width = shape
-    stride = stride or patch
-
-    def positions(p: int, s: int) -> int:
-        return patch_starts(height, p, s).size * patch_starts(width, p, s).size
-
-    n = positions(patch, stride)
-    if n > max_positions:
-        stride = math.ceil(stride * math.sqrt(n / max_positions))
-        patch = max(patch, stride)
-        while positions(patch, stride) > max_positions:
-            stride += 1
-            patch = max(patch, stride)
-    return patch, stride
+def _event_label(events: pd.DataFrame, i: int) -> tuple[str, dict[str, Any]]:
+    row = events.iloc[int(i)]
+    # .item(): plain Python numbers, so the returned metrics equal what metrics.json holds.
+    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in KEY_COLUMNS}
+    return f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}", keys
 
 
 def _occlusion_panels(
-    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, score: np.ndarray, n: int, patch: int,
-    stride: int | None, max_positions: int,
+    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, score: np.ndarray, threshold: float, n: int,
+    patch: int, stride: int | None, max_positions: int,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
-    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, n)
+    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, n)
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []
-    used: dict[str, Any] = {"events": [], "patch": None, "stride": None}
-    for i in chosen:
+    used: dict[str, Any] = {"target": "νe log-odds", "events": [], "max_positions": max_positions}
+    for i, kind in chosen:
         views = [setup.place_batch(v) for v in test_set.batch(np.array([i]))]
         # The last view is the collection plane both for single-plane sets (planes=(2,)) and for
         # the three-plane ones (planes=(0, 1, 2)).
         view_index = len(views) - 1
         plane = int(planes[view_index]) if planes is not None else None
-        p, s = occlusion_settings(tuple(views[view_index].shape[-2:]), patch, stride, max_positions)
+        image = views[view_index][0, 0].float().cpu().numpy()
+        p, s = occlusion_settings(image, patch, stride, max_positions)
         with setup.autocast():
-            drop = occlusion_map(model, views, view_index, patch=p, stride=s)
-        row = events.iloc[int(i)]
-        key = f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}"
+            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, p, s, progress=True)
+        drop = spread_to_pixels(drops, rows, cols, p, image.shape)
+        key, keys = _event_label(events, i)
         panels.append(OcclusionPanel(
-            image=views[view_index][0, 0].float().cpu().numpy(), drop=drop, category=str(row["category"]),
-            score=float(score[i]), label=f"{key}, " + (f"plane {plane}" if plane is not None else f"view {view_index}"),
+            image=image, drop=drop, category=str(events.iloc[int(i)]["category"]), score=float(score[i]),
+            label=f"{key}, " + (f"plane {plane}" if plane is not None else f"view {view_index}"), kind=kind,
+            patch=p, stride=s, positions=int(scored.sum()),
         ))  # fmt: skip
-        # .item(): plain Python numbers, so the returned metrics equal what metrics.json holds.
-        keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in KEY_COLUMNS}
-        used["events"].append(keys | {"view_index": view_index, "plane": plane})
-        used["patch"], used["stride"] = p, s
+        used["events"].append(keys | {"kind": kind, "view_index": view_index, "plane": plane, "patch": p,
+                                      "stride": s, "positions_scored": int(scored.sum())})  # fmt: skip
+        LOG.info("occlusion of %s (%s): %d charged positions, patch %d, stride %d", key, kind, int(scored.sum()), p, s)
     return panels, used
+
+
+def _feature_maps(model: nn.Module, test_set: ImageSet, setup: DeviceSetup, index: int, out: Path,
+                  synthetic: bool) -> dict[str, Any]:
+    views = [setup.place_batch(v) for v in test_set.batch(np.array([index]))]
+    view_index = len(views) - 1
+    with torch.no_grad(), setup.autocast():
+        maps = first_layer_maps(model, *views)
+    key, keys = _event_label(test_set.events.reset_index(drop=True), index)
+    image = views[view_index][0, 0].float().cpu().numpy()
+    if not maps:  # a model without a convolution on the image (none of the registry's)
+        plot_feature_maps(image, np.zeros((0, 1, 1)), f"{key}: the model has no convolution on the image", out,
+                          synthetic)
+        return keys | {"channels": 0}
+    chosen = maps[min(view_index, len(maps) - 1)][0].float().cpu().numpy()
+    plot_feature_maps(image, chosen, key, out, synthetic)
+    return keys | {"channels": int(chosen.shape[0])}
 
 
 def evaluate(
@@ -186,11 +210,14 @@ def evaluate(
     synthetic: bool,
     device: torch.device | str = "cpu",
     batch_size: int = 64,
-    n_occlusion: int = 3,
+    n_occlusion: int = 4,
     provenance: dict[str, Any] | None = None,
     occlusion_patch: int = 8,
     occlusion_stride: int | None = None,
     max_occlusion_positions: int = MAX_OCCLUSION_POSITIONS,
+    bootstrap_resamples: int = DEFAULT_RESAMPLES,
+    bootstrap_seed: int = DEFAULT_SEED,
+    embedding_events: int = EMBEDDING_EVENTS,
 ) -> dict[str, Any]:
     """Score both sets, write predictions.parquet, metrics.json and the figures; return the metrics.
 
@@ -198,10 +225,15 @@ def evaluate(
 
     ``provenance`` keys (e.g. "training": train_meta, "point", "inputs") are added at the top level
     of metrics.json; they may not reuse the keys evaluate() writes. ``occlusion_patch`` is in
-    pixels of the model's input image; the stride defaults to the patch size.
+    pixels of the model's input image; the stride defaults to the patch size. Every uncertainty is
+    a bootstrap over TEST events (``bootstrap_resamples`` resamples, seeded by ``bootstrap_seed``);
+    the validation set only chooses the threshold.
     """
     out_dir = Path(out_dir)
     provenance = dict(provenance or {})
+    clash = sorted(set(provenance) & set(METRICS_KEYS))
+    if clash:  # checked first, so that nothing is written
+        raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
     setup = device_setup(device)
     model = setup.place_model(model)
     model.eval()
@@ -214,18 +246,22 @@ def evaluate(
     test_y = np.asarray(test_set.labels, dtype=np.int64)
 
     report = metrics_report(val_y, val_score, test_y, test_score)
-    chosen = report["threshold_choice"]["threshold"]
-    test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
-    LOG.info(
-        "test: %d events, ROC AUC %s; val-chosen threshold %.4f gives accuracy %s, TPR %s, precision %s",
-        len(test_y), report["test"]["roc_auc"], chosen, test_at_chosen["accuracy"], test_at_chosen["tpr"],
-        test_at_chosen["precision"],
-    )
-
     predictions = pd.concat(
         [predictions_frame(val_set, val_score, "val"), predictions_frame(test_set, test_score, "test")],
         ignore_index=True,
     )
+    test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
+    order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
+    report["test"]["uncertainty"] = bootstrap_report(test_y[order], test_score[order], report["test"],
+                                                     bootstrap_resamples, bootstrap_seed)
+    chosen = report["threshold_choice"]["threshold"]
+    test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
+    auc_ci = report["test"]["uncertainty"]["roc_auc"]
+    LOG.info(
+        "test: %d events (%d signal), ROC AUC %s (68%% interval %s); val-chosen threshold %.4f gives accuracy %s, "
+        "TPR %s, precision %s", len(test_y), int(test_y.sum()), report["test"]["roc_auc"], auc_ci.get("ci68"), chosen,
+        test_at_chosen["accuracy"], test_at_chosen["tpr"], test_at_chosen["precision"],
+    )  # fmt: skip
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         predictions.to_parquet(tmp, index=False)
 
@@ -238,20 +274,36 @@ def evaluate(
                     synthetic, title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)")
     plot_confusion(test_at_chosen, out_dir / "confusion.png", synthetic,
                    title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)")
-    panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, n_occlusion, occlusion_patch,
-                                               occlusion_stride, max_occlusion_positions)
-    plot_occlusion(panels, out_dir / "occlusion.png", synthetic, patch=occlusion_used["patch"],
-                   stride=occlusion_used["stride"])
+    reliability = reliability_table(test_y, test_score)
+    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], out_dir / "reliability.png", synthetic)
+    control = sample_identity_control(test_frame, chosen, bootstrap_resamples, bootstrap_seed)
+    plot_sample_control(test_frame, control, out_dir / "sample_control.png", synthetic)
+
+    panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, n_occlusion,
+                                               occlusion_patch, occlusion_stride, max_occlusion_positions)
+    plot_occlusion(panels, out_dir / "occlusion.png", synthetic)
+    first = pick_occlusion_events(test_y, test_score, chosen, 1)
+    features_used = (_feature_maps(model, test_set, setup, first[0][0], out_dir / "feature_maps.png", synthetic)
+                     if first else {"channels": 0})  # fmt: skip
+    if not first:
+        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), "no test events", out_dir / "feature_maps.png",
+                          synthetic)
+    subset = embedding_subset(len(test_y), embedding_events, bootstrap_seed)
+    coords = embed(feature_set(model, test_set, subset, setup, batch_size), bootstrap_seed)
+    plot_embedding(coords, test_events["category"].to_numpy()[subset], test_score[subset],
+                   out_dir / "embedding.png", synthetic, n_total=len(test_y))
 
     payload: dict[str, Any] = {
         **report,
         "n_events": {"val": int(len(val_y)), "test": int(len(test_y))},
+        "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
+        "sample_control": control,
         "occlusion": occlusion_used,
+        "feature_maps": features_used,
+        "embedding": {"events": int(subset.size), "pca_explained_variance": coords["explained"],
+                      "tsne": coords["tsne"] is not None},  # fmt: skip
         "synthetic": bool(synthetic),
     }
-    clash = sorted(set(provenance) & set(payload))
-    if clash:
-        raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
     payload.update(provenance)
     write_json(out_dir / "metrics.json", payload)
     return payload
@@ -290,8 +342,12 @@ def run_evaluate_job(
         synthetic=synthetic,
         device=setup.device,
         batch_size=int(evaluate_settings.get("batch_size", 64)),
-        n_occlusion=int(evaluate_settings.get("occlusion_events", 3)),
+        n_occlusion=int(evaluate_settings.get("occlusion_events", 4)),
         occlusion_patch=int(evaluate_settings.get("occlusion_patch", 8)),
+        max_occlusion_positions=int(evaluate_settings.get("occlusion_max_positions", MAX_OCCLUSION_POSITIONS)),
+        bootstrap_resamples=int(evaluate_settings.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
+        bootstrap_seed=int(evaluate_settings.get("bootstrap_seed", DEFAULT_SEED)),
+        embedding_events=int(evaluate_settings.get("embedding_events", EMBEDDING_EVENTS)),
         provenance={
             "point": point.as_dict(),
             "training": train_meta,

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.metrics import roc_curve_points
+from nuwire.stats.binomial import wilson_interval
+from nuwire.stats.numfmt import format_interval, format_pm
 
 PathLike = str | os.PathLike[str]
 CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
 CLASS_NAMES = ("other", "νe CC")
 MARKERS = ("o", "s", "D", "^", "v")
+__all__ = ["wilson_interval"]  # re-exported: it lives in nuwire.stats.binomial
 
 
 def _empty_note(ax: Axes, text: str) -> None:
@@ -44,8 +45,9 @@ def plot_roc(
     ax = fig.add_subplot()
     fpr, tpr, _ = roc_curve_points(y_true, score)
     auc = test_metrics.get("roc_auc")
+    auc_err = test_metrics.get("uncertainty", {}).get("roc_auc", {}).get("error")
     if fpr.size:
-        ax.plot(fpr, tpr, color="C0", label=f"ROC (AUC {auc:.4f})")
+        ax.plot(fpr, tpr, color="C0", label=f"ROC (AUC {format_pm(auc, auc_err)}, {len(y_true)} events)")
         for i, (name, m) in enumerate(test_metrics.get("thresholds", {}).items()):
             if m.get("fpr") is None or m.get("tpr") is None:
                 continue
@@ -132,26 +134,6 @@ def plot_score_distributions(
     ax.set_ylabel("events per bin")
     ax.set_title(title)
     save_figure(fig, path, synthetic)
-
-
-def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Binomial proportion k/n with its Wilson score interval (z=1: 68%): (p, low, high).
-
-    Unlike sqrt(p(1-p)/n) it does not shrink to zero at p = 0 or 1, which small test sets hit.
-    NaN where n = 0."""
-    k = np.asarray(k, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    safe_n = np.where(n > 0, n, 1.0)
-    p = np.where(n > 0, k / safe_n, np.nan)
-    denom = 1.0 + z * z / safe_n
-    centre = (p + z * z / (2 * safe_n)) / denom
-    half = z * np.sqrt(np.clip(p * (1 - p), 0.0, None) / safe_n + z * z / (4 * safe_n * safe_n)) / denom
-    # The interval contains p and lies in [0, 1]; at p = 0 or 1 rounding puts a bound a few ulps on
-    # the wrong side (and matplotlib refuses negative error bars), so clamp.
-    with np.errstate(invalid="ignore"):
-        low = np.clip(np.fmin(centre - half, p), 0.0, 1.0)
-        high = np.clip(np.fmax(centre + half, p), 0.0, 1.0)
-    return p, np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def energy_bins(energy: np.ndarray, n_bins: int = 8) -> np.ndarray:
@@ -254,46 +236,80 @@ def plot_confusion(
     save_figure(fig, path, synthetic)
 
 
-@dataclass(frozen=True)
-class OcclusionPanel:
-    image: np.ndarray  # (H, W) the view that was occluded
-    drop: np.ndarray  # (H, W) score drop per pixel (nuwire.occlusion.occlusion_map)
-    category: str  # true category key: nue_cc, numu_cc, nc
-    score: float  # the model's νe score of the unoccluded event
-    label: str = ""  # event key and view, shown in the title
+def plot_reliability(table: pd.DataFrame, brier: Mapping[str, Any], path: PathLike, synthetic: bool,
+                     title: str = "Reliability of the νe score (test set)") -> None:
+    """Signal fraction per score bin against the bin's mean score (Wilson 68% error bars) over the
+    diagonal of a calibrated score, with the events per bin below; the Brier score ± its
+    bootstrap error in the legend. `table` is `nuwire.stats.calibration.reliability_table`."""
+    fig = new_figure(6.2, 6.0)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    ok = table["n"].to_numpy() > 0
+    frac = table["fraction"].to_numpy()[ok]
+    err = np.vstack([frac - table["fraction_lo"].to_numpy()[ok], table["fraction_hi"].to_numpy()[ok] - frac])
+    n = int(table["n"].sum())
+    label = f"test events ({n}; Brier {format_pm(brier.get('value'), brier.get('error'))})"
+    top.errorbar(table["mean_score"].to_numpy()[ok], frac, yerr=err, marker="o", linestyle="none", color="C0",
+                 label=label)
+    top.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
+    top.set_ylim(-0.02, 1.02)
+    top.set_ylabel("fraction of νe CC events in the bin")
+    top.legend(fontsize=8, loc="upper left")
+    top.set_title(title)
+    centres = 0.5 * (table["lo"] + table["hi"]).to_numpy()
+    bottom.bar(centres, table["n"].to_numpy(), width=(table["hi"] - table["lo"]).to_numpy(), color="C7",
+               edgecolor="white")
+    bottom.set_ylabel("events")
+    bottom.set_xlabel("νe CC score (softmax probability)")
+    bottom.set_xlim(0, 1)
+    save_figure(fig, path, synthetic)
 
 
-def plot_occlusion(
-    panels: Sequence[OcclusionPanel], path: PathLike, synthetic: bool, patch: int | None = None,
-    stride: int | None = None,
-) -> None:
-    """One row per event: the image (log colour scale, empty pixels white) beside its occlusion
-    map (red: hiding the region lowers the νe score; blue: raises it)."""
-    n = max(1, len(panels))
-    fig = new_figure(9, 3.6 * n)
-    axes = np.atleast_2d(fig.subplots(n, 2, squeeze=False))
-    if not panels:
-        for ax in axes[0]:
-            ax.set_axis_off()
-        _empty_note(axes[0, 0], "no occlusion maps requested")
-    for row, panel in zip(axes, panels):
-        image = np.asarray(panel.image, dtype=np.float64)
-        positive = image[image > 0]
-        if positive.size:
-            row[0].imshow(np.ma.masked_less_equal(image, 0), cmap="viridis", aspect="auto", interpolation="nearest",
-                          norm=LogNorm(vmin=positive.min(), vmax=max(positive.max(), positive.min() * 1.0001)))
+def efficiency_text(row: Mapping[str, Any]) -> str:
+    """'0.75, 68% [0.54, 0.89]': a binomial efficiency with its (asymmetric) Wilson interval."""
+    if row.get("efficiency") is None:
+        return "no events"
+    return f"{row['efficiency']:.2f}, 68% {format_interval(*row['ci68'], row['error'])}"
+
+
+def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: PathLike, synthetic: bool) -> None:
+    """The sample-identity control (`nuwire.stats.sample_control`): score distributions of the CC νe
+    test events of each sample group (left) and their efficiency at the threshold with Wilson
+    68% and 95% intervals (right), with the verdict as title."""
+    from nuwire.dataset import sample_group
+
+    fig = new_figure(10, 4.2)
+    left, right = fig.subplots(1, 2)
+    signal = test[test["category"] == "nue_cc"]
+    groups = signal["sample"].map(sample_group).to_numpy()
+    edges = np.linspace(0, 1, 21)
+    names = {"bnb": "inclusive (bnb) files", "nue": "νe files"}
+    for i, (key, row) in enumerate(control["groups"].items()):
+        values = signal["score"].to_numpy()[groups == key]
+        if values.size:
+            left.hist(values, bins=edges, histtype="step", density=True, linewidth=1.6, color=f"C{i}",
+                      label=f"{names.get(key, key)} ({values.size} CC νe)")
+        eff = row["efficiency"]
+        if eff is not None:
+            for ci, width in (("ci95", 1.0), ("ci68", 3.0)):
+                right.plot(row[ci], [i, i], color=f"C{i}", linewidth=width, solid_capstyle="butt")
+            right.plot([eff], [i], "o", color=f"C{i}")
+            # Wilson intervals are asymmetric near 0 and 1: shown as intervals, not as ±.
+            right.text(eff, i + 0.18, f"{row['n_selected']}/{row['n_signal']} = {efficiency_text(row)}", ha="center",
+                       fontsize=8)
         else:
-            row[0].imshow(np.zeros_like(image), cmap="Greys", aspect="auto")
-        row[0].set_facecolor("white")
-        row[0].set_title(f"{CATEGORIES.get(panel.category, panel.category)}, score {panel.score:.3f}\n{panel.label}",
-                         fontsize=9)
-        limit = float(np.abs(panel.drop).max()) or 1e-6
-        im = row[1].imshow(panel.drop, cmap="RdBu_r", aspect="auto", interpolation="nearest",
-                           norm=TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit))
-        fig.colorbar(im, ax=row[1], label="νe score drop")
-        detail = f" ({patch}×{patch} patch, stride {stride})" if patch is not None else ""
-        row[1].set_title(f"occlusion map{detail}", fontsize=9)
-        for ax in row:
-            ax.set_xlabel("column (wire)")
-            ax.set_ylabel("row (time)")
+            right.text(0.5, i, "no CC νe events", ha="center", va="center", fontsize=8, color="dimgrey")
+    left.axvline(control["threshold"], color="grey", linestyle="--", linewidth=1,
+                 label=f"threshold {control['threshold']:.3f}")
+    left.set_xlim(0, 1)
+    left.set_xlabel("νe CC score")
+    left.set_ylabel("events per unit score (normalised)")
+    left.legend(fontsize=8, loc="upper left")
+    left.set_title("CC νe test events by sample", fontsize=10)
+    keys = list(control["groups"])
+    right.set_yticks(range(len(keys)), [names.get(k, k) for k in keys])
+    right.set_ylim(-0.6, len(keys) - 0.4)
+    right.set_xlim(0, 1.05)
+    right.set_xlabel(f"efficiency at score ≥ {control['threshold']:.3f} (thick 68%, thin 95%)")
+    right.set_title("efficiency by sample", fontsize=10)
+    fig.suptitle(f"Sample-identity control: {control['verdict']}", fontsize=10)
     save_figure(fig, path, synthetic)

@@ -12,6 +12,8 @@ Conventions
   0.0 when there is signal but none of it is found). ROC AUC is ``None`` with one class only;
   with all scores equal it is 0.5.
 * The F1-optimal threshold is chosen on the validation set only; the test set is scored at it.
+* The Brier score is the mean of (score - label)^2 (0 is perfect; 0.25 is a constant 0.5).
+* Uncertainties of the test-set numbers come from `nuwire.stats.bootstrap` (test events only).
 
 Agreement with scikit-learn: where a value is defined it equals accuracy_score, precision_score,
 recall_score, f1_score, roc_auc_score and confusion_matrix applied to ``score >= threshold``
@@ -164,6 +166,7 @@ def split_metrics(y_true: ArrayLike, score: ArrayLike, thresholds: dict[str, flo
         "n_events": int(y.size),
         "n_signal": int(y.sum()),
         "roc_auc": roc_auc(y, s),
+        "brier": float(np.mean((s - y) ** 2)) if y.size else None,
         "thresholds": {name: binary_metrics(y, s, t) for name, t in thresholds.items()},
     }
 

@@ -1,5 +1,6 @@
-"""The sweep summary: every point's test metrics beside the thesis's real-data rows, the ROC
-overlay, AUC per point, job runtimes/memory from Snakemake's benchmark files, and provenance.
+"""The sweep summary: every point's test metrics with their errors (and, separately, the
+thesis's real-data rows), the paired comparisons and their answer in words, the forest plot, the
+ROC overlay, AUC per point, job runtimes/memory from Snakemake's benchmark files, and provenance.
 """
 
 from __future__ import annotations
@@ -16,46 +17,80 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from nuwire.atomic import atomic_path, write_text
+from nuwire.comparisons import PointResult, answers, compare_all, load_results, metric_rows
+from nuwire.evaluate_plots import efficiency_text
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.provenance import provenance
+from nuwire.stats.numfmt import format_cell, format_interval, format_pm
 from nuwire.thesis import SOURCE as THESIS_SOURCE
 from nuwire.thesis import thesis_rows
 
 METRIC_COLUMNS = ["accuracy", "tpr", "tnr", "precision", "f1", "roc_auc"]
-THRESHOLD_NAMES = ("0.5", "0.33", "f1_opt_val")
+MARKERS = ("o", "s", "D", "^", "v")
+DISPLAY_COLUMNS = ["arch", "plane", "scale", "cut", "crop", "seeds", "threshold", *METRIC_COLUMNS, "brier",
+                   "n_test", "n_signal", "best_epoch"]  # fmt: skip
 
 
-def point_rows(metrics: dict[str, Any], point: dict[str, Any], source: str) -> list[dict[str, Any]]:
-    """One row per threshold of one sweep point's metrics.json."""
-    test = metrics["test"]
-    rows = []
-    for name in THRESHOLD_NAMES:
-        m = test["thresholds"][name]
-        rows.append(
-            {
-                "source": source,
-                "arch": point["arch"],
-                "plane": str(point["plane"]),
-                "scale": point["scale"],
-                "cut": point["cut"],
-                "crop": point["crop"] if point["crop"] is not None else "",
-                "threshold": name if name != "f1_opt_val" else f"{m['threshold']:.3f} (val F1-opt)",
-                **{k: m.get(k) for k in METRIC_COLUMNS if k != "roc_auc"},
-                "roc_auc": test["roc_auc"],
-                "n_test": test.get("n_events"),
-                "best_epoch": metrics.get("training", {}).get("best_epoch"),
-            }
-        )
-    return rows
+def _crop(crop: Any) -> str:
+    return "whole" if crop is None or (isinstance(crop, float) and np.isnan(crop)) else str(int(crop))
+
+
+def _threshold(name: str, value: float) -> str:
+    return f"{value:.3f} (val F1-opt)" if name == "f1_opt_val" else f"{value:.3f}"
 
 
 def summary_table(metrics_files: Sequence[str | os.PathLike[str]], points: Sequence[dict], synthetic: bool) -> pd.DataFrame:
-    source = "this run (synthetic data)" if synthetic else "this run (OpenSamples files)"
-    rows = []
-    for path, point in zip(metrics_files, points):
-        rows += point_rows(json.loads(Path(path).read_text()), point, source)
-    ours = pd.DataFrame(rows)
-    return pd.concat([ours, thesis_rows()], ignore_index=True)
+    """This run's rows as a paper prints them: value ± error (digits from the error), integers as
+    integers, crop as an integer or "whole", thresholds with three digits; one row per point and
+    threshold, with the test events and signal events it was measured on."""
+    return display_table(metric_rows(load_results(metrics_files, points)))
+
+
+def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Formatted rows; with several training seeds a column gives the spread (standard deviation)
+    of the AUC across them, which the ± already includes."""
+    out = []
+    for r in rows:
+        out.append({
+            "arch": r["arch"], "plane": r["plane"], "scale": f"{r['scale']:g}", "cut": r["cut"],
+            "crop": _crop(r["crop"]),
+            "seeds": str(r["seeds"]), "threshold": _threshold(r["threshold_name"], r["threshold"]),
+            **{k: format_pm(r[k]["value"], r[k]["error"]) for k in [*METRIC_COLUMNS, "brier"]},
+            "n_test": str(r["n_test"]), "n_signal": str(r["n_signal"]),
+            "best_epoch": format_cell(r["best_epoch"]) if not isinstance(r["best_epoch"], list)
+            else ", ".join(format_cell(e) for e in r["best_epoch"]),
+        })  # fmt: skip
+    columns = list(DISPLAY_COLUMNS)
+    if any(r["seeds"] > 1 for r in rows):
+        for shown, r in zip(out, rows):
+            sd = r["roc_auc"].get("seed_sd")
+            shown["roc_auc seed sd"] = format_pm(sd, r["roc_auc"]["error"]).split(" ± ")[0] if sd is not None else ""
+        columns.insert(columns.index("roc_auc") + 1, "roc_auc seed sd")
+    return pd.DataFrame(out, columns=columns)
+
+
+def values_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The same numbers for machines: value, error and 95% interval bounds as separate columns."""
+    out = []
+    for r in rows:
+        flat = {k: r[k] for k in ("arch", "plane", "scale", "cut", "seeds", "threshold_name", "threshold", "n_test",
+                                  "n_signal")}  # fmt: skip
+        flat["crop"] = _crop(r["crop"])
+        for k in [*METRIC_COLUMNS, "brier"]:
+            ci = r[k].get("ci95") or [None, None]
+            flat |= {k: r[k]["value"], f"{k}_err": r[k]["error"], f"{k}_ci95_lo": ci[0], f"{k}_ci95_hi": ci[1]}
+        out.append(flat)
+    return pd.DataFrame(out)
+
+
+def thesis_table() -> pd.DataFrame:
+    """The thesis's real-data rows, formatted like ours (published without uncertainties)."""
+    frame = thesis_rows()
+    shown = frame[["arch", "plane", "cut", "threshold"]].copy()
+    shown["threshold"] = [f"{float(t):.3f}" if t else "not stated" for t in frame["threshold"]]
+    for k in METRIC_COLUMNS:
+        shown[k] = [f"{v:.3f}" for v in frame[k]]
+    return shown
 
 
 def runtime_table(benchmark_files: Sequence[str | os.PathLike[str]], jobs: Sequence[str]) -> pd.DataFrame:
@@ -139,20 +174,74 @@ def provenance_html(
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{style}</head><body>{body}</body></html>\n"
 
 
-def _html_table(frame: pd.DataFrame, synthetic: bool) -> str:
-    note = (
-        "<p><b>Synthetic data.</b> Rows of this run come from the nuwire simulator, not from MicroBooNE "
-        f"files. Rows labelled <i>{html.escape(THESIS_SOURCE)}</i> are the thesis's published results on "
-        "real files, shown for reference.</p>"
-        if synthetic
-        else f"<p>Rows labelled <i>{html.escape(THESIS_SOURCE)}</i> are the thesis's published results.</p>"
-    )
-    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
-    style = (
-        "<style>table{border-collapse:collapse;font-family:sans-serif;font-size:13px}"
-        "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}</style>"
-    )
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{style}</head><body>{note}{table}</body></html>\n"
+STYLE = (
+    "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse;margin-bottom:1em}"
+    "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    "table.thesis{background:#f4f4f4;color:#333}h3{margin-top:1.4em}</style>"
+)
+
+
+def _page(body: str) -> str:
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{STYLE}</head><body>{body}</body></html>\n"
+
+
+def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = None) -> str:
+    """This run's table, then, under its own heading and shading, the thesis's real-data rows."""
+    source = ("<p><b>Synthetic data.</b> The rows of this run come from the nuwire simulator, not from MicroBooNE "
+              "files.</p>" if synthetic else "<p>The rows of this run come from the OpenSamples files.</p>")  # fmt: skip
+    how = (f"<p>Value ± error: the error is half the 68% interval of a stratified bootstrap over the test events"
+           f"{f' ({resamples} resamples)' if resamples else ''}, and sets the digits shown; a value without ± did "
+           "not vary over the resamples. n_test and n_signal are the test events (and signal events among them) "
+           "each row was measured on.</p>")
+    ours = frame.to_html(index=False, border=0, escape=True)
+    thesis = thesis_table().to_html(index=False, border=0, escape=True, classes="thesis")
+    body = (f"<h3>This run (test set)</h3>{source}{how}{ours}"
+            f"<h3>For reference only: {html.escape(THESIS_SOURCE)}</h3>"
+            "<p>The thesis's published test-set results on plane 2 of the real files: not made by this workflow, not "
+            "comparable row by row with synthetic results, and published without uncertainties (its test split held "
+            "about 6,600 events, which puts the statistical error of an AUC near ±0.005).</p>" + thesis)
+    return _page(body)
+
+
+def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthetic: bool) -> str:
+    """The comparison page: the answers in words, the table of every pair, and the sample control."""
+    note = "<p><b>Synthetic data.</b> Made from the nuwire simulator, not MicroBooNE files.</p>" if synthetic else ""
+    words = "".join(f"<p>{html.escape(line)}</p>" for line in answers(results, table))
+    shown = pd.DataFrame({
+        "a": table["a"], "b": table["b"], "test events": table["test events"], "comparison": table["method"],
+        "ΔAUC (a − b)": [format_pm(d, e) for d, e in zip(table["delta_auc"], table["error"])],
+        "95% interval": [format_interval(lo, hi, e)
+                         for lo, hi, e in zip(table["ci95_lo"], table["ci95_hi"], table["error"])],
+        "significant at 95%": ["yes" if v else "no" for v in table["significant"]],
+    })  # fmt: skip
+    control = sample_control_table(results)
+    body = (note + "<h3>What the test set can tell</h3>" + words + "<h3>Every pair of sweep points</h3>"
+            + shown.to_html(index=False, border=0, escape=True)
+            + "<h3>Sample-identity control (CC νe test events by sample, at the val-chosen threshold)</h3>"
+            + control.to_html(index=False, border=0, escape=True))
+    return _page(body)
+
+
+def sample_control_table(results: Sequence[PointResult]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        for m in r.metrics:
+            c = m.get("sample_control")
+            if not c:
+                continue
+            inc, nue = c["groups"]["bnb"], c["groups"]["nue"]
+            diff = c["efficiency_difference"]
+            auc = c["sample_auc"]
+            rows.append({
+                "point": m["point"]["point"], "threshold": f"{c['threshold']:.3f}",
+                "inclusive: selected / CC νe": f"{inc['n_selected']}/{inc['n_signal']}",
+                "inclusive: efficiency": efficiency_text(inc),
+                "νe files: selected / CC νe": f"{nue['n_selected']}/{nue['n_signal']}",
+                "νe files: efficiency": efficiency_text(nue),
+                "difference, 95%": format_interval(*(diff["ci95"] or [None, None]), inc["error"]),
+                "sample AUC": format_pm(auc["value"], auc["error"]), "verdict": c["verdict"],
+            })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequence[dict], target: Path, synthetic: bool) -> None:
@@ -164,8 +253,9 @@ def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequenc
         if test["label"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(test["label"], test["score"])
-        auc = json.loads(Path(path).read_text())["test"]["roc_auc"]
-        ax.plot(fpr, tpr, label=f"{point['point']} (AUC {auc:.3f})")
+        auc = json.loads(Path(path).read_text())["test"]
+        err = auc.get("uncertainty", {}).get("roc_auc", {}).get("error")
+        ax.plot(fpr, tpr, label=f"{point['point']} (AUC {format_pm(auc['roc_auc'], err)})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("background acceptance (false positive rate)")
     ax.set_ylabel("νe CC efficiency (true positive rate)")
@@ -174,27 +264,80 @@ def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequenc
     save_figure(fig, target, synthetic=synthetic)
 
 
-def auc_by_point(table: pd.DataFrame, target: Path, synthetic: bool) -> None:
-    ours = table[table["source"] != THESIS_SOURCE].drop_duplicates(["arch", "plane", "scale", "cut", "crop"])
+def _thesis_lines(ax: Any) -> None:
+    thesis = thesis_rows()
+    thesis = thesis[(thesis["arch"] == "alexnet") & (thesis["threshold"] == "0.5")]
+    for _, r in thesis.iterrows():
+        ax.axvline(r["roc_auc"], color="grey", linestyle="--", linewidth=1)
+        # Along the line: the two thesis lines sit close together, and horizontal labels would collide.
+        ax.text(r["roc_auc"], 0.02, f"thesis AlexNet {r['cut']} (real data) ", fontsize=7, va="bottom", ha="right",
+                rotation=90, color="dimgrey", transform=ax.get_xaxis_transform())
+
+
+def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -> None:
+    """AUC of every point with its 68% (thick) and 95% (thin) intervals, sorted by AUC, one colour
+    per cut; the thesis's real-data AlexNet AUCs as dashed reference lines."""
+    ordered = sorted((r for r in results if r.auc()["value"] is not None), key=lambda r: r.auc()["value"])
+    cuts = sorted({r.point["cut"] for r in ordered})
+    fig = new_figure(8, 1.2 + 0.45 * max(len(ordered), 1))
+    ax = fig.add_subplot()
+    for i, r in enumerate(ordered):
+        auc = r.auc()
+        colour = f"C{cuts.index(r.point['cut']) % 10}"
+        if auc["ci95"] is not None:
+            ax.plot(auc["ci95"], [i, i], color=colour, linewidth=1.2)
+            ax.plot(auc["ci68"], [i, i], color=colour, linewidth=4, solid_capstyle="butt")
+        ax.plot([auc["value"]], [i], "o", color="black", markersize=4)
+        seeds = f", {len(r.metrics)} seeds" if len(r.metrics) > 1 else ""
+        ax.text(1.0, i, f" {format_pm(auc['value'], auc['error'])}  (n={r.labels.size}{seeds})", va="center",
+                fontsize=7, transform=ax.get_yaxis_transform())
+    for j, cut in enumerate(cuts):
+        ax.plot([], [], color=f"C{j % 10}", linewidth=4, label=f"cut {cut}")
+    _thesis_lines(ax)
+    ax.set_yticks(range(len(ordered)), [p.base for p in ordered], fontsize=8)
+    ax.set_ylim(-0.7, len(ordered) - 0.3)
+    ax.set_xlim(0.4, 1.0)
+    ax.set_xlabel("test ROC AUC (thick: 68% interval, thin: 95%)")
+    ax.set_title("ROC AUC of every sweep point, sorted")
+    ax.legend(fontsize=7, loc="lower left")
+    save_figure(fig, target, synthetic=synthetic)
+
+
+def auc_by_point(results: Sequence[PointResult], target: Path, synthetic: bool) -> None:
+    """Test AUC against image scale, one colour per architecture and one marker per cut (the
+    markers cycle past five cuts), 68% error bars; points at one scale are spread sideways."""
+    ours = [r for r in results if r.auc()["value"] is not None]
     fig = new_figure(7, 4.5)
     ax = fig.add_subplot()
-    archs = sorted(ours["arch"].unique())
-    markers = {cut: m for cut, m in zip(sorted(ours["cut"].unique()), "osD^v")}
+    archs = sorted({r.point["arch"] for r in ours})
+    cuts = sorted({r.point["cut"] for r in ours})
+    markers = {cut: MARKERS[i % len(MARKERS)] for i, cut in enumerate(cuts)}
+    scales = sorted({float(r.point["scale"]) for r in ours})
+    span = (scales[-1] - scales[0]) if len(scales) > 1 else 0.5
+    spread = 0.4 * span / max(len(scales), 1)  # room beside each scale for the points sitting there
+    for scale in scales:
+        here = [r for r in ours if float(r.point["scale"]) == scale]
+        for j, r in enumerate(here):
+            auc = r.auc()
+            x = scale + (j - (len(here) - 1) / 2) * spread / max(len(here), 1)
+            err = None if auc["ci68"] is None else [[auc["value"] - auc["ci68"][0]], [auc["ci68"][1] - auc["value"]]]
+            ax.errorbar([x], [auc["value"]], yerr=err, color=f"C{archs.index(r.point['arch']) % 10}",
+                        marker=markers[r.point["cut"]], markersize=6, capsize=2, linestyle="none")
     for i, arch in enumerate(archs):
-        part = ours[ours["arch"] == arch]
-        for _, r in part.iterrows():
-            ax.scatter(float(r["scale"]), r["roc_auc"], color=f"C{i}", marker=markers[r["cut"]], s=40)
-        ax.scatter([], [], color=f"C{i}", label=arch)
+        ax.scatter([], [], color=f"C{i % 10}", label=arch)
     for cut, marker in markers.items():
         ax.scatter([], [], color="black", marker=marker, label=f"cut {cut}")
-    thesis = table[(table["source"] == THESIS_SOURCE) & (table["arch"] == "alexnet") & (table["threshold"] == "0.5")]
-    for _, r in thesis.iterrows():
+    thesis = thesis_rows()
+    for _, r in thesis[(thesis["arch"] == "alexnet") & (thesis["threshold"] == "0.5")].iterrows():
         ax.axhline(r["roc_auc"], color="grey", linestyle="--", linewidth=1)
         # x in axes coordinates: the label stays inside the plot whatever scales the sweep has.
         ax.text(0.01, r["roc_auc"], f"thesis AlexNet {r['cut']} (real data)", fontsize=7,
                 va="bottom", transform=ax.get_yaxis_transform())
+    if scales:
+        ax.set_xlim(scales[0] - 0.6 * spread - 0.02, scales[-1] + 0.6 * spread + 0.02)
+        ax.set_xticks(scales, [f"{s:g}" for s in scales])
     ax.set_xlabel("image scale")
-    ax.set_ylabel("test ROC AUC")
+    ax.set_ylabel("test ROC AUC (68% error bars)")
     ax.set_ylim(0.4, 1.0)
     ax.set_title("ROC AUC per sweep point")
     ax.legend(fontsize=7, ncols=2)
@@ -211,12 +354,22 @@ def run_summary(
     config: Any,
     inputs_manifest: str | os.PathLike[str],
 ) -> pd.DataFrame:
-    table = summary_table(metrics_files, points, synthetic)
+    results = load_results(metrics_files, points)
+    rows = metric_rows(results)
+    table = display_table(rows)
     with atomic_path(outputs["table"]) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    write_text(outputs["html"], _html_table(table, synthetic))
+        table.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(outputs["values"]) as tmp:
+        values_table(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    resamples = results[0].metrics[0]["test"]["uncertainty"]["resamples"] if results else None
+    write_text(outputs["html"], _html_table(table, synthetic, resamples))
+    comparisons = compare_all(results)
+    with atomic_path(outputs["comparisons"]) as tmp:
+        comparisons.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    write_text(outputs["comparisons_html"], comparisons_html(results, comparisons, synthetic))
+    forest_plot(results, Path(outputs["forest"]), synthetic)
     roc_overlay(metrics_files, points, Path(outputs["roc"]), synthetic)
-    auc_by_point(table, Path(outputs["auc"]), synthetic)
+    auc_by_point(results, Path(outputs["auc"]), synthetic)
     runtimes = runtime_table(benchmarks, benchmark_jobs)
     with atomic_path(outputs["runtimes"]) as tmp:
         runtimes.to_csv(tmp, sep="\t", index=False, float_format="%.1f")

@@ -4,6 +4,11 @@ The config's `sweep:` is a list of blocks; each block is the cartesian product o
 point's outputs live in `models/{arch}/plane{plane}/scale{scale}/{cut}/{window}` below the results
 directory, where window is `whole` (the full plane image) or `crop{N}` — so adding a point adds new
 paths and touches no existing one.
+
+Training seeds: `train.seeds: [1, 2, 3]` trains every point once per seed, each a job of its own
+whose outputs live one level deeper, in `.../{window}/seed{S}` (the `window` wildcard carries the
+`/seed{S}` tail). With one seed (`train.seed`, or a one-entry `train.seeds`) the paths are those
+above, without the seed level.
 """
 
 from __future__ import annotations
@@ -34,14 +39,21 @@ class SweepPoint:
     scale: str  # formatted with :g so that 0.5 and 0.50 are one point
     cut: str
     window: str  # "whole" or "crop{N}"
+    seed: int | None = None  # set only when train.seeds trains the point several times
 
     @property
-    def path(self) -> str:
+    def base_path(self) -> str:
+        """The point without its seed: what the seeds of one point share."""
         return f"{self.arch}/plane{self.plane}/scale{self.scale}/{self.cut}/{self.window}"
 
     @property
+    def path(self) -> str:
+        return self.base_path + ("" if self.seed is None else f"/seed{self.seed}")
+
+    @property
     def label(self) -> str:
-        return f"{self.arch} plane {self.plane} scale {self.scale} {self.cut} {self.window}"
+        seed = "" if self.seed is None else f" seed {self.seed}"
+        return f"{self.arch} plane {self.plane} scale {self.scale} {self.cut} {self.window}{seed}"
 
     @property
     def planes(self) -> tuple[int, ...]:
@@ -57,7 +69,8 @@ class SweepPoint:
 
     @classmethod
     def from_wildcards(cls, wildcards: Any) -> SweepPoint:
-        return cls(wildcards.arch, wildcards.plane, wildcards.scale, wildcards.cut, wildcards.window)
+        window, _, seed = str(wildcards.window).partition("/seed")
+        return cls(wildcards.arch, wildcards.plane, wildcards.scale, wildcards.cut, window, int(seed) if seed else None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,12 +79,16 @@ class SweepPoint:
             "scale": self.scale_value,
             "cut": self.cut,
             "crop": self.crop,
+            "seed": self.seed,
             "point": self.path,
+            "base": self.base_path,
         }
 
 
-def expand_sweep(sweep: list[dict[str, Any]]) -> list[SweepPoint]:
-    """All points of all blocks, sorted and without repeats."""
+def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None) -> list[SweepPoint]:
+    """All points of all blocks, sorted and without repeats; each once per seed when `seeds`
+    (train.seeds) has more than one."""
+    per_seed = [int(s) for s in seeds] if seeds is not None and len(seeds) > 1 else [None]
     points: set[SweepPoint] = set()
     for i, block in enumerate(sweep):
         crop = block.get("crop")
@@ -85,8 +102,19 @@ def expand_sweep(sweep: list[dict[str, Any]]) -> list[SweepPoint]:
                     f"sweep[{i}]: architecture {arch!r} takes plane {need}, got plane {plane_s!r} "
                     f"(multi-view architectures: {list(MULTI_VIEW_ARCHS)} use all three planes)."
                 )
-            points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window))
-    return sorted(points)
+            for seed in per_seed:
+                points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window, seed))
+    return sorted(points, key=lambda p: (p.base_path, -1 if p.seed is None else p.seed))
+
+
+def train_seed_settings(train: dict[str, Any], point: SweepPoint) -> dict[str, Any]:
+    """The `train:` section for one job: `seeds` resolved to this point's `seed`."""
+    settings = {k: v for k, v in train.items() if k != "seeds"}
+    if point.seed is not None:
+        settings["seed"] = point.seed
+    elif train.get("seeds"):
+        settings["seed"] = int(train["seeds"][0])
+    return settings
 
 
 def point_view(point: SweepPoint) -> ViewSpec:

@@ -5,11 +5,11 @@ from pathlib import Path
 from nuwire.config import check_config
 from nuwire.errors import NuwireError
 from nuwire.inputs import samples_by_stem
-from nuwire.sweep import expand_sweep
+from nuwire.sweep import SweepPoint, expand_sweep, train_seed_settings
 
 try:
     check_config(config)
-    SWEEP = expand_sweep(config["sweep"])
+    SWEEP = expand_sweep(config["sweep"], config["train"].get("seeds"))
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -68,7 +68,7 @@ wildcard_constraints:
     scale="[0-9.e-]+",
     # Escaped although the schema restricts cut names: a name is a regex alternative here.
     cut="|".join(re.escape(c) for c in sorted(config["cuts"])),
-    window="whole|crop[0-9]+",
+    window="(whole|crop[0-9]+)(/seed[0-9]+)?",  # the seed level only with several train.seeds
 
 
 def canonical(value):
@@ -131,8 +131,9 @@ def model_figure(name):
 
 
 def train_settings(wildcards):
-    """The architecture's training settings plus the run-wide ones, as one dict."""
-    return canonical({**config["architectures"][wildcards.arch], **config["train"]})
+    """The architecture's training settings plus the run-wide ones (with this job's seed), as one dict."""
+    train = train_seed_settings(config["train"], SweepPoint.from_wildcards(wildcards))
+    return canonical({**config["architectures"][wildcards.arch], **train})
 
 
 EFFECTIVE_CONFIG = f"{RESULTS}/config.yaml"

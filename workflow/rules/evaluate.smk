@@ -1,4 +1,5 @@
-# evaluate: test-set scores, metrics at fixed and validation-chosen thresholds, figures.
+# evaluate: test-set scores, metrics with bootstrap intervals at fixed and validation-chosen thresholds,
+# calibration, the sample-identity control and what the network looks at (figures).
 
 rule evaluate:
     input:
@@ -16,7 +17,11 @@ rule evaluate:
         scores=model_figure("scores"),
         efficiency=model_figure("efficiency"),
         confusion=model_figure("confusion"),
+        reliability=model_figure("reliability"),
+        sample_control=model_figure("sample_control"),
         occlusion=model_figure("occlusion"),
+        feature_maps=model_figure("feature_maps"),
+        embedding=model_figure("embedding"),
     params:
         cuts=canonical(config["cuts"]),
         settings=train_settings,

@@ -1,5 +1,5 @@
-# summary: every sweep point's metrics in one table beside the thesis's real-data rows, plus
-# ROC overlay, AUC against scale and cut, job runtimes/memory from the benchmark files, and the
+# summary: every sweep point's metrics with errors in one table (the thesis's real-data rows apart),
+# paired comparisons with the answers in words, forest plot, ROC overlay, AUC against scale and cut, job runtimes/memory from the benchmark files, and the
 # provenance page (code, config hash, packages, input checksums).
 
 
@@ -20,6 +20,20 @@ rule summary:
             caption="../report/summary_table.rst",
             category="Sweep summary",
             labels={"table": "metrics per sweep point (HTML)"},
+        ),
+        values=f"{RESULTS}/summary/summary_values.tsv",
+        comparisons=f"{RESULTS}/summary/comparisons.tsv",
+        comparisons_html=report(
+            f"{RESULTS}/summary/comparisons.html",
+            caption="../report/comparisons.rst",
+            category="Sweep summary",
+            labels={"table": "paired comparisons and sample control"},
+        ),
+        forest=report(
+            f"{RESULTS}/summary/forest.png",
+            caption="../report/forest.rst",
+            category="Sweep summary",
+            labels={"figure": "AUC of every point (forest plot)"},
         ),
         roc=report(
             f"{RESULTS}/summary/roc_overlay.png",

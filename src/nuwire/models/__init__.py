@@ -8,6 +8,13 @@ fixed image size; `input_shapes` (one (H, W) per view, as `SparseImageSet.input_
 here — view count and a dry run on the meta device, so an image too small for an architecture is a
 ConfigError at build time rather than a shape error mid-training — and `mvresnet` uses it to choose
 its merge grid.
+
+What the interpretability figures need of a model, the same for every architecture:
+`penultimate(model, *views)` gives the (B, D) vector the final classification layer reads (the
+input of the model's last registered `nn.Linear`, caught with a forward pre-hook), and
+`first_layer_maps(model, *views)` the outputs of the convolutions that read the 1-channel image.
+A model whose last `nn.Linear` is not its output layer (or that has none, e.g. a sparse network)
+defines a method ``penultimate(*views) -> Tensor`` instead, and that is used.
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ ARCHITECTURES: dict[str, Builder] = {
 # Planes each architecture reads: single-view models take plane images one at a time.
 _VIEWS: dict[str, int] = {"mvresnet": 3}
 
-__all__ = ["ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "views_for"]
+__all__ = [
+    "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "final_linear", "first_layer_maps",
+    "penultimate", "views_for",
+]
 
 
 def _builder(arch: str) -> Builder:
@@ -116,3 +126,40 @@ def build_model(arch: str, input_shapes: Sequence[Sequence[int]], **hparams: Any
 def count_parameters(model: nn.Module) -> int:
     """Every parameter (all are trained); BN running statistics are buffers and not counted."""
     return sum(p.numel() for p in model.parameters())
+
+
+def final_linear(model: nn.Module) -> nn.Linear:
+    """The model's output layer: its last registered nn.Linear."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer; define penultimate(*views) on it")
+    return layers[-1]
+
+
+def penultimate(model: nn.Module, *views: torch.Tensor) -> torch.Tensor:
+    """(B, D) penultimate-layer features: what the output layer turns into the two logits."""
+    custom = getattr(model, "penultimate", None)
+    if callable(custom):
+        return custom(*views)
+    captured: list[torch.Tensor] = []
+    handle = final_linear(model).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+    try:
+        model(*views)
+    finally:
+        handle.remove()
+    return captured[-1]
+
+
+def first_layer_maps(model: nn.Module, *views: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs of every convolution that reads the 1-channel image, in the order they run (one
+    per view for the multi-view models): (B, C, h, w) each."""
+    captured: list[torch.Tensor] = []
+    # Cloned: an in-place ReLU after a convolution without BN would overwrite what was caught.
+    hooks = [m.register_forward_hook(lambda _m, _a, out: captured.append(out.detach().clone()))
+             for m in model.modules() if isinstance(m, nn.Conv2d) and m.in_channels == 1]  # fmt: skip
+    try:
+        model(*views)
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured

@@ -1,0 +1,1 @@
+"""Uncertainties of test-set results: bootstrap, comparisons, calibration, sample control, ± formatting."""
