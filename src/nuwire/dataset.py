@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from nuwire.atomic import atomic_path
 from nuwire.errors import ConfigError, NuwireError
+from nuwire.failures import open_parquet, parquet_error
 from nuwire.geometry import N_PLANES
 from nuwire.inspect import PDGS, composition
 from nuwire.opensamples import OpenSamplesFile
@@ -194,11 +195,14 @@ def image_summary(parquet_path: PathLike) -> pd.DataFrame:
     Pixel counts are list lengths; only the small `value` lists are decoded, never coordinates.
     """
     parts = []
-    pf = pq.ParquetFile(parquet_path)
-    for batch in pf.iter_batches(columns=KEY + ["plane", "height", "width", "value"], batch_size=3 * 64):
-        frame = batch.select(KEY + ["plane", "height", "width"]).to_pandas()
-        frame["npix"] = pc.list_value_length(batch.column("value")).to_numpy(zero_copy_only=False)
-        parts.append(frame)
+    pf = open_parquet(parquet_path, made_by="render")
+    try:
+        for batch in pf.iter_batches(columns=KEY + ["plane", "height", "width", "value"], batch_size=3 * 64):
+            frame = batch.select(KEY + ["plane", "height", "width"]).to_pandas()
+            frame["npix"] = pc.list_value_length(batch.column("value")).to_numpy(zero_copy_only=False)
+            parts.append(frame)
+    except (OSError, pa.ArrowException) as err:  # a damaged row group past a good footer
+        raise parquet_error(parquet_path, err, made_by="render") from err
     if not parts:
         columns = KEY + [f"{c}_p{p}" for c in ("npix", "height", "width") for p in range(N_PLANES)]
         return pd.DataFrame({c: pd.Series(dtype=np.int32) for c in columns})
@@ -341,7 +345,10 @@ def write_event_index(df: pd.DataFrame, path: PathLike) -> None:
 
 
 def read_event_index(path: PathLike) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+    try:
+        return open_parquet(path, made_by="dataset").read().to_pandas()
+    except (OSError, pa.ArrowException) as err:
+        raise parquet_error(path, err, made_by="dataset") from err
 
 
 # -- QC and statistics -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from nuwire import checkpoint
 from nuwire.atomic import atomic_path, write_json
 from nuwire.device import DeviceSetup, select_device
 from nuwire.errors import NuwireError
+from nuwire.failures import read_json
 from nuwire.evaluate_plots import (
     OcclusionPanel,
     plot_confusion,
@@ -271,7 +272,7 @@ def run_evaluate_job(
     synthetic: bool,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
-    train_meta = json.loads(Path(meta).read_text())
+    train_meta = read_json(meta, made_by="train")
     model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
     model.load_state_dict(checkpoint.load(weights))
     val_set = load_point_split(index_path, image_files, point, cuts, "val")

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from nuwire.atomic import atomic_path, write_text
+from nuwire.failures import open_parquet, read_json
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.provenance import provenance
 from nuwire.thesis import SOURCE as THESIS_SOURCE
@@ -53,7 +54,7 @@ def summary_table(metrics_files: Sequence[str | os.PathLike[str]], points: Seque
     source = "this run (synthetic data)" if synthetic else "this run (OpenSamples files)"
     rows = []
     for path, point in zip(metrics_files, points):
-        rows += point_rows(json.loads(Path(path).read_text()), point, source)
+        rows += point_rows(read_json(path, made_by="evaluate"), point, source)
     ours = pd.DataFrame(rows)
     return pd.concat([ours, thesis_rows()], ignore_index=True)
 
@@ -103,7 +104,7 @@ def provenance_html(
     inputs = pd.DataFrame(here["inputs"], columns=["file", "size", "sha256"])
     recorded = []
     for path, point in zip(metrics_files, points, strict=True):
-        prov = json.loads(Path(path).read_text()).get("provenance", {})
+        prov = read_json(path, made_by="evaluate").get("provenance", {})
         recorded.append(
             {
                 "sweep point": point["point"],
@@ -159,12 +160,12 @@ def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequenc
     fig = new_figure(7, 6)
     ax = fig.add_subplot()
     for path, point in zip(metrics_files, points):
-        preds = pd.read_parquet(Path(path).with_name("predictions.parquet"))
+        preds = open_parquet(Path(path).with_name("predictions.parquet"), made_by="evaluate").read().to_pandas()
         test = preds[preds["split"] == "test"] if "split" in preds else preds
         if test["label"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(test["label"], test["score"])
-        auc = json.loads(Path(path).read_text())["test"]["roc_auc"]
+        auc = read_json(path, made_by="evaluate")["test"]["roc_auc"]
         ax.plot(fpr, tpr, label=f"{point['point']} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("background acceptance (false positive rate)")

@@ -111,12 +111,11 @@ def load_point_split(
     split: str,
 ) -> SparseImageSet:
     """One split of the event index, after the point's cut, loaded in the point's view."""
-    import pandas as pd
-
     from nuwire.cuts import select_events
     from nuwire.data import SparseImageSet
+    from nuwire.dataset import read_event_index
 
-    index = pd.read_parquet(index_path)
+    index = read_event_index(index_path)
     events = select_events(index, split, point_cut(point, cuts))
     return SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
 
