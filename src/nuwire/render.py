@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -34,7 +35,7 @@ from tqdm import tqdm
 
 from nuwire import __version__
 from nuwire.atomic import atomic_path
-from nuwire.errors import ConfigError
+from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
 from nuwire.opensamples import Event, OpenSamplesFile, non_finite_reason
 
@@ -470,6 +471,12 @@ def render_file(
             finally:
                 writer.close()
         n_events = f.n_events
+        if n_events and not rendered:  # a whole file lost is an error, never a QC footnote
+            raise InputFileError(
+                f"{h5_path}: none of its {n_events} events could be rendered; every one was skipped "
+                f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
+                "shows what it holds) and remove it from the input directory or replace it."
+            )
         qc = {
             "file": str(h5_path),
             "sample": sample,
@@ -486,6 +493,12 @@ def render_file(
         assert qc["reconciled"], f"{h5_path}: {n_events} events but {rendered} rendered + {len(skipped)} skipped"
         qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return qc
+
+
+def count_reasons(skipped: list[dict[str, Any]]) -> str:
+    """'reason (×n); ...' of skip records, most frequent first."""
+    counts = Counter(e["reason"] for e in skipped)
+    return "; ".join(f"{reason} (×{n})" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _skip_record(ev: Event) -> dict[str, Any]:

@@ -120,3 +120,20 @@ def get_final_output():
         *all_metrics(),
         f"{RESULTS}/summary/summary.tsv",
     ]
+
+
+# -- what reruns what (README, "What reruns what") ------------------------------------------------
+from nuwire.fingerprint import package_dir_for, stage_fingerprint
+
+_NUWIRE_SOURCES = package_dir_for(workflow.basedir)
+
+
+def code(stage):
+    """Fingerprint of the nuwire code the stage's script runs (nuwire.fingerprint), for params:
+    editing that code reruns the stage and what follows; touching a file does not."""
+    return stage_fingerprint(f"{workflow.basedir}/workflow/scripts/{stage}.py", _NUWIRE_SOURCES)
+
+
+def point_cuts(wildcards):
+    """Only the point's own cut: adding or editing another cut must not rerun this point."""
+    return canonical({wildcards.cut: config["cuts"][wildcards.cut]})

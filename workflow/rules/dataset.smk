@@ -34,6 +34,7 @@ rule dataset:
             labels={"figure": "event displays"},
         ),
     params:
+        code=code("dataset"),
         downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],

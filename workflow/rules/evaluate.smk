@@ -18,7 +18,8 @@ rule evaluate:
         confusion=model_figure("confusion"),
         occlusion=model_figure("occlusion"),
     params:
-        cuts=canonical(config["cuts"]),
+        code=code("evaluate"),
+        cuts=point_cuts,
         settings=train_settings,
         evaluate=canonical(config.get("evaluate", {})),
         synthetic=SYNTHETIC,
