@@ -7,14 +7,20 @@ the field (as a dotted path) and the valid choices.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
 from nuwire.errors import ConfigError
+from nuwire.geometry import Geometry, get_geometry
+
+if TYPE_CHECKING:
+    from nuwire.sweep import SweepPoint
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 SPLIT_TOLERANCE = 1e-6
@@ -81,3 +87,77 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     validate_with_schema(config)
     check_config(config)
     return config
+
+
+def check_point_images(config: dict[str, Any], points: Sequence[SweepPoint], geometry: Geometry) -> None:
+    """Refuse, naming the point, a sweep point whose scale leaves an image axis empty for the
+    rendered images of `geometry` (render.downsample), before any job runs."""
+    from nuwire.render import RenderParams  # local: render imports pyarrow
+
+    ds = config["render"]["downsample"]
+    params = RenderParams(dw=ds["wire"], dt=ds["time"], threshold=0.0, saturation=1.0)
+    for point in points:
+        for plane in point.planes:
+            height, width = params.image_shape(geometry.n_wires[plane], geometry.n_ticks)
+            scaled = (math.floor(height * point.scale_value), math.floor(width * point.scale_value))
+            if min(scaled) < 1:
+                smallest = 1 / min(height, width)
+                raise ConfigError(
+                    f"sweep point {point.path}: scale {point.scale} shrinks the plane {plane} image of "
+                    f"{height} × {width} pixels (geometry {geometry.name!r}, {geometry.n_ticks} ticks × "
+                    f"{geometry.n_wires[plane]} wires, render.downsample {ds['time']} × {ds['wire']}) to "
+                    f"{scaled[0]} × {scaled[1]}. Use a scale of at least {smallest:.3g} in the sweep."
+                )
+
+
+# Input sides from which on every architecture's layers fit (AlexNet, the most demanding, needs 63
+# pixels); only points with a smaller side pay for importing torch to check them.
+SAFE_INPUT_SIDE = 64
+
+
+def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geometry: Geometry) -> None:
+    """Refuse, naming the point, one whose model cannot take its images (too small for the
+    architecture's layers): the model's own shape check on torch's meta device, no memory. Points
+    whose inputs are at least SAFE_INPUT_SIDE on both sides are not checked (importing torch takes
+    seconds, on every snakemake call)."""
+    from nuwire.models import build_model  # local: torch is only imported where this is called
+    from nuwire.render import RenderParams
+
+    ds = config["render"]["downsample"]
+    params = RenderParams(dw=ds["wire"], dt=ds["time"], threshold=0.0, saturation=1.0)
+    checked: set[tuple[str, tuple[tuple[int, int], ...]]] = set()
+    for point in points:
+        shapes = []
+        for plane in point.planes:
+            height, width = params.image_shape(geometry.n_wires[plane], geometry.n_ticks)
+            scaled = (math.floor(height * point.scale_value), math.floor(width * point.scale_value))
+            shapes.append(scaled if point.crop is None else (point.crop, point.crop))
+        key = (point.arch, tuple(shapes))
+        if key in checked or min(min(s) for s in shapes) >= SAFE_INPUT_SIDE:
+            continue
+        checked.add(key)
+        hparams = dict(config["architectures"][point.arch].get("hparams") or {})
+        try:
+            with torch_meta_device():
+                build_model(point.arch, shapes, **hparams)
+        except ConfigError as err:
+            raise ConfigError(f"sweep point {point.path}: {err}") from None
+
+
+def torch_meta_device() -> Any:
+    """Build on the meta device: shapes only, no weights in memory."""
+    import torch
+
+    return torch.device("meta")
+
+
+def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] | None) -> Geometry | None:
+    """The readout the images will have: the synthetic geometry, or what the first input file says
+    (None when it cannot be read; its render job then reports why)."""
+    if config["input"]["source"] == "synthetic":
+        return get_geometry(config.get("synthetic", {}).get("geometry", "microboone"))
+    if first_input is None:
+        return None
+    from nuwire.opensamples import readout_geometry
+
+    return readout_geometry(first_input)

@@ -439,6 +439,19 @@ class OpenSamplesFile:
         self.close()
 
 
+def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
+    """The geometry the images of `path` will have (wires per plane, ticks), read from its attribute
+    and `adc` shape only; None if the file cannot be read that far (its render job says why)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            raw = h5.attrs.get(GEOMETRY_ATTR)
+            ticks = int(h5["wire_table/adc"].shape[1])
+        geometry = MICROBOONE if raw is None else Geometry.from_json(_as_str(raw))
+    except (OSError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    return Geometry(**{**geometry.__dict__, "n_ticks": ticks})
+
+
 def _open_hdf5(path: Path) -> h5py.File:
     if not path.exists():
         raise InputFileError(f"{path}: no such file. Check the input directory in config/config.yaml.")

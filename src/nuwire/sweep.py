@@ -73,7 +73,16 @@ class SweepPoint:
 def expand_sweep(sweep: list[dict[str, Any]]) -> list[SweepPoint]:
     """All points of all blocks, sorted and without repeats."""
     points: set[SweepPoint] = set()
+    scale_names: dict[str, float] = {}  # directory name -> the scale that took it
     for i, block in enumerate(sweep):
+        for scale in block["scale"]:
+            name = f"{float(scale):g}"
+            if scale_names.setdefault(name, float(scale)) != float(scale):
+                raise ConfigError(
+                    f"sweep[{i}].scale: scales {scale_names[name]!r} and {float(scale)!r} both name the "
+                    f"directory scale{name} (scales are named by 6 significant digits), so they would be "
+                    "one point. Use scales that differ within 6 significant digits, or keep one of them."
+                )
         crop = block.get("crop")
         window = WHOLE if crop is None else f"crop{int(crop)}"
         for arch, plane, scale, cut in itertools.product(block["arch"], block["plane"], block["scale"], block["cut"]):

@@ -137,3 +137,16 @@ def code(stage):
 def point_cuts(wildcards):
     """Only the point's own cut: adding or editing another cut must not rerun this point."""
     return canonical({wildcards.cut: config["cuts"][wildcards.cut]})
+
+
+# -- sweep points the images cannot serve, refused before any job ---------------------------------
+from nuwire.config import check_point_images, check_point_models, input_geometry
+
+try:
+    _GEOMETRY = input_geometry(config, next(iter(INPUT_FILES.values()), None))
+    if _GEOMETRY is not None:
+        check_point_images(config, SWEEP, _GEOMETRY)
+        if workflow.is_main_process:  # not again in every cluster job: this one imports torch
+            check_point_models(config, SWEEP, _GEOMETRY)
+except NuwireError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None

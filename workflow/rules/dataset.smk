@@ -41,6 +41,7 @@ rule dataset:
         split=canonical(config["split"]),
         synthetic=SYNTHETIC,
         event_displays=config.get("dataset", {}).get("event_displays", 2),
+        max_skipped_fraction=config.get("dataset", {}).get("max_skipped_fraction", 0.05),
     log:
         f"{RESULTS}/logs/dataset.log",
     benchmark:
