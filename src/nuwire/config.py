@@ -161,3 +161,24 @@ def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] |
     from nuwire.opensamples import readout_geometry
 
     return readout_geometry(first_input)
+
+
+# The {sample} wildcard's pattern (workflow/rules/common.smk): input file stems must match it.
+SAMPLE_NAME = "[A-Za-z0-9_.-]+"
+
+
+def check_sample_names(inputs: dict[str, str]) -> None:
+    """Refuse input files whose stem the {sample} wildcard cannot match (no job could render them)."""
+    import re
+
+    bad = sorted(stem for stem in inputs if not re.fullmatch(SAMPLE_NAME, stem))
+    if bad:
+        stem = bad[0]
+        suggestion = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", stem)).strip("_")
+        others = f" ({len(bad)} files: {', '.join(repr(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''})" if len(bad) > 1 else ""
+        raise ConfigError(
+            f"{inputs[stem]}: the name {stem!r} has characters outside {SAMPLE_NAME}, the pattern of the "
+            f"{{sample}} wildcard of rule render (results/images/{{sample}}.parquet), so no job could make "
+            f"its images{others}. Rename the file (e.g. to {suggestion + '.h5'!r}) or leave it out with "
+            "input.pattern in the config."
+        )

@@ -407,9 +407,9 @@ def image_schema(params: RenderParams, geometry_name: str, sample: str) -> pa.Sc
     )
 
 
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+def _parquet_writer(sink: Path | pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(
-        path,
+        sink,
         schema,
         compression=COMPRESSION,
         compression_level=COMPRESSION_LEVEL,
@@ -441,8 +441,10 @@ def render_file(
     rendered = 0
     with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
         geometry = f.geometry
-        with atomic_path(parquet_path) as pq_tmp:
-            writer = _parquet_writer(pq_tmp, image_schema(params, geometry.name, sample))
+        # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
+        # before closing its file, and the open descriptor would keep the space and the mount busy.
+        with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
+            writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
             try:
                 buffer = _RowBuffer()
                 bar = tqdm(
@@ -470,13 +472,13 @@ def render_file(
                         _flush(writer, buffer, sample)
             finally:
                 writer.close()
+            if f.n_events and not rendered:  # a whole file lost is an error, never a QC footnote
+                raise InputFileError(
+                    f"{h5_path}: none of its {f.n_events} events could be rendered; every one was skipped "
+                    f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
+                    "shows what it holds) and remove it from the input directory or replace it."
+                )
         n_events = f.n_events
-        if n_events and not rendered:  # a whole file lost is an error, never a QC footnote
-            raise InputFileError(
-                f"{h5_path}: none of its {n_events} events could be rendered; every one was skipped "
-                f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
-                "shows what it holds) and remove it from the input directory or replace it."
-            )
         qc = {
             "file": str(h5_path),
             "sample": sample,

@@ -1,7 +1,7 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
 from pathlib import Path
 
-from nuwire.config import check_config
+from nuwire.config import SAMPLE_NAME, check_config
 from nuwire.errors import NuwireError
 from nuwire.sweep import expand_sweep
 
@@ -41,7 +41,7 @@ SAMPLES = sorted(INPUT_FILES)
 
 
 wildcard_constraints:
-    sample="[A-Za-z0-9_.-]+",
+    sample=SAMPLE_NAME,
     arch="|".join(sorted(config["architectures"])),
     plane="[012]|all",
     scale="[0-9.e-]+",
@@ -150,3 +150,36 @@ try:
             check_point_models(config, SWEEP, _GEOMETRY)
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
+
+
+# -- input names a job could not be made for, refused before any job ------------------------------
+from nuwire.config import check_sample_names
+
+try:
+    check_sample_names(INPUT_FILES)
+except NuwireError as err:
+    raise WorkflowError(str(err)) from None
+
+
+# -- one workflow at a time per results directory (nuwire.results_lock) ---------------------------
+import atexit
+
+from nuwire import results_lock
+
+
+onstart:
+    # Only the process that schedules jobs, not a cluster job running this Snakefile again.
+    if workflow.is_main_process:
+        try:
+            _LOCK = results_lock.acquire(RESULTS, log=print)
+        except NuwireError as err:
+            raise WorkflowError(str(err)) from None
+        atexit.register(results_lock.release, _LOCK)  # also after an interrupt
+
+
+onsuccess:
+    results_lock.release(Path(RESULTS) / results_lock.LOCK_NAME)
+
+
+onerror:
+    results_lock.release(Path(RESULTS) / results_lock.LOCK_NAME)
