@@ -370,15 +370,16 @@ def test_workflow_read_only_images_then_fix(dataset_run):
     images = workdir / "results" / "images"
     for suffix in (".parquet", ".qc.json"):
         (images / f"nue_WithWire_01{suffix}").unlink()
+    target = "results/images/nue_WithWire_01.parquet"  # the index is up to date: Snakemake asks for no input
     with read_only(images):
-        proc = snakemake(workdir, "results/dataset/events.parquet", check=False)
+        proc = snakemake(workdir, target, check=False)
     terminal = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "results/images/nue_WithWire_01.qc.json: cannot write it: the file system is mounted read-only" in terminal
     log = (workdir / "results" / "logs" / "render" / "nue_WithWire_01.log").read_text()
     assert "Traceback" in log and "Read-only file system" in log
     assert not [p for p in images.iterdir() if "nue_WithWire_01" in p.name]
-    snakemake(workdir, "results/dataset/events.parquet")  # the fix: the folder writable again
+    snakemake(workdir, target)  # the fix: the folder writable again
     assert _tree(workdir / "results", "images", "dataset") == dataset_run["reference"]
 
 
@@ -436,3 +437,25 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
     assert first.returncode == 0, out[-3000:]
     assert not lock.exists()  # released at the end
     snakemake(dirs[1], target, config="config/shared.yaml")  # now the second may run
+
+
+# ================================================================ evaluation without a class
+
+
+def test_a_test_split_without_signal_is_a_warning_not_a_blank():
+    from nuwire.metrics import metrics_report, split_warnings
+    from nuwire.summary import point_rows
+
+    rng = np.random.default_rng(0)
+    report = metrics_report([0, 1, 0, 1], rng.random(4), [0, 0, 0], rng.random(3))
+    assert report["test"]["roc_auc"] is None
+    warnings = split_warnings(report)
+    assert warnings == [
+        "test split has no signal (CC νe) events (0 signal of 3): ROC AUC and the rates of the missing class are "
+        "undefined. Use more input files, another split or a looser cut."
+    ]
+    point = {"arch": "lenet", "plane": 2, "scale": 0.5, "cut": "full", "crop": None}
+    rows = point_rows({**report, "warnings": warnings}, point, "this run")
+    assert all(r["warnings"] == warnings[0] for r in rows)
+    background_only = metrics_report([0, 1], [0.2, 0.8], [1, 1], [0.3, 0.9])
+    assert "test split has no background events (2 signal of 2)" in split_warnings(background_only)[0]

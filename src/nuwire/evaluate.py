@@ -46,7 +46,7 @@ from nuwire.evaluate_plots import (
     plot_score_distributions,
     plot_training_curves,
 )
-from nuwire.metrics import metrics_report
+from nuwire.metrics import metrics_report, split_warnings
 from nuwire.models import build_model
 from nuwire.occlusion import occlusion_map, patch_starts
 from nuwire.provenance import provenance
@@ -215,6 +215,9 @@ def evaluate(
     test_y = np.asarray(test_set.labels, dtype=np.int64)
 
     report = metrics_report(val_y, val_score, test_y, test_score)
+    warnings = split_warnings(report)
+    for warning in warnings:
+        LOG.warning("%s", warning)
     chosen = report["threshold_choice"]["threshold"]
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     LOG.info(
@@ -249,6 +252,7 @@ def evaluate(
         "n_events": {"val": int(len(val_y)), "test": int(len(test_y))},
         "occlusion": occlusion_used,
         "synthetic": bool(synthetic),
+        "warnings": warnings,
     }
     clash = sorted(set(provenance) & set(payload))
     if clash:

@@ -45,6 +45,7 @@ def point_rows(metrics: dict[str, Any], point: dict[str, Any], source: str) -> l
                 "roc_auc": test["roc_auc"],
                 "n_test": test.get("n_events"),
                 "best_epoch": metrics.get("training", {}).get("best_epoch"),
+                "warnings": "; ".join(metrics.get("warnings", [])),
             }
         )
     return rows
