@@ -63,8 +63,9 @@ def os_error_message(err: OSError, target: PathLike | None = None) -> str | None
         culprit = Path(err.filename) if err.filename else path
         where = culprit.parent if culprit != path or not culprit.exists() else culprit
         why = "the file system is mounted read-only" if err.errno == errno.EROFS else "permission denied"
+        what = "cannot write in it" if path.is_dir() else "cannot write it"
         return (
-            f"{path}: cannot write it: {why} on {where}. Make that directory writable for you "
+            f"{path}: {what}: {why} on {where}. Make that directory writable for you "
             "(`ls -ld` it; `chmod u+w`, or ask its owner), or set `results:` in the config to a directory "
             "you can write, then rerun snakemake."
         )

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nuwire.errors import NuwireError
+from nuwire.errors import NuwireError, OutputError
 
 LOCK_NAME = ".nuwire.lock"
 
@@ -70,13 +70,37 @@ def _describe(holder: dict[str, Any]) -> str:
     )
 
 
+def check_writable(results_dir: str | os.PathLike[str]) -> None:
+    """OutputError naming the first directory of the results tree this process cannot write (a
+    read-only mount or missing permission: root included, access() reports a read-only file system).
+    Snakemake removes a job's old outputs before the job starts, so such a directory would otherwise
+    fail inside Snakemake with a bare `OSError` and no log."""
+    from nuwire.failures import os_error_message
+
+    root = Path(results_dir)
+    if not root.exists():
+        return
+    for directory, subdirs, _ in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        if not os.access(directory, os.W_OK):
+            probe = Path(directory) / ".nuwire-write-probe"
+            try:
+                probe.touch()
+                probe.unlink()
+            except OSError as err:
+                message = os_error_message(err, Path(directory))
+                raise OutputError(message or f"{directory}: cannot write there ({err}).") from err
+
+
 def acquire(results_dir: str | os.PathLike[str], log: Any = None) -> Path:
     """Take the lock of `results_dir` for this process; ResultsLocked naming the holder if held."""
+    from nuwire.failures import output_error
+
     path = Path(results_dir) / LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
     me = _holder()
     for _ in range(3):
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             holder = read_holder(path)
@@ -98,6 +122,11 @@ def acquire(results_dir: str | os.PathLike[str], log: Any = None) -> Path:
                 "it to finish, or give this run its own `results:` in the config. If that run is over "
                 f"(killed, or its node rebooted), remove the lock: rm {path}"
             ) from None
+        except OSError as err:  # a read-only or full results directory
+            named = output_error(err, path)
+            if named is err:
+                raise
+            raise named from err
         with os.fdopen(fd, "w") as fh:
             json.dump(me, fh)
         return path

@@ -171,6 +171,7 @@ onstart:
     # Only the process that schedules jobs, not a cluster job running this Snakefile again.
     if workflow.is_main_process:
         try:
+            results_lock.check_writable(RESULTS)
             _LOCK = results_lock.acquire(RESULTS, log=print)
         except NuwireError as err:
             raise WorkflowError(str(err)) from None
