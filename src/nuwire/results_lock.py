@@ -96,7 +96,7 @@ def acquire(results_dir: str | os.PathLike[str], log: Any = None) -> Path:
     """Take the lock of `results_dir` for this process; ResultsLocked naming the holder if held."""
     from nuwire.failures import output_error
 
-    path = Path(results_dir) / LOCK_NAME
+    path = Path(results_dir).resolve() / LOCK_NAME  # absolute: the message names it for another directory
     me = _holder()
     for _ in range(3):
         try:
