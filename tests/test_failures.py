@@ -192,6 +192,15 @@ def test_full_disk_names_the_output_and_the_free_space_and_leaves_nothing(tmp_pa
         assert (disk / "a.parquet").read_bytes() == (reference / "a.parquet").read_bytes()
 
 
+def test_full_checkpoint_disk_names_the_checkpoint(tmp_path: Path):
+    """torch's zip writer reports a full disk as `unexpected pos …`; the message says what it is."""
+    with small_disk(tmp_path / "ckpt") as disk:
+        with pytest.raises(OutputError) as info:
+            checkpoint.save(disk / "last.pt", {"model": {"w": torch.zeros(500_000)}, "epoch": 3})
+        assert str(info.value).startswith(f"{disk / 'last.pt'}: writing it failed: no space left on the device")
+        assert list(disk.iterdir()) == []
+
+
 # ================================================================ input files
 
 
