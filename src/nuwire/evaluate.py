@@ -19,7 +19,6 @@ roc.png, scores.png, efficiency.png, confusion.png, occlusion.png
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -285,7 +284,7 @@ def run_evaluate_job(
         pd.read_csv(history), Path(out_dir) / "training_curves.png", synthetic, best_epoch=train_meta["best_epoch"]
     )
     manifest = Path(index_path).with_name("inputs.json")
-    inputs = json.loads(manifest.read_text()) if manifest.exists() else []
+    inputs = read_json(manifest, made_by="dataset") if manifest.exists() else []
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,

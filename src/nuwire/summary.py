@@ -5,7 +5,6 @@ overlay, AUC per point, job runtimes/memory from Snakemake's benchmark files, an
 from __future__ import annotations
 
 import html
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,7 +87,7 @@ def provenance_html(
     """The report's provenance page: the code, config and packages of this summary, every input
     file's size and checksum, and what each sweep point's metrics.json recorded about itself (a
     point trained by another commit or config than the rest shows up here)."""
-    here = provenance(config, json.loads(Path(inputs_manifest).read_text()))
+    here = provenance(config, read_json(inputs_manifest, made_by="dataset"))
 
     def table(frame: pd.DataFrame) -> str:
         return frame.to_html(index=False, border=0, escape=True)
