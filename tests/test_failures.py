@@ -52,6 +52,13 @@ def _mount(args: list[str], where: Path) -> None:
         pytest.skip(f"this machine does not allow `mount {' '.join(args)}` ({proc.stderr.strip()}): needs root")
 
 
+def _umount(directory: Path) -> None:
+    """Unmount; a busy mount (a descriptor left open on it: a bug) is detached anyway, then reported."""
+    if subprocess.run(["umount", str(directory)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+        raise AssertionError(f"{directory} was busy at unmount: a file on it was left open")
+
+
 @contextlib.contextmanager
 def read_only(directory: Path) -> Iterator[Path]:
     """`directory` made read-only for everyone, root included: a read-only bind mount onto itself."""
@@ -60,7 +67,7 @@ def read_only(directory: Path) -> Iterator[Path]:
         _mount(["-o", "remount,ro,bind"], directory)
         yield directory
     finally:
-        subprocess.run(["umount", str(directory)], check=True)
+        _umount(directory)
 
 
 @contextlib.contextmanager
@@ -71,7 +78,7 @@ def small_disk(directory: Path, size: str = "1m") -> Iterator[Path]:
     try:
         yield directory
     finally:
-        subprocess.run(["umount", str(directory)], check=True)
+        _umount(directory)
 
 
 def fill(directory: Path, leave_free: int = 4096) -> Path:
