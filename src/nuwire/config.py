@@ -120,7 +120,9 @@ def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geo
     architecture's layers): the model's own shape check on torch's meta device, no memory. Points
     whose inputs are at least SAFE_INPUT_SIDE on both sides are not checked (importing torch takes
     seconds, on every snakemake call)."""
-    from nuwire.models import build_model  # local: torch is only imported where this is called
+    import torch  # local: torch is only imported where this is called
+
+    from nuwire.models import build_model
     from nuwire.render import RenderParams
 
     ds = config["render"]["downsample"]
@@ -138,17 +140,10 @@ def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geo
         checked.add(key)
         hparams = dict(config["architectures"][point.arch].get("hparams") or {})
         try:
-            with torch_meta_device():
+            with torch.device("meta"):  # shapes only, no weights in memory
                 build_model(point.arch, shapes, **hparams)
         except ConfigError as err:
             raise ConfigError(f"sweep point {point.path}: {err}") from None
-
-
-def torch_meta_device() -> Any:
-    """Build on the meta device: shapes only, no weights in memory."""
-    import torch
-
-    return torch.device("meta")
 
 
 def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] | None) -> Geometry | None:
