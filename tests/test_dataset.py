@@ -215,7 +215,7 @@ def test_qc_summary_counts_reasons(two_samples):
 
 
 # -- the whole stage ---------------------------------------------------------------------------------
-def test_run_dataset_writes_every_output(tmp_path: Path):
+def _one_skip_samples(tmp_path: Path):
     bnb = _make_sample(
         tmp_path,
         "bnb_WithWire_00",
@@ -226,10 +226,27 @@ def test_run_dataset_writes_every_output(tmp_path: Path):
         ],
     )
     nue = _make_sample(tmp_path, "nue_WithWire_00", [{"key": (2, 1, 1), "nu_pdg": 12, "is_cc": 1}])
+    return bnb, nue
+
+
+def test_a_file_losing_more_than_the_allowed_fraction_stops_the_stage(tmp_path: Path):
+    bnb, nue = _one_skip_samples(tmp_path)
+    out = tmp_path / "dataset"
+    with pytest.raises(NuwireError) as info:  # 1 of 3 events skipped: over the default 5 %
+        run_dataset([bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], out, PARAMS, (0.7, 0.15, 0.15))
+    message = str(info.value)
+    assert message.startswith(f"{bnb[0]}: 1 of its 3 events were skipped")
+    assert "no wire rows in /wire_table for this event (×1)" in message
+    assert "dataset.max_skipped_fraction = 0.05" in message
+    assert not out.exists() or not any(out.iterdir())  # nothing written
+
+
+def test_run_dataset_writes_every_output(tmp_path: Path):
+    bnb, nue = _one_skip_samples(tmp_path)
     out = tmp_path / "dataset"
     result = run_dataset(
         [bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], out, PARAMS, (0.7, 0.15, 0.15), synthetic=True,
-        n_displays=1,
+        n_displays=1, max_skipped_fraction=0.5,  # the config allows this loss
     )
     for name in ("events.parquet", "statistics.tsv", "qc_summary.tsv", "energy.png", "event_displays.png"):
         assert (out / name).stat().st_size > 0, name

@@ -22,10 +22,15 @@ from typing import Any
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto `target` on success."""
+    from nuwire.failures import output_error  # local: failures imports pyarrow
+
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:  # a read-only or full results directory: name the output, not a traceback
+        _raise_named(err, target, output_error(err, target))
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes the file private (0600); give the output the permissions a plain open() would.
@@ -35,9 +40,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as err:
         tmp_path.unlink(missing_ok=True)
+        # Only errors about this output (its directory, or no file named: pyarrow, torch) are
+        # renamed; a permission error reading some input keeps its own name.
+        if isinstance(err, OSError) and (not err.filename or Path(err.filename).parent == target.parent):
+            _raise_named(err, target, output_error(err, target))
         raise
+
+
+def _raise_named(err: OSError, target: Path, named: Exception) -> None:
+    if named is err:
+        raise err
+    raise named from err
 
 
 def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:

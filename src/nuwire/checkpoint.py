@@ -7,8 +7,10 @@ else cannot run code when loaded.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,25 @@ def save(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     file, and the temporary name is random, so the same weights would not give the same bytes.
     """
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(payload, fh)
+        try:
+            torch.save(payload, fh)
+        except RuntimeError as err:
+            # A full disk reaches torch's zip writer as "unexpected pos …", not as an OSError:
+            # say what it is when the file system has no room for the tensors.
+            needed = sum(t.nbytes for t in _tensors(payload))
+            if shutil.disk_usage(tmp.parent).free < needed:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from err
+            raise
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

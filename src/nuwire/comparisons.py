@@ -14,7 +14,6 @@ predictions and metrics that evaluate wrote: no validation or training event ent
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nuwire.failures import open_parquet, read_json
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,
@@ -100,8 +100,8 @@ def load_results(metrics_files: Sequence[str | os.PathLike[str]], points: Sequen
     """Group the sweep's metrics.json files (and their predictions.parquet) by point over seeds."""
     groups: dict[str, PointResult] = {}
     for path, point in zip(metrics_files, points, strict=True):
-        metrics = json.loads(Path(path).read_text())
-        preds = pd.read_parquet(Path(path).with_name("predictions.parquet"))
+        metrics = read_json(path, made_by="evaluate")
+        preds = open_parquet(Path(path).with_name("predictions.parquet"), made_by="evaluate").read().to_pandas()
         test = preds[preds["split"] == "test"].reset_index(drop=True)
         result = groups.setdefault(str(point.get("base", point["point"])), PointResult(point=point))
         result.metrics.append(metrics | {"point": point})
@@ -238,5 +238,7 @@ def metric_rows(results: Sequence[PointResult]) -> list[dict[str, Any]]:
                 "roc_auc": r.auc(), "brier": r.brier(), "n_test": int(first["test"]["n_events"]),
                 "n_signal": int(first["test"]["n_signal"]),
                 "best_epoch": epochs[0] if len(epochs) == 1 else epochs,
+                # a split without signal or background (evaluate's warning), per seed, once each
+                "warnings": "; ".join(dict.fromkeys(w for m in r.metrics for w in m.get("warnings", []))),
             })  # fmt: skip
     return rows

@@ -8,15 +8,21 @@ the field (as a dotted path) and the valid choices.
 from __future__ import annotations
 
 import copy
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
 from nuwire.atomic import write_text
 from nuwire.errors import ConfigError
+from nuwire.geometry import Geometry, get_geometry
+
+if TYPE_CHECKING:
+    from nuwire.sweep import SweepPoint
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 SPLIT_TOLERANCE = 1e-6
@@ -112,3 +118,91 @@ def write_effective_config(config: dict[str, Any], path: str | os.PathLike[str],
         f"# model's defaults. config_hash (SHA-256 of its canonical JSON): {config_hash}\n"
     )
     write_text(path, header + yaml.safe_dump(config, sort_keys=True, default_flow_style=False))
+def check_point_images(config: dict[str, Any], points: Sequence[SweepPoint], geometry: Geometry) -> None:
+    """Refuse, naming the point, a sweep point whose scale leaves an image axis empty for the
+    rendered images of `geometry` (render.downsample), before any job runs."""
+    from nuwire.render import RenderParams  # local: render imports pyarrow
+
+    ds = config["render"]["downsample"]
+    params = RenderParams(dw=ds["wire"], dt=ds["time"], threshold=0.0, saturation=1.0)
+    for point in points:
+        for plane in point.planes:
+            height, width = params.image_shape(geometry.n_wires[plane], geometry.n_ticks)
+            scaled = (math.floor(height * point.scale_value), math.floor(width * point.scale_value))
+            if min(scaled) < 1:
+                smallest = 1 / min(height, width)
+                raise ConfigError(
+                    f"sweep point {point.path}: scale {point.scale} shrinks the plane {plane} image of "
+                    f"{height} × {width} pixels (geometry {geometry.name!r}, {geometry.n_ticks} ticks × "
+                    f"{geometry.n_wires[plane]} wires, render.downsample {ds['time']} × {ds['wire']}) to "
+                    f"{scaled[0]} × {scaled[1]}. Use a scale of at least {smallest:.3g} in the sweep."
+                )
+
+
+# Input sides from which on every architecture's layers fit (AlexNet, the most demanding, needs 63
+# pixels); only points with a smaller side pay for importing torch to check them.
+SAFE_INPUT_SIDE = 64
+
+
+def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geometry: Geometry) -> None:
+    """Refuse, naming the point, one whose model cannot take its images (too small for the
+    architecture's layers): the model's own shape check on torch's meta device, no memory. Points
+    whose inputs are at least SAFE_INPUT_SIDE on both sides are not checked (importing torch takes
+    seconds, on every snakemake call)."""
+    import torch  # local: torch is only imported where this is called
+
+    from nuwire.models import build_model
+    from nuwire.render import RenderParams
+
+    ds = config["render"]["downsample"]
+    params = RenderParams(dw=ds["wire"], dt=ds["time"], threshold=0.0, saturation=1.0)
+    checked: set[tuple[str, tuple[tuple[int, int], ...]]] = set()
+    for point in points:
+        shapes = []
+        for plane in point.planes:
+            height, width = params.image_shape(geometry.n_wires[plane], geometry.n_ticks)
+            scaled = (math.floor(height * point.scale_value), math.floor(width * point.scale_value))
+            shapes.append(scaled if point.crop is None else (point.crop, point.crop))
+        key = (point.arch, tuple(shapes))
+        if key in checked or min(min(s) for s in shapes) >= SAFE_INPUT_SIDE:
+            continue
+        checked.add(key)
+        hparams = dict(config["architectures"][point.arch].get("hparams") or {})
+        try:
+            with torch.device("meta"):  # shapes only, no weights in memory
+                build_model(point.arch, shapes, **hparams)
+        except ConfigError as err:
+            raise ConfigError(f"sweep point {point.path}: {err}") from None
+
+
+def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] | None) -> Geometry | None:
+    """The readout the images will have: the synthetic geometry, or what the first input file says
+    (None when it cannot be read; its render job then reports why)."""
+    if config["input"]["source"] == "synthetic":
+        return get_geometry(config.get("synthetic", {}).get("geometry", "microboone"))
+    if first_input is None:
+        return None
+    from nuwire.opensamples import readout_geometry
+
+    return readout_geometry(first_input)
+
+
+# The {sample} wildcard's pattern (workflow/rules/common.smk): input file stems must match it.
+SAMPLE_NAME = "[A-Za-z0-9_.-]+"
+
+
+def check_sample_names(inputs: dict[str, str]) -> None:
+    """Refuse input files whose stem the {sample} wildcard cannot match (no job could render them)."""
+    import re
+
+    bad = sorted(stem for stem in inputs if not re.fullmatch(SAMPLE_NAME, stem))
+    if bad:
+        stem = bad[0]
+        suggestion = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", stem)).strip("_")
+        others = f" ({len(bad)} files: {', '.join(repr(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''})" if len(bad) > 1 else ""
+        raise ConfigError(
+            f"{inputs[stem]}: the name {stem!r} has characters outside {SAMPLE_NAME}, the pattern of the "
+            f"{{sample}} wildcard of rule render (results/images/{{sample}}.parquet), so no job could make "
+            f"its images{others}. Rename the file (e.g. to {suggestion + '.h5'!r}) or leave it out with "
+            "input.pattern in the config."
+        )

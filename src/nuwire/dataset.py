@@ -26,15 +26,18 @@ import pyarrow.parquet as pq
 
 from nuwire.atomic import atomic_path
 from nuwire.errors import ConfigError, NuwireError
+from nuwire.failures import open_parquet, parquet_error
 from nuwire.geometry import N_PLANES
 from nuwire.inspect import PDGS, composition
 from nuwire.opensamples import OpenSamplesFile
-from nuwire.render import RenderParams
+from nuwire.render import RenderParams, count_reasons
 
 PathLike = str | os.PathLike[str]
 SPLITS = ("train", "val", "test")
 CATEGORIES = ("nue_cc", "numu_cc", "nc")
 KEY = ["run", "subrun", "event"]
+# A file may lose this fraction of its events to skips (reasons in the QC) before the stage stops.
+DEFAULT_MAX_SKIPPED_FRACTION = 0.05
 
 INDEX_COLUMNS = (
     ["sample", "sample_group", "run", "subrun", "event", "is_cc", "nu_pdg", "nu_energy", "lep_energy"]
@@ -194,11 +197,14 @@ def image_summary(parquet_path: PathLike) -> pd.DataFrame:
     Pixel counts are list lengths; only the small `value` lists are decoded, never coordinates.
     """
     parts = []
-    pf = pq.ParquetFile(parquet_path)
-    for batch in pf.iter_batches(columns=KEY + ["plane", "height", "width", "value"], batch_size=3 * 64):
-        frame = batch.select(KEY + ["plane", "height", "width"]).to_pandas()
-        frame["npix"] = pc.list_value_length(batch.column("value")).to_numpy(zero_copy_only=False)
-        parts.append(frame)
+    pf = open_parquet(parquet_path, made_by="render")
+    try:
+        for batch in pf.iter_batches(columns=KEY + ["plane", "height", "width", "value"], batch_size=3 * 64):
+            frame = batch.select(KEY + ["plane", "height", "width"]).to_pandas()
+            frame["npix"] = pc.list_value_length(batch.column("value")).to_numpy(zero_copy_only=False)
+            parts.append(frame)
+    except (OSError, pa.ArrowException) as err:  # a damaged row group past a good footer
+        raise parquet_error(parquet_path, err, made_by="render") from err
     if not parts:
         columns = KEY + [f"{c}_p{p}" for c in ("npix", "height", "width") for p in range(N_PLANES)]
         return pd.DataFrame({c: pd.Series(dtype=np.int32) for c in columns})
@@ -341,16 +347,34 @@ def write_event_index(df: pd.DataFrame, path: PathLike) -> None:
 
 
 def read_event_index(path: PathLike) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+    try:
+        return open_parquet(path, made_by="dataset").read().to_pandas()
+    except (OSError, pa.ArrowException) as err:
+        raise parquet_error(path, err, made_by="dataset") from err
 
 
 # -- QC and statistics -------------------------------------------------------------------------
+def check_skipped_fraction(qc: pd.DataFrame, limit: float) -> None:
+    """Stop when a file lost more than `limit` of its events (dataset.max_skipped_fraction)."""
+    fraction = qc["skipped"] / qc["events"].clip(lower=1)
+    over = qc[fraction > limit]
+    if over.empty:
+        return
+    row = over.iloc[0]
+    more = f" ({len(over)} files are over the limit: {', '.join(over['sample'])})" if len(over) > 1 else ""
+    raise NuwireError(
+        f"{row['file']}: {row['skipped']} of its {row['events']} events were skipped when rendering "
+        f"({row['skipped'] / max(row['events'], 1):.0%}; reasons: {row['reasons']}), more than "
+        f"dataset.max_skipped_fraction = {limit:g} allows{more}. Replace or remove the file, or, if losing "
+        "those events is acceptable, raise dataset.max_skipped_fraction in the config."
+    )
+
+
 def qc_summary(qcs: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per file: events, rendered, skipped, reasons (identical reasons counted)."""
     rows = []
     for sample in sorted(qcs):
         qc = qcs[sample]
-        reasons = Counter(e["reason"] for e in qc["skipped_events"])
         rows.append(
             {
                 "sample": sample,
@@ -360,7 +384,7 @@ def qc_summary(qcs: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "rendered": qc["rendered"],
                 "skipped": qc["skipped"],
                 "reconciled": bool(qc["reconciled"]),
-                "reasons": "; ".join(f"{reason} (×{n})" for reason, n in sorted(reasons.items())),
+                "reasons": count_reasons(qc["skipped_events"]),
             }
         )
     return pd.DataFrame(
@@ -413,6 +437,7 @@ def run_dataset(
     split_fractions: Sequence[float] = (0.70, 0.15, 0.15),
     synthetic: bool = False,
     n_displays: int = 2,
+    max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION,
 ) -> dict[str, Any]:
     """Write events.parquet, statistics.tsv, qc_summary.tsv, energy.png, event_displays.png."""
     from nuwire.dataset_plots import plot_energy, plot_event_displays  # matplotlib only here
@@ -421,6 +446,7 @@ def run_dataset(
     truth = read_truth(h5_files)
     index = index_from_truth(truth, image_files, qc_files, params, split_fractions)
     qc = qc_summary(read_qc(qc_files))
+    check_skipped_fraction(qc, max_skipped_fraction)
     stats = dataset_statistics(truth, qc)
     paths = {
         "index": out / "events.parquet",

@@ -21,3 +21,7 @@ class ConfigError(NuwireError):
 
 class CheckpointError(NuwireError):
     """A checkpoint that does not belong to this job's configuration."""
+
+
+class OutputError(NuwireError):
+    """An output that cannot be written (permission, read-only or full file system); names the path."""

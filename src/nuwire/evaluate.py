@@ -41,6 +41,7 @@ from nuwire import checkpoint
 from nuwire.atomic import atomic_path, write_json
 from nuwire.device import DeviceSetup, select_device
 from nuwire.errors import NuwireError
+from nuwire.failures import read_json
 from nuwire.evaluate_plots import (
     plot_confusion,
     plot_efficiency,
@@ -52,7 +53,7 @@ from nuwire.evaluate_plots import (
 )
 from nuwire.interpret import embed, embedding_subset, occlusion_settings, pick_occlusion_events
 from nuwire.interpret_plots import OcclusionPanel, plot_embedding, plot_feature_maps, plot_occlusion
-from nuwire.metrics import metrics_report
+from nuwire.metrics import metrics_report, split_warnings
 from nuwire.models import build_model, first_layer_maps, penultimate
 from nuwire.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.provenance import provenance
@@ -70,7 +71,7 @@ FIGURES = ("roc", "scores", "efficiency", "confusion", "reliability", "sample_co
 MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
 # The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
 METRICS_KEYS = ("score_rule", "threshold_choice", "val", "test", "n_events", "calibration", "sample_control",
-                "occlusion", "feature_maps", "embedding", "synthetic")
+                "occlusion", "feature_maps", "embedding", "synthetic", "warnings")
 EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 
 
@@ -246,6 +247,9 @@ def evaluate(
     test_y = np.asarray(test_set.labels, dtype=np.int64)
 
     report = metrics_report(val_y, val_score, test_y, test_score)
+    warnings = split_warnings(report)
+    for warning in warnings:
+        LOG.warning("%s", warning)
     predictions = pd.concat(
         [predictions_frame(val_set, val_score, "val"), predictions_frame(test_set, test_score, "test")],
         ignore_index=True,
@@ -303,6 +307,7 @@ def evaluate(
         "embedding": {"events": int(subset.size), "pca_explained_variance": coords["explained"],
                       "tsne": coords["tsne"] is not None},  # fmt: skip
         "synthetic": bool(synthetic),
+        "warnings": warnings,
     }
     payload.update(provenance)
     write_json(out_dir / "metrics.json", payload)
@@ -323,7 +328,7 @@ def run_evaluate_job(
     synthetic: bool,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
-    train_meta = json.loads(Path(meta).read_text())
+    train_meta = read_json(meta, made_by="train")
     model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
     model.load_state_dict(checkpoint.load(weights))
     val_set = load_point_split(index_path, image_files, point, cuts, "val")
@@ -332,7 +337,7 @@ def run_evaluate_job(
         pd.read_csv(history), Path(out_dir) / "training_curves.png", synthetic, best_epoch=train_meta["best_epoch"]
     )
     manifest = Path(index_path).with_name("inputs.json")
-    inputs = json.loads(manifest.read_text()) if manifest.exists() else []
+    inputs = read_json(manifest, made_by="dataset") if manifest.exists() else []
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,

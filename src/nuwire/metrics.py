@@ -171,6 +171,23 @@ def split_metrics(y_true: ArrayLike, score: ArrayLike, thresholds: dict[str, flo
     }
 
 
+def split_warnings(report: dict[str, Any]) -> list[str]:
+    """Warnings for splits of a metrics_report without signal or without background: the AUC and
+    the rates that need the missing class are undefined there, which must read as a warning, not a blank."""
+    out = []
+    for split in ("val", "test"):
+        block = report.get(split) or {}
+        n, n_signal = block.get("n_events", 0), block.get("n_signal", 0)
+        missing = "no events" if n == 0 else "no signal (CC νe) events" if n_signal == 0 else (
+            "no background events" if n_signal == n else None)
+        if missing:
+            out.append(
+                f"{split} split has {missing} ({n_signal} signal of {n}): ROC AUC and the rates of the "
+                "missing class are undefined. Use more input files, another split or a looser cut."
+            )
+    return out
+
+
 def metrics_report(
     val_true: ArrayLike,
     val_score: ArrayLike,

@@ -116,6 +116,7 @@ class OpenSamplesFile:
         self._h5 = _open_hdf5(self.path)
         try:
             self._validate()
+            self._check_one_tpc()
             self.geometry = self._read_geometry()
             self.n_events = int(self._h5["event_table/event_id"].shape[0])
             self.n_ticks = int(self._h5["wire_table/adc"].shape[1])
@@ -131,8 +132,16 @@ class OpenSamplesFile:
     # -- validation -------------------------------------------------------------------------
     def _validate(self) -> None:
         h5 = self._h5
+        present = ", ".join(sorted(h5.keys())) or "none"
+        if "event_table" not in h5:
+            # Every OpenSamples file, WithWire or NoWire, has an event table.
+            raise _fail(
+                self.path,
+                f"is not an OpenSamples file: it has no /event_table (groups present: {present}); it "
+                "may be another experiment's or another program's HDF5 file. nuwire reads MicroBooNE "
+                "OpenSamples 'WithWire' files: remove it from the input directory.",
+            )
         if "wire_table" not in h5:
-            present = ", ".join(sorted(h5.keys())) or "none"
             raise _fail(
                 self.path,
                 "has no /wire_table, so it holds no wire readouts (this looks like a 'NoWire' "
@@ -158,6 +167,22 @@ class OpenSamplesFile:
         adc = h5["wire_table/adc"]
         if adc.ndim != 2:
             raise _fail(self.path, f"/wire_table/adc has shape {adc.shape}; expected (rows, ticks).")
+
+    def _check_one_tpc(self) -> None:
+        """Refuse a file with readouts of several TPCs: images here are of one TPC's three planes
+        (MicroBooNE has one; other detectors' files repeat every wire once per TPC)."""
+        wt = self._h5["wire_table"]
+        if "tpc" not in wt or wt["tpc"].shape[0] == 0:
+            return
+        tpcs = np.unique(np.asarray(wt["tpc"][:]))
+        if len(tpcs) > 1:
+            raise _fail(
+                self.path,
+                f"/wire_table holds the readouts of {len(tpcs)} TPCs (tpc column values "
+                f"{tpcs.tolist()[:8]}{' ...' if len(tpcs) > 8 else ''}), but nuwire makes images of a "
+                "single-TPC detector such as MicroBooNE (one row per wire and plane per event). Remove "
+                "the file from the input directory, or write one file per TPC.",
+            )
 
     def _read_geometry(self) -> Geometry:
         raw = self._h5.attrs.get(GEOMETRY_ATTR)
@@ -411,6 +436,19 @@ class OpenSamplesFile:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
+    """The geometry the images of `path` will have (wires per plane, ticks), read from its attribute
+    and `adc` shape only; None if the file cannot be read that far (its render job says why)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            raw = h5.attrs.get(GEOMETRY_ATTR)
+            ticks = int(h5["wire_table/adc"].shape[1])
+        geometry = MICROBOONE if raw is None else Geometry.from_json(_as_str(raw))
+    except (OSError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    return Geometry(**{**geometry.__dict__, "n_ticks": ticks})
 
 
 def _open_hdf5(path: Path) -> h5py.File:

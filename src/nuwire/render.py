@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -34,7 +35,7 @@ from tqdm import tqdm
 
 from nuwire import __version__
 from nuwire.atomic import atomic_path
-from nuwire.errors import ConfigError
+from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
 from nuwire.opensamples import Event, OpenSamplesFile, non_finite_reason
 
@@ -406,9 +407,9 @@ def image_schema(params: RenderParams, geometry_name: str, sample: str) -> pa.Sc
     )
 
 
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+def _parquet_writer(sink: Path | pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(
-        path,
+        sink,
         schema,
         compression=COMPRESSION,
         compression_level=COMPRESSION_LEVEL,
@@ -440,8 +441,10 @@ def render_file(
     rendered = 0
     with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
         geometry = f.geometry
-        with atomic_path(parquet_path) as pq_tmp:
-            writer = _parquet_writer(pq_tmp, image_schema(params, geometry.name, sample))
+        # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
+        # before closing its file, and the open descriptor would keep the space and the mount busy.
+        with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
+            writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
             try:
                 buffer = _RowBuffer()
                 bar = tqdm(
@@ -469,6 +472,12 @@ def render_file(
                         _flush(writer, buffer, sample)
             finally:
                 writer.close()
+            if f.n_events and not rendered:  # a whole file lost is an error, never a QC footnote
+                raise InputFileError(
+                    f"{h5_path}: none of its {f.n_events} events could be rendered; every one was skipped "
+                    f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
+                    "shows what it holds) and remove it from the input directory or replace it."
+                )
         n_events = f.n_events
         qc = {
             "file": str(h5_path),
@@ -486,6 +495,12 @@ def render_file(
         assert qc["reconciled"], f"{h5_path}: {n_events} events but {rendered} rendered + {len(skipped)} skipped"
         qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return qc
+
+
+def count_reasons(skipped: list[dict[str, Any]]) -> str:
+    """'reason (×n); ...' of skip records, most frequent first."""
+    counts = Counter(e["reason"] for e in skipped)
+    return "; ".join(f"{reason} (×{n})" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _skip_record(ev: Event) -> dict[str, Any]:

@@ -6,7 +6,6 @@ ROC overlay, AUC per point, job runtimes/memory from Snakemake's benchmark files
 from __future__ import annotations
 
 import html
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from sklearn.metrics import roc_curve
 from nuwire.atomic import atomic_path, write_text
 from nuwire.comparisons import PointResult, answers, compare_all, load_results, metric_rows
 from nuwire.evaluate_plots import efficiency_text
+from nuwire.failures import open_parquet, read_json
 from nuwire.figstyle import new_figure, save_figure
 from nuwire.provenance import provenance
 from nuwire.stats.numfmt import format_cell, format_interval, format_pm
@@ -28,7 +28,7 @@ from nuwire.thesis import thesis_rows
 METRIC_COLUMNS = ["accuracy", "tpr", "tnr", "precision", "f1", "roc_auc"]
 MARKERS = ("o", "s", "D", "^", "v")
 DISPLAY_COLUMNS = ["arch", "plane", "scale", "cut", "crop", "seeds", "threshold", *METRIC_COLUMNS, "brier",
-                   "n_test", "n_signal", "best_epoch"]  # fmt: skip
+                   "n_test", "n_signal", "best_epoch", "warnings"]  # fmt: skip
 
 
 def _crop(crop: Any) -> str:
@@ -59,6 +59,7 @@ def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "n_test": str(r["n_test"]), "n_signal": str(r["n_signal"]),
             "best_epoch": format_cell(r["best_epoch"]) if not isinstance(r["best_epoch"], list)
             else ", ".join(format_cell(e) for e in r["best_epoch"]),
+            "warnings": r["warnings"],
         })  # fmt: skip
     columns = list(DISPLAY_COLUMNS)
     if any(r["seeds"] > 1 for r in rows):
@@ -121,7 +122,7 @@ def provenance_html(
     """The report's provenance page: the code, config and packages of this summary, every input
     file's size and checksum, and what each sweep point's metrics.json recorded about itself (a
     point trained by another commit or config than the rest shows up here)."""
-    here = provenance(config, json.loads(Path(inputs_manifest).read_text()))
+    here = provenance(config, read_json(inputs_manifest, made_by="dataset"))
 
     def table(frame: pd.DataFrame) -> str:
         return frame.to_html(index=False, border=0, escape=True)
@@ -138,7 +139,7 @@ def provenance_html(
     inputs = pd.DataFrame(here["inputs"], columns=["file", "size", "sha256"])
     recorded = []
     for path, point in zip(metrics_files, points, strict=True):
-        prov = json.loads(Path(path).read_text()).get("provenance", {})
+        prov = read_json(path, made_by="evaluate").get("provenance", {})
         recorded.append(
             {
                 "sweep point": point["point"],
@@ -248,12 +249,12 @@ def roc_overlay(metrics_files: Sequence[str | os.PathLike[str]], points: Sequenc
     fig = new_figure(7, 6)
     ax = fig.add_subplot()
     for path, point in zip(metrics_files, points):
-        preds = pd.read_parquet(Path(path).with_name("predictions.parquet"))
+        preds = open_parquet(Path(path).with_name("predictions.parquet"), made_by="evaluate").read().to_pandas()
         test = preds[preds["split"] == "test"] if "split" in preds else preds
         if test["label"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(test["label"], test["score"])
-        auc = json.loads(Path(path).read_text())["test"]
+        auc = read_json(path, made_by="evaluate")["test"]
         err = auc.get("uncertainty", {}).get("roc_auc", {}).get("error")
         ax.plot(fpr, tpr, label=f"{point['point']} (AUC {format_pm(auc['roc_auc'], err)})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)

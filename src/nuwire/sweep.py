@@ -90,7 +90,16 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
     (train.seeds) has more than one."""
     per_seed = [int(s) for s in seeds] if seeds is not None and len(seeds) > 1 else [None]
     points: set[SweepPoint] = set()
+    scale_names: dict[str, float] = {}  # directory name -> the scale that took it
     for i, block in enumerate(sweep):
+        for scale in block["scale"]:
+            name = f"{float(scale):g}"
+            if scale_names.setdefault(name, float(scale)) != float(scale):
+                raise ConfigError(
+                    f"sweep[{i}].scale: scales {scale_names[name]!r} and {float(scale)!r} both name the "
+                    f"directory scale{name} (scales are named by 6 significant digits), so they would be "
+                    "one point. Use scales that differ within 6 significant digits, or keep one of them."
+                )
         crop = block.get("crop")
         window = WHOLE if crop is None else f"crop{int(crop)}"
         for arch, plane, scale, cut in itertools.product(block["arch"], block["plane"], block["scale"], block["cut"]):
@@ -139,12 +148,11 @@ def load_point_split(
     split: str,
 ) -> SparseImageSet:
     """One split of the event index, after the point's cut, loaded in the point's view."""
-    import pandas as pd
-
     from nuwire.cuts import select_events
     from nuwire.data import SparseImageSet
+    from nuwire.dataset import read_event_index
 
-    index = pd.read_parquet(index_path)
+    index = read_event_index(index_path)
     events = select_events(index, split, point_cut(point, cuts))
     return SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
 

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from nuwire.config import check_config
+from nuwire.config import SAMPLE_NAME, check_config
 from nuwire.errors import NuwireError
 from nuwire.inputs import samples_by_stem
 from nuwire.sweep import SweepPoint, expand_sweep, train_seed_settings
@@ -62,7 +62,7 @@ SAMPLES = sorted(INPUT_FILES)
 
 
 wildcard_constraints:
-    sample="[A-Za-z0-9_.-]+",
+    sample=SAMPLE_NAME,
     arch="|".join(re.escape(a) for a in sorted(config["architectures"])),
     plane="[012]|all",
     scale="[0-9.e-]+",
@@ -147,3 +147,67 @@ def get_final_output():
         *all_metrics(),
         f"{RESULTS}/summary/summary.tsv",
     ]
+
+
+# -- what reruns what (README, "What reruns what") ------------------------------------------------
+from nuwire.fingerprint import package_dir_for, stage_fingerprint
+
+_NUWIRE_SOURCES = package_dir_for(workflow.basedir)
+
+
+def code(stage):
+    """Fingerprint of the nuwire code the stage's script runs (nuwire.fingerprint), for params:
+    editing that code reruns the stage and what follows; touching a file does not."""
+    return stage_fingerprint(f"{workflow.basedir}/workflow/scripts/{stage}.py", _NUWIRE_SOURCES)
+
+
+def point_cuts(wildcards):
+    """Only the point's own cut: adding or editing another cut must not rerun this point."""
+    return canonical({wildcards.cut: config["cuts"][wildcards.cut]})
+
+
+# -- sweep points the images cannot serve, refused before any job ---------------------------------
+from nuwire.config import check_point_images, check_point_models, input_geometry
+
+try:
+    _GEOMETRY = input_geometry(config, next(iter(INPUT_FILES.values()), None))
+    if _GEOMETRY is not None:
+        check_point_images(config, SWEEP, _GEOMETRY)
+        if workflow.is_main_process:  # not again in every cluster job: this one imports torch
+            check_point_models(config, SWEEP, _GEOMETRY)
+except NuwireError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
+
+
+# -- input names a job could not be made for, refused before any job ------------------------------
+from nuwire.config import check_sample_names
+
+try:
+    check_sample_names(INPUT_FILES)
+except NuwireError as err:
+    raise WorkflowError(str(err)) from None
+
+
+# -- one workflow at a time per results directory (nuwire.results_lock) ---------------------------
+import atexit
+
+from nuwire import results_lock
+
+
+onstart:
+    # Only the process that schedules jobs, not a cluster job running this Snakefile again.
+    if workflow.is_main_process:
+        try:
+            results_lock.check_writable(RESULTS)
+            _LOCK = results_lock.acquire(RESULTS, log=print)
+        except NuwireError as err:
+            raise WorkflowError(str(err)) from None
+        atexit.register(results_lock.release, _LOCK)  # also after an interrupt
+
+
+onsuccess:
+    results_lock.release(Path(RESULTS) / results_lock.LOCK_NAME)
+
+
+onerror:
+    results_lock.release(Path(RESULTS) / results_lock.LOCK_NAME)

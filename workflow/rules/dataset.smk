@@ -34,12 +34,14 @@ rule dataset:
             labels={"figure": "event displays"},
         ),
     params:
+        code=code("dataset"),
         downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],
         split=canonical(config["split"]),
         synthetic=SYNTHETIC,
         event_displays=config.get("dataset", {}).get("event_displays", 2),
+        max_skipped_fraction=config.get("dataset", {}).get("max_skipped_fraction", 0.05),
     log:
         f"{RESULTS}/logs/dataset.log",
     benchmark:

@@ -23,7 +23,8 @@ rule evaluate:
         feature_maps=model_figure("feature_maps"),
         embedding=model_figure("embedding"),
     params:
-        cuts=canonical(config["cuts"]),
+        code=code("evaluate"),
+        cuts=point_cuts,
         settings=train_settings,
         evaluate=canonical(config.get("evaluate", {})),
         synthetic=SYNTHETIC,

@@ -6,6 +6,8 @@ rule inspect:
         all_input_h5,
     output:
         f"{RESULTS}/dataset/inspect.tsv",
+    params:
+        code=code("inspect"),
     log:
         f"{RESULTS}/logs/inspect.log",
     benchmark:

@@ -8,6 +8,7 @@ rule render:
         images=f"{RESULTS}/images/{{sample}}.parquet",
         qc=f"{RESULTS}/images/{{sample}}.qc.json",
     params:
+        code=code("render"),
         downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],

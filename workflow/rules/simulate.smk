@@ -5,6 +5,7 @@ rule simulate:
     output:
         f"{SYNTHETIC_DIR}/{{sample}}.h5",
     params:
+        code=code("simulate"),
         group=lambda wc: wc.sample.split("_", 1)[0],
         file_index=lambda wc: int(wc.sample.rsplit("_", 1)[1]),
         events=lambda wc: config["synthetic"]["samples"][wc.sample.split("_", 1)[0]]["events_per_file"],

@@ -60,6 +60,7 @@ rule summary:
             labels={"table": "code, config, packages and input files"},
         ),
     params:
+        code=code("summary"),
         synthetic=SYNTHETIC,
         points=[p.as_dict() for p in SWEEP],
         benchmark_jobs=[job for job, _ in benchmark_jobs()],

@@ -10,8 +10,9 @@ rule train:
         history=f"{MODEL_DIR}/history.csv",
         meta=f"{MODEL_DIR}/train_meta.json",
     params:
+        code=code("train"),
         settings=train_settings,
-        cuts=canonical(config["cuts"]),
+        cuts=point_cuts,
         # Not an output: Snakemake deletes outputs before rerunning a job, and the checkpoint
         # must survive a kill so the rerun can resume from it.
         checkpoint_dir=lambda wc: f"{RESULTS}/checkpoints/{wc.arch}/plane{wc.plane}/scale{wc.scale}/{wc.cut}/{wc.window}",

@@ -27,6 +27,7 @@ def main(smk):
         split_fractions=(p.split["train"], p.split["val"], p.split["test"]),
         synthetic=p.synthetic,
         n_displays=p.event_displays,
+        max_skipped_fraction=p.max_skipped_fraction,
     )
     # Sizes and checksums of the inputs, once, for every later metrics.json to cite.
     write_json(smk.output.inputs, input_manifest(list(smk.input.h5)))
