@@ -31,16 +31,16 @@ SIGMA_MAX_EXTRA = 3.5  # widest pulse: σ0 + this (full drift, steep tracks)
 FRAC_STEPS = 32  # sub-tick positions of the lookup table
 ROI_THRESHOLD = (0.9, 0.9, 0.9)  # ADC per tick of signal that opens a region of interest
 ROI_PAD = 7  # ticks kept each side of the signal above threshold
-NOISE_ROIS_PER_WIRE = 0.5  # ROIs opened by noise alone, per live wire and readout
+NOISE_ROIS_PER_WIRE = 0.3  # ROIs opened by noise alone, per live wire and readout
 NOISE_ROI_TICKS = 2 * ROI_PAD + 4
 NOISE_ADC = (0.55, 0.55, 0.45)  # residual white noise per tick after filtering (ADC)
 COHERENT_ADC = 0.25  # coherent noise of a 48-channel group per tick (ADC)
 COHERENT_GROUP = 48
 COHERENT_SMOOTH_TICKS = 16
 MILD_NOISE_FACTOR = 3.0
-BURSTS_PER_NOISY_CHANNEL = 60.0  # per readout: the real plane-1 column shows dozens of blobs
-BURST_MEDIAN_ADC = 150.0  # ADC·ticks of one burst (6-tick sums of ~50–150: yellow to red)
-BURST_SIGMA_TICKS = 4.0
+BURSTS_PER_NOISY_CHANNEL = 40.0  # per readout: the real plane-1 column shows dozens of blobs
+BURST_MEDIAN_ADC = 2000.0  # ADC·ticks of one burst: 6-tick sums of hundreds, red in the display
+BURST_SIGMA_TICKS = 6.0  # within the pulse table (σ0 + SIGMA_MAX_EXTRA)
 
 
 @dataclass
@@ -61,6 +61,13 @@ def _pulse_table(sigma_min: float, sigma_max: float) -> tuple[np.ndarray, float,
     table = np.exp(-0.5 * (x / sigmas[:, None, None]) ** 2)
     table /= table.sum(axis=2, keepdims=True)
     return table.astype(np.float32), float(sigmas[0]), float(sigmas[-1])
+
+
+@lru_cache(maxsize=2)
+def _scratch(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reused (signal, mask) buffers of one readout's size. Page-faulting a fresh 211 MB array costs
+    more than everything else here, so the intermediate arrays are allocated once per process."""
+    return np.zeros(n_cells, np.float32), np.zeros(n_cells, bool)
 
 
 def _first_rows(geometry: Geometry) -> np.ndarray:
@@ -136,12 +143,14 @@ def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, rng: n
     sigmas.append(np.full(int(n_burst.sum()), BURST_SIGMA_TICKS))
     row, centre, amp, sigma = (np.concatenate(a) for a in (rows, centres, amps, sigmas))
 
-    signal = np.zeros(n_ch * n_ticks, dtype=np.float32)
+    signal, mask = _scratch(n_ch * n_ticks)
+    signal.fill(0.0)
     _add_pulses(signal, row, centre, amp, sigma, n_ticks)
 
     # Regions of interest around signal above threshold (per plane), padded, plus noise-only ones.
     thr = np.repeat(np.asarray(ROI_THRESHOLD, np.float32), geometry.n_wires)
-    run_lo, run_hi = consecutive_runs(np.flatnonzero(signal.reshape(n_ch, n_ticks) > thr[:, None]))
+    np.greater(signal.reshape(n_ch, n_ticks), thr[:, None], out=mask.reshape(n_ch, n_ticks))
+    run_lo, run_hi = consecutive_runs(np.flatnonzero(mask))
     row_lo, row_hi = (run_lo // n_ticks) * n_ticks, (run_hi // n_ticks) * n_ticks + n_ticks - 1
     starts = np.maximum(run_lo - ROI_PAD, row_lo)
     ends = np.minimum(run_hi + ROI_PAD, row_hi)
