@@ -407,14 +407,16 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
             return "–"
         return f"{v:,.0f}" if name == "nonzero" else (f"{v:.1f}" if name.startswith("ratio") else f"{v:.1%}")
 
-    rows = []
-    for name, label in x["labels"].items():
-        f = x["planes"]["2"][name]
-        rows.append([label, fig(name, f["real"]), f"{fig(name, f['median'])} ({fig(name, f['min'])}–{fig(name, f['max'])})",
-                     f"{f['median'] / f['real']:.2f}", _holds(bool(f["within"]))])
-    other = [[label, *(f"{fig(name, x['planes'][p][name]['median'])} ({fig(name, x['planes'][p][name]['min'])}–"
-                       f"{fig(name, x['planes'][p][name]['max'])})" for p in ("0", "1"))]
-             for name, label in x["labels"].items()]
+    def spread(plane: str, name: str) -> str:
+        f = x["planes"][plane][name]
+        return f"{fig(name, f['median'])} ({fig(name, f['min'])}–{fig(name, f['max'])})"
+
+    rows = [[label, fig(name, x["planes"]["2"][name]["real"]), spread("2", name),
+             f"{x['planes']['2'][name]['median'] / x['planes']['2'][name]['real']:.2f}",
+             _holds(bool(x["planes"]["2"][name]["within"]))] for name, label in x["labels"].items()]
+    other = [[label, spread("0", name), spread("1", name)] for name, label in x["labels"].items()]
+    where = Path(x["figures_dir"])
+    where_text = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
     return [
         "## 7. Fidelity: synthetic readouts against a real MicroBooNE readout", "",
         f"{x['readouts']} synthetic `bnb` readouts ({x['geometry']} geometry, seed {x['seed']}) rendered the OpenSamples "
@@ -427,10 +429,11 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
         *_table(["figure", "plane 0", "plane 1"], other),
         f"- Generation + writing: {x['generate_and_write_s_per_event']:.2f} s/event wall, "
         f"{x['generate_and_write_cpu_s_per_event']:.2f} s/event CPU (`simulate_file`, load average "
-        f"{x['load_average_before']} before, {x['load_average_after']} after); {x['file_mb_per_event']} MB/event on disk.",
+        f"{x['load_average_before']} before, {x['load_average_after']} after); "
+        f"{x['file_mb_per_event']} MB/event on disk.",
         f"- Per readout: {x['cosmics_per_readout']} cosmic muons, {x['hits_per_readout']:,} hits; "
         f"{x['dead_channel_fraction']:.0%} of channels unresponsive, {x['noisy_channels']} noisy.",
-        f"- Figures (SYNTHETIC, labelled): `{Path(x['figures_dir']).relative_to(ROOT) if Path(x['figures_dir']).is_relative_to(ROOT) else x['figures_dir']}/`: "
+        f"- Figures (SYNTHETIC, labelled): `{where_text}/`: "
         + ", ".join(f"`{f}`" for f in x["figures"])
         + ("" if x["real_display_found"] else " (the real display was not found, so no side-by-side picture)") + ".",
         "",

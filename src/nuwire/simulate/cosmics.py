@@ -85,7 +85,9 @@ def _energies(rng: np.random.Generator, n: int) -> np.ndarray:
     return (lo + rng.random(n) * (hi - lo)) ** (1 / g) - a
 
 
-def _lines(geometry: Geometry, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _lines(
+    geometry: Geometry, rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """n muon lines from the generation plane: entry point, direction, chord, and which cross the box."""
     lo = np.array([geometry.active_x_cm[0], geometry.active_y_cm[0], geometry.active_z_cm[0]])
     hi = np.array([geometry.active_x_cm[1], geometry.active_y_cm[1], geometry.active_z_cm[1]])
@@ -153,7 +155,8 @@ def radiological_blips(geometry: Geometry, rng: np.random.Generator) -> Deposits
     direction = rng.standard_normal((n, 3))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     length = np.maximum(energy / 2.1, 0.05)
-    return Deposits(pos, energy, length, np.full(n, -1, np.int64), rng.uniform(t_lo, t_hi, n), direction * length[:, None])
+    owner, t0 = np.full(n, -1, np.int64), rng.uniform(t_lo, t_hi, n)
+    return Deposits(pos, energy, length, owner, t0, direction * length[:, None])
 
 
 def cosmics(geometry: Geometry, world: tuple[np.ndarray, np.ndarray], rng: np.random.Generator) -> CosmicSet:

@@ -187,7 +187,8 @@ def shower(
                 parts.append(_Live(np.zeros(q, bool), e_out, cc.pos, g_dir, cc.owner, cc.t0, np.zeros(q, bool)))
             ab = ph.take(absorbed)
             if len(ab):
-                blips.append(Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0, np.zeros((len(ab), 3))))
+                point = np.zeros((len(ab), 3))
+                blips.append(Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0, point))
         live = _Live.cat(parts) if parts else live.take(np.zeros(len(live), bool))
 
     deposits = [

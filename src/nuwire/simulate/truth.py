@@ -18,7 +18,7 @@ from nuwire.simulate.detector import nearest_wires, space_charge
 from nuwire.simulate.samples import InteractionTruth
 
 PANDORA_MAX_EFFICIENCY = 0.97
-PANDORA_EFFICIENCY_MEV = 20.0  # visible energy at which 1 - 1/e of the neutrino slices are found
+PANDORA_EFFICIENCY_MEV = 6.0  # visible energy at which 1 - 1/e of the neutrino slices are found
 # Vertex resolution by topology: where two or more prongs meet the vertex is pinned down; a lone
 # track's start is less sure; a lone shower's start (a gap before the first charge) least.
 VTX_SMEAR_CM = {"multi": 0.8, "track": 1.5, "shower": 2.5}
