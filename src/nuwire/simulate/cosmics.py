@@ -27,6 +27,7 @@ from nuwire.simulate.tracks import Deposits, box_chord
 FLUX_HZ_PER_M2 = 150.0  # muons above ~0.2 GeV through a horizontal surface at sea level
 TICK_S = 0.5e-6
 MIN_MEAN_COSMICS = 10.0  # small test detectors still get a cosmic-dominated readout
+COSMIC_STEP_CM = 0.3  # one wire pitch: cosmic muons are most of the charge, and twice the step halves its cost
 MARGIN_HEIGHTS = 2.0  # the generation plane extends this many detector heights beyond each side
 # Radiative losses of a muon in argon, b·E per cm (bremsstrahlung and pair production): photons
 # above RADIATE_MIN_MEV with a 1/k spectrum, b·ln(E/k_min) of them per cm.
@@ -187,7 +188,7 @@ def cosmics(geometry: Geometry, world: tuple[np.ndarray, np.ndarray], rng: np.ra
     ke = np.maximum(ke, 1.0)
     charge = np.where(rng.random(n) < 0.55, -13, 13)  # μ+/μ- ≈ 1.2 at sea level
     tracks = ChargedTracks(charge.astype(np.int64), ke, entry, direction, np.full(n, -1, np.int64), t0)
-    deposits, seeds = track_particles(tracks, None, world, rng, max_len=chord, interactions=False)
+    deposits, seeds = track_particles(tracks, None, world, rng, max_len=chord, interactions=False, step=COSMIC_STEP_CM)
     seeds = EmSeeds.concat([seeds, _radiated_photons(tracks, chord, rng), _soft_em(geometry, rng)])
     deposits = Deposits.concat([deposits, radiological_blips(geometry, rng)])
     return CosmicSet(deposits, seeds, entry, t0)

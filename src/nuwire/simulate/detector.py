@@ -25,7 +25,7 @@ from nuwire.geometry import N_PLANES, Geometry
 from nuwire.simulate.material import recombination
 from nuwire.simulate.tracks import Deposits
 
-ADC_PER_MEV = 200.0  # collection-plane ADC·ticks per MeV of surviving charge (~170 electrons per ADC·tick)
+ADC_PER_MEV = 196.0  # collection-plane ADC·ticks per MeV of surviving charge (~170 electrons per ADC·tick)
 PLANE_GAIN = (0.85, 0.85, 1.0)
 PULSE_SIGMA0_TICKS = (2.8, 2.8, 2.5)  # electronics response after deconvolution and filtering
 DIFFUSION_TICKS2_PER_TICK = 1.24e-3  # 2·D_L·t / v² with D_L = 3.74 cm²/s (MicroBooNE), 0.5 µs ticks

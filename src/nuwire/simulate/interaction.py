@@ -21,7 +21,7 @@ from nuwire.simulate.material import ELECTRON_MASS, MASS_MEV, XI_CONST, max_ener
 from nuwire.simulate.particles import ParticleRegistry
 from nuwire.simulate.samples import InteractionTruth
 from nuwire.simulate.showers import EmSeeds
-from nuwire.simulate.tracks import Deposits, TrackResult, box_exit_distance, propagate, rotate
+from nuwire.simulate.tracks import STEP_CM, Deposits, TrackResult, box_exit_distance, propagate, rotate
 
 MEV = 1000.0
 BINDING_MEV = 20.0  # removal energy per knocked-out nucleon
@@ -136,8 +136,12 @@ def track_particles(
     rng: np.random.Generator,
     max_len: np.ndarray | None = None,
     interactions: bool = True,
+    step: float = STEP_CM,
 ) -> tuple[Deposits, EmSeeds]:
     """Muons, pions, protons: tracks, inelastic kinks with a secondary, Michels and δ-rays.
+
+    `step` is the tracking step (cm); charge sharing between wires makes any step up to a wire
+    pitch give the same charge per wire, so long straight tracks may take longer steps.
 
     Returns the track deposits and the electrons that start showers (Michels, δ-rays), which the
     caller cascades together with every other shower of the event. With `registry` None the
@@ -158,7 +162,8 @@ def track_particles(
         inel_len[is_p] = rng.exponential(PROTON_INEL_CM, int(is_p.sum()))
     cut = np.where(apdg == 13, DELTA_MIN_MEV, np.inf)  # muons make their δ-rays as particles (below)
     res = propagate(
-        tr.start, tr.direction, tr.ke, mass, np.minimum(exit_len, inel_len), tr.g4_id, tr.t0, rng, delta_cut_mev=cut
+        tr.start, tr.direction, tr.ke, mass, np.minimum(exit_len, inel_len), tr.g4_id, tr.t0, rng,
+        step=step, delta_cut_mev=cut,
     )
     parts = [res.deposits]
     interacted = ~res.stopped & (inel_len < exit_len)

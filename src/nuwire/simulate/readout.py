@@ -10,7 +10,8 @@ deconvolution: zero outside regions of interest (ROIs), signal plus residual noi
 3. inside the ROIs, residual noise: white noise smoothed over three ticks (the deconvolution's
    filter leaves it band-limited) plus coherent noise shared by each group of 48 channels (one
    front-end board), larger on mildly noisy channels;
-4. unresponsive channels are zero; their rows stay (every channel has a row).
+4. unresponsive channels are zero; their rows stay (every channel has a row);
+5. values are stored to 1/64 ADC (ADC_QUANTUM).
 Everything outside ROIs is exactly zero, as in the real files.
 """
 
@@ -25,6 +26,7 @@ from nuwire.geometry import N_PLANES, Geometry
 from nuwire.simulate.channels import ChannelStatus
 from nuwire.simulate.detector import PULSE_SIGMA0_TICKS, Projected
 
+ADC_QUANTUM = 64  # stored waveform values are multiples of 1/64 ADC
 KERNEL_HALF = 10  # pulse samples each side of the centre tick (≥ 2.4σ of the widest pulse)
 SIGMA_STEP = 0.05  # pulse-width quantisation of the lookup table (ticks)
 SIGMA_MAX_EXTRA = 3.5  # widest pulse: σ0 + this (full drift, steep tracks)
@@ -181,5 +183,7 @@ def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, rng: n
     keep = ~status.dead[cell_row]
     cells = cells[keep]
     adc = np.zeros(n_ch * n_ticks, dtype=np.float32)
-    adc[cells] = signal[cells] + noise[keep]
+    # Stored to 1/ADC_QUANTUM of an ADC count, far below the noise: the float32 mantissa's low bits
+    # then carry no random digits, which is what lets gzip shrink the files towards the real ~2 MB/event.
+    adc[cells] = np.round((signal[cells] + noise[keep]) * ADC_QUANTUM) / ADC_QUANTUM
     return Readout(adc.reshape(n_ch, n_ticks), cells)
