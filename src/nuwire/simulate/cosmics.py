@@ -24,7 +24,7 @@ from nuwire.simulate.material import MASS_MEV
 from nuwire.simulate.showers import EmSeeds
 from nuwire.simulate.tracks import Deposits, box_chord
 
-FLUX_HZ_PER_M2 = 150.0  # muons above ~0.2 GeV through a horizontal surface at sea level
+FLUX_HZ_PER_M2 = 167.0  # muons through a horizontal surface at sea level: ~1 per cm² per minute
 TICK_S = 0.5e-6
 MIN_MEAN_COSMICS = 10.0  # small test detectors still get a cosmic-dominated readout
 COSMIC_STEP_CM = 0.3  # one wire pitch: cosmic muons are most of the charge, and twice the step halves its cost
