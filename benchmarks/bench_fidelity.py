@@ -8,7 +8,8 @@ the four figures per plane (median, min–max over readouts) beside the real eve
 (plane 2), and writes into `out_dir`:
 - `fidelity_plane2_histogram.png`: the real histogram and the synthetic median per bin (with the
   spread over readouts), log scale: the minimum-ionising shoulder and the tail;
-- `fidelity_display_synthetic.png`: one synthetic readout drawn as the notebook draws the real one
+- `fidelity_display_synthetic.png`: a typical synthetic readout (median plane-2 count of sums) drawn
+  as the notebook draws the real one
   (6-tick sums, cutoff 10, saturation 100, `jet` 0–100, time block against wire);
 - `fidelity_display_side_by_side.png`: that display next to the real one, when the real picture is
   found (`NUWIRE_REAL_REFERENCE`, or `shared/reference/real/` beside the repository or a level or two
@@ -161,10 +162,12 @@ def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) 
                 per_plane[p].append(figs)
                 if p == 2:
                     plane2_counts.append(counts)
-            if k == 0:
-                draw_display(planes, out_dir / "fidelity_display_synthetic.png",
-                             f"synthetic bnb readout {run_number('bnb')}/{file_index}/1 (nuwire), "
-                             "6-tick sums, cutoff 10, saturation 100")
+        # Draw a typical readout: the one whose plane-2 count of sums is nearest the median.
+        nonzero = np.array([f["nonzero"] for f in per_plane[2]])
+        typical = int(np.argmin(np.abs(nonzero - np.median(nonzero))))
+        draw_display(read_planes(path, typical), out_dir / "fidelity_display_synthetic.png",
+                     f"synthetic bnb readout {run_number('bnb')}/{file_index}/{typical + 1} (nuwire; the median "
+                     f"of {n_readouts} by plane-2 sums), 6-tick sums, cutoff 10, saturation 100")
         mult = hit_multiplicity(path)
     real_dir = real_reference_dir()
     if real_dir is not None:

@@ -41,7 +41,7 @@ COHERENT_GROUP = 48
 COHERENT_SMOOTH_TICKS = 16
 MILD_NOISE_FACTOR = 3.0
 BURSTS_PER_NOISY_CHANNEL = 150.0  # per readout: dozens of bright blobs, and ~40× a normal wire's hits
-BURST_MEDIAN_ADC = 600.0  # ADC·ticks of a median burst; the brightest (lognormal tail) saturate the display
+BURST_MEDIAN_ADC = 900.0  # ADC·ticks of a median burst; the brightest (lognormal tail) saturate the display
 BURST_SIGMA_TICKS = 6.0  # within the pulse table (σ0 + SIGMA_MAX_EXTRA)
 
 
@@ -141,7 +141,7 @@ def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, rng: n
     n_burst = rng.poisson(BURSTS_PER_NOISY_CHANNEL, len(noisy_rows))
     rows.append(np.repeat(noisy_rows, n_burst))
     centres.append(rng.uniform(KERNEL_HALF, n_ticks - KERNEL_HALF, int(n_burst.sum())))
-    amps.append(BURST_MEDIAN_ADC * rng.lognormal(0.0, 1.0, int(n_burst.sum())))
+    amps.append(BURST_MEDIAN_ADC * rng.lognormal(0.0, 1.2, int(n_burst.sum())))
     sigmas.append(np.full(int(n_burst.sum()), BURST_SIGMA_TICKS))
     row, centre, amp, sigma = (np.concatenate(a) for a in (rows, centres, amps, sigmas))
 
