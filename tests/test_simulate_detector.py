@@ -144,7 +144,7 @@ def test_pandora_vertex_losses_follow_topology_not_the_label() -> None:
             truths["nc"] = t
     truths["nue_cc"] = event_truth("nue", COMPACT, 1, 0, 0)
     entries, t0 = np.array([[500.0, 0.0, 0.0], [600.0, 0.0, 0.0]]), np.zeros(2)  # far from any vertex
-    faint = Topology(visible_mev=12.0, shower_fraction=0.0, n_tracks=1, n_showers=0)
+    faint = Topology(visible_mev=5.0, shower_fraction=0.0, n_tracks=1, n_showers=0)
     lost = {}
     for name, truth in truths.items():
         assert truth is not None
