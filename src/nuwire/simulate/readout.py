@@ -40,9 +40,9 @@ COHERENT_ADC = 0.25  # coherent noise of a 48-channel group per tick (ADC)
 COHERENT_GROUP = 48
 COHERENT_SMOOTH_TICKS = 16
 MILD_NOISE_FACTOR = 3.0
-BURSTS_PER_NOISY_CHANNEL = 150.0  # per readout: dozens of bright blobs, and ~40× a normal wire's hits
-BURST_MEDIAN_ADC = 900.0  # ADC·ticks of a median burst; the brightest (lognormal tail) saturate the display
-BURST_SIGMA_TICKS = 6.0  # within the pulse table (σ0 + SIGMA_MAX_EXTRA)
+BURSTS_PER_NOISY_CHANNEL = 250.0  # per readout: a few dozen bright blobs among many faint ones; ~40× a normal wire's hits
+BURST_MEDIAN_ADC = 500.0  # ADC·ticks of a median burst; the brightest (lognormal tail) saturate the display
+BURST_SIGMA_TICKS = 2.5  # short: each burst is its own hit
 
 
 @dataclass
