@@ -60,7 +60,7 @@ TABLES: Final[dict[str, dict[str, tuple[int, object]]]] = {
         "rms": (1, FLOAT),
         "tpc": (1, INT),
         "local_plane": (1, INT),
-        "local_wire": (1, FLOAT),
+        "local_wire": (1, INT),  # int32 in the real writer (unlike wire_table's float32)
         "local_time": (1, FLOAT),
     },
     "edep_table": {

@@ -4,12 +4,15 @@
     simulate_files(out_dir, "bnb", n_files=18, events_per_file=28, geometry=MICROBOONE, seed=1)
 
 Event k of file i of a sample depends only on (seed, sample, i, k), so a file is the same whichever
-function made it. Keys: run = 7000 + sample code (bnb 1, nue 2), subrun = file index, event = k + 1,
+function made it. Keys: run = 7001 for both samples (one run period, so one channel-status map),
+subrun = file index (+ 500 for nue), event = k + 1,
 unique across all files of both samples. Classes differ only through the simulated physics: the
 detector, noise and cosmic overlay are the same code with the same settings for every event.
 
 Modules: samples (composition, spectra, seeds) → interaction (final state, tracking; with tracks,
-showers, material, particles) → cosmics → detector (wires) → truth (tables) → event (one readout).
+showers, material, particles) → cosmics → detector (charge on wires) → readout (waveforms, with
+channels: the channel-status map) → hits → truth (tables) → event (one readout); fidelity compares
+readouts with the real reference.
 """
 
 from __future__ import annotations

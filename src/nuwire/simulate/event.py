@@ -8,15 +8,18 @@ import numpy as np
 
 from nuwire.geometry import Geometry
 from nuwire.schema import PARTICLE_CATEGORY
+from nuwire.simulate.channels import channel_status, run_period
 from nuwire.simulate.cosmics import cosmics
-from nuwire.simulate.detector import active_box, project, waveforms
+from nuwire.simulate.detector import active_box, project
+from nuwire.simulate.hits import find_hits, hit_tables
 from nuwire.simulate.interaction import MEV, ChargedTracks, final_state, pi0_decay, track_particles
 from nuwire.simulate.material import ELECTRON_MASS, MASS_MEV
 from nuwire.simulate.particles import ParticleRegistry
-from nuwire.simulate.samples import PHYSICS_STREAM, InteractionTruth, event_rng, event_truth, run_number
+from nuwire.simulate.readout import waveforms
+from nuwire.simulate.samples import PHYSICS_STREAM, InteractionTruth, event_key, event_rng, event_truth
 from nuwire.simulate.showers import EmSeeds, shower
 from nuwire.simulate.tracks import Deposits, box_exit_distance
-from nuwire.simulate.truth import event_table_row, hit_rows, pandora_rows
+from nuwire.simulate.truth import PRONG_MIN_MEV, Topology, event_table_row, pandora_rows
 
 WORLD_MARGIN_CM = 30.0  # particles are followed this far beyond the active volume, then dropped
 TRACKED = (13, 211, 2212)
@@ -101,13 +104,26 @@ def neutrino_deposits(
     return Deposits.concat(parts), EmSeeds.concat(seeds)
 
 
+def topology(registry: ParticleRegistry, owner: np.ndarray, energy: np.ndarray) -> Topology:
+    """Visible energy and prongs of the neutrino interaction (deposits owned by registered particles)."""
+    nu = owner > 0
+    inst = registry.instance[owner[nu] - 1]
+    e_inst = np.bincount(np.maximum(inst, 0), weights=np.where(inst > 0, energy[nu], 0.0), minlength=registry.n + 1)
+    is_em = np.zeros(registry.n + 1, bool)
+    is_em[1:] = np.isin(np.abs(registry.pdg[: registry.n]), (11, 22))
+    prong = e_inst > PRONG_MIN_MEV
+    visible = float(energy[nu].sum())
+    shower = float(e_inst[is_em].sum())
+    return Topology(visible, shower / max(visible, 1e-9), int((prong & ~is_em).sum()), int((prong & is_em).sum()))
+
+
 def simulate_event(
     sample: str, geometry: Geometry, seed: int, file_index: int, event_index: int
 ) -> tuple[Rows, EventSummary]:
     """All groups' rows of event `event_index` of file `file_index` (deterministic in the arguments)."""
     truth = event_truth(sample, geometry, seed, file_index, event_index)
     rng = event_rng(seed, sample, file_index, event_index, PHYSICS_STREAM)
-    key = (run_number(sample), int(file_index), int(event_index) + 1)
+    key = event_key(sample, file_index, event_index)
 
     registry = ParticleRegistry()
     world = world_box(geometry)
@@ -116,20 +132,17 @@ def simulate_event(
     em = shower(EmSeeds.concat([nu_seeds, cos.seeds]), registry, *world, rng)
     deposits = Deposits.concat([nu, cos.deposits, em])
     proj, inside = project(deposits, geometry)
-    adc = waveforms(proj, geometry, rng)
+    status = channel_status(geometry, run_period(key[0]))
+    readout = waveforms(proj, geometry, status, rng)
 
     owner = deposits.g4_id[inside]
     energy = deposits.de[inside]
-    on_plane2 = proj.ok[2]
+    on_plane2 = proj.ok[2].any(axis=0)
     nu_vis = float(energy[(owner > 0) & on_plane2].sum())
     cos_vis = float(energy[(owner < 0) & on_plane2].sum())
-    # Shower-like charge: deposits whose visible primary (instance) is an electron or photon.
-    em_primary = np.isin(np.abs(registry.pdg[: registry.n]), (11, 22))
-    nu_sel = (owner > 0) & on_plane2
-    inst = registry.instance[owner[nu_sel] - 1]
-    em_vis = float(energy[nu_sel][np.where(inst > 0, em_primary[np.maximum(inst, 1) - 1], False)].sum())
-    hits, edeps = hit_rows(proj, owner, energy)
-    pandora = pandora_rows(truth, geometry, nu_vis, em_vis / max(nu_vis, 1e-9), cos.entry, cos.t0, rng)
+    topo = topology(registry, owner[on_plane2], energy[on_plane2])
+    hits, edeps = hit_tables(find_hits(readout, geometry), proj, owner, energy, geometry)
+    pandora = pandora_rows(truth, geometry, topo, cos.entry, cos.t0, rng)
 
     n_ch = geometry.n_channels
     eid = np.asarray([key], dtype=np.int32)
@@ -142,7 +155,7 @@ def simulate_event(
             "tpc": np.zeros(n_ch, np.int32),
             "local_plane": plane,
             "local_wire": wire,
-            "adc": adc,
+            "adc": readout.adc,
         },
         "particle_table": registry.table(),
         "hit_table": hits,

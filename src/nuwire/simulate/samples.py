@@ -20,7 +20,11 @@ import numpy as np
 from nuwire.geometry import Geometry
 
 SAMPLE_CODE = {"bnb": 1, "nue": 2}
-RUN_BASE = 7000  # run = RUN_BASE + sample code: keys never collide between samples
+# Both samples are simulated in the same run period, so they share one detector state (channel
+# status, noise, cosmic rate, readout window): nothing but physics tells them apart. Keys stay
+# unique through the subrun: file i of a sample is subrun SUBRUN_BASE[sample] + i.
+RUN = 7001
+SUBRUN_BASE = {"bnb": 0, "nue": 500}
 TRUTH_STREAM, PHYSICS_STREAM = 0, 1
 
 NUCLEON_MASS_GEV = 0.938
@@ -88,8 +92,16 @@ def check_sample(sample: str) -> SampleSpec:
 
 
 def run_number(sample: str) -> int:
+    """The run of every file of `sample`: the same for all samples (one run period)."""
     check_sample(sample)
-    return RUN_BASE + SAMPLE_CODE[sample]
+    return RUN
+
+
+def event_key(sample: str, file_index: int, event_index: int) -> tuple[int, int, int]:
+    """(run, subrun, event) of event `event_index` of file `file_index` of `sample`."""
+    if not 0 <= file_index < SUBRUN_BASE["nue"]:
+        raise ValueError(f"file_index must be in [0, {SUBRUN_BASE['nue']}), got {file_index}")
+    return run_number(sample), SUBRUN_BASE[sample] + int(file_index), int(event_index) + 1
 
 
 def event_rng(seed: int, sample: str, file_index: int, event_index: int, stream: int) -> np.random.Generator:

@@ -23,7 +23,9 @@ from nuwire.simulate.tracks import Deposits, propagate, rotate, straight_deposit
 
 # Mean distance between bremsstrahlung emissions: with the log-uniform photon fraction below, the
 # mean fraction radiated per emission is (1 - K_MIN)/ln(1/K_MIN), so this gives dE/E = dx/X0.
-K_MIN = 0.01
+# Photons down to a few per mille of the electron's energy: the soft ones are what widen a shower
+# towards its Molière radius (~9 cm in argon).
+K_MIN = 0.003
 BREM_STEP_CM = X0_CM * (1 - K_MIN) / np.log(1 / K_MIN)
 PAIR_LENGTH_CM = 9.0 / 7.0 * X0_CM
 PAIR_MEV = 10.0
@@ -104,7 +106,7 @@ def shower(
         np.asarray(seeds.t0, np.float64),
         owner > 0,
     )
-    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    segments: list[tuple[np.ndarray, ...]] = []
     blips: list[Deposits] = []
     final: list[_Live] = []
 
@@ -129,12 +131,13 @@ def shower(
         if len(hi):
             m = len(hi)
             step = np.minimum(rng.exponential(BREM_STEP_CM, m), 0.5 * hi.energy / MIP_DEDX)
-            segments.append((hi.pos.copy(), hi.dir.copy(), step, hi.owner, hi.t0))
+            segments.append((hi.pos.copy(), hi.dir.copy(), step, hi.owner, hi.t0, hi.energy))
             e_after = hi.energy - MIP_DEDX * step
             k = np.exp(rng.random(m) * np.log(K_MIN))
             e_gamma = k * e_after
             new_pos = hi.pos + hi.dir * step[:, None]
-            theta_ms = 13.6 / e_after * np.sqrt(step / X0_CM) * np.abs(rng.standard_normal(m))
+            # Space angle of a 2-D Gaussian of plane width θ0: Rayleigh, not θ0·|N|.
+            theta_ms = rng.rayleigh(13.6 / e_after * np.sqrt(step / X0_CM))
             theta_g = ELECTRON_MASS / np.maximum(e_after, 1.0) * np.abs(rng.standard_normal(m))
             g_dir = rotate(hi.dir, theta_g, rng.uniform(0, 2 * np.pi, m))
             e_dir = rotate(hi.dir, theta_ms, rng.uniform(0, 2 * np.pi, m))
@@ -184,7 +187,8 @@ def shower(
                 parts.append(_Live(np.zeros(q, bool), e_out, cc.pos, g_dir, cc.owner, cc.t0, np.zeros(q, bool)))
             ab = ph.take(absorbed)
             if len(ab):
-                blips.append(Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0))
+                point = np.zeros((len(ab), 3))
+                blips.append(Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0, point))
         live = _Live.cat(parts) if parts else live.take(np.zeros(len(live), bool))
 
     deposits = [
@@ -195,6 +199,8 @@ def shower(
             MIP_DEDX,
             np.concatenate([s[3] for s in segments]),
             np.concatenate([s[4] for s in segments]),
+            rng,
+            np.concatenate([s[5] for s in segments]),
         )
         if segments
         else Deposits.empty()

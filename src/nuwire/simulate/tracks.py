@@ -12,24 +12,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nuwire.simulate.material import csda_range, ke_at_residual_range, scattering_angle
+from nuwire.simulate.material import ELECTRON_MASS, csda_range, fluctuated_loss, ke_at_residual_range, scattering_angle
 
 STEP_CM = 0.15  # half a wire pitch, so every wire a track crosses sees charge
 
 
 @dataclass
 class Deposits:
-    """Energy deposits: point, energy (MeV), step length (cm), owner g4_id (-1: cosmic overlay), t0."""
+    """Energy deposits: point, energy (MeV), step length (cm), owner g4_id (-1: cosmic overlay), t0,
+    and the step as a vector (how far the deposit's charge is spread; zero for point-like blips)."""
 
     pos: np.ndarray  # (n, 3) cm
     de: np.ndarray  # (n,) MeV
     dx: np.ndarray  # (n,) cm
     g4_id: np.ndarray  # (n,) int64
     t0: np.ndarray  # (n,) ticks: arrival time of the particle's parent interaction
+    step: np.ndarray  # (n, 3) cm
 
     @staticmethod
     def empty() -> Deposits:
-        return Deposits(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
+        z = np.zeros(0)
+        return Deposits(np.zeros((0, 3)), z, z, np.zeros(0, np.int64), z, np.zeros((0, 3)))
 
     @staticmethod
     def concat(parts: list[Deposits]) -> Deposits:
@@ -40,6 +43,7 @@ class Deposits:
             np.concatenate([p.dx for p in parts]),
             np.concatenate([p.g4_id for p in parts]),
             np.concatenate([p.t0 for p in parts]),
+            np.concatenate([p.step for p in parts]),
         )
 
 
@@ -51,6 +55,7 @@ class TrackResult:
     end_ke: np.ndarray  # (n,) MeV; 0 for a stopped track
     stopped: np.ndarray  # (n,) bool: ranged out inside max_len
     step_track: np.ndarray  # (m,) track index of every deposit (for δ-ray placement)
+    step_ke: np.ndarray  # (m,) kinetic energy at the start of every step (MeV)
 
 
 def orthonormal_basis(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,8 +101,13 @@ def propagate(
     rng: np.random.Generator,
     step: float = STEP_CM,
     scatter: bool = True,
+    delta_cut_mev: np.ndarray | float = np.inf,
 ) -> TrackResult:
-    """Step every track until it ranges out or has travelled `max_len` cm (exit, interaction)."""
+    """Step every track until it ranges out or has travelled `max_len` cm (exit, interaction).
+
+    Each step deposits its mean loss with thin-layer straggling (`fluctuated_loss`); knock-on
+    electrons above `delta_cut_mev` (per track) are left to the caller, which makes them as δ-rays.
+    """
     n = len(ke)
     start = np.asarray(start, dtype=np.float64).reshape(n, 3)
     direction = np.asarray(direction, dtype=np.float64).reshape(n, 3)
@@ -112,7 +122,8 @@ def propagate(
     total = int(n_steps.sum())
     stopped = full_range <= max_len
     if total == 0:
-        return TrackResult(Deposits.empty(), start.copy(), direction.copy(), ke.copy(), stopped, np.zeros(0, np.int64))
+        empty = np.zeros(0, np.int64)
+        return TrackResult(Deposits.empty(), start.copy(), direction.copy(), ke.copy(), stopped, empty, empty * 0.0)
 
     track = np.repeat(np.arange(n), n_steps)
     first = np.concatenate([[0], np.cumsum(n_steps)[:-1]])
@@ -129,7 +140,9 @@ def propagate(
         sel = mass[track] == m
         ke0[sel] = ke_at_residual_range(residual0[sel], float(m))
         ke1[sel] = ke_at_residual_range(residual1[sel], float(m))
-    de = np.maximum(ke0 - ke1, 0.0)
+    mean_de = np.maximum(ke0 - ke1, 0.0)
+    cut = np.broadcast_to(np.asarray(delta_cut_mev, np.float64), (n,))[track]
+    de = fluctuated_loss(mean_de, seg, 0.5 * (ke0 + ke1), mass[track], cut, rng)
 
     # Direction of each step: the initial one tilted by the accumulated scattering of earlier steps.
     if scatter:
@@ -154,8 +167,8 @@ def propagate(
     end_dir[has_steps] = d[last[has_steps]]
     end_ke = np.where(stopped, 0.0, ke)
     end_ke[has_steps & ~stopped] = ke1[last[has_steps & ~stopped]]
-    deposits = Deposits(mid, de, seg, np.asarray(g4_id, np.int64)[track], np.asarray(t0, np.float64)[track])
-    return TrackResult(deposits, end_pos, end_dir, end_ke, stopped, track)
+    deposits = Deposits(mid, de, seg, np.asarray(g4_id, np.int64)[track], np.asarray(t0, np.float64)[track], disp)
+    return TrackResult(deposits, end_pos, end_dir, end_ke, stopped, track, ke0)
 
 
 def straight_deposits(
@@ -165,9 +178,12 @@ def straight_deposits(
     dedx: float,
     g4_id: np.ndarray,
     t0: np.ndarray,
+    rng: np.random.Generator,
+    ke_mev: np.ndarray,
     step: float = STEP_CM,
 ) -> Deposits:
-    """Constant-dE/dx deposits along straight segments (shower electrons between brem emissions)."""
+    """Minimum-ionising deposits along straight segments (shower electrons between brem emissions),
+    with the straggling of `fluctuated_loss` for electrons of kinetic energy `ke_mev` (per segment)."""
     length = np.maximum(np.asarray(length, dtype=np.float64), 0.0)
     n_steps = np.ceil(length / step).astype(np.int64)
     total = int(n_steps.sum())
@@ -180,7 +196,10 @@ def straight_deposits(
     s1 = np.minimum(s0 + step, length[track])
     seg = s1 - s0
     mid = start[track] + direction[track] * (0.5 * (s0 + s1))[:, None]
-    return Deposits(mid, seg * dedx, seg, np.asarray(g4_id, np.int64)[track], np.asarray(t0, np.float64)[track])
+    ke = np.asarray(ke_mev, np.float64)[track]
+    de = fluctuated_loss(seg * dedx, seg, ke, ELECTRON_MASS, np.inf, rng)
+    disp = direction[track] * seg[:, None]
+    return Deposits(mid, de, seg, np.asarray(g4_id, np.int64)[track], np.asarray(t0, np.float64)[track], disp)
 
 
 def box_exit_distance(pos: np.ndarray, direction: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
