@@ -20,6 +20,7 @@ roc.png, scores.png, efficiency.png, confusion.png, occlusion.png
 from __future__ import annotations
 
 import json
+import textwrap
 import logging
 import math
 import os
@@ -46,7 +47,7 @@ from nuwire.evaluate_plots import (
     plot_training_curves,
 )
 from nuwire.metrics import metrics_report
-from nuwire.models import build_model
+from nuwire.models import build_model, takes_sparse
 from nuwire.occlusion import occlusion_map, patch_starts
 from nuwire.provenance import provenance
 from nuwire.sweep import SweepPoint, load_point_split
@@ -57,6 +58,10 @@ KEY_COLUMNS = ["sample", "run", "subrun", "event"]
 PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
 FIGURES = ("roc", "scores", "efficiency", "confusion", "occlusion")
 MAX_OCCLUSION_POSITIONS = 400  # forward passes per occlusion map; the stride grows to stay under it
+SPARSE_OCCLUSION_SKIPPED = (
+    "not computed for sparse models: occlusion slides a patch over a dense image, and a sparse model "
+    "reads whole planes that are never densified"
+)
 
 
 class ImageSet(Protocol):
@@ -68,6 +73,8 @@ class ImageSet(Protocol):
     def __len__(self) -> int: ...
 
     def batch(self, idx: np.ndarray) -> list[Tensor]: ...
+
+    def sparse_batch(self, idx: np.ndarray) -> list[Any]: ...
 
 
 def device_setup(device: torch.device | str) -> DeviceSetup:
@@ -88,7 +95,8 @@ def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_siz
     scores: list[Tensor] = []
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
-        views = [setup.place_batch(v) for v in dataset.batch(idx)]
+        views = dataset.sparse_batch(idx) if takes_sparse(model) else dataset.batch(idx)
+        views = [setup.place_batch(v) for v in views]
         with setup.autocast():
             logits = model(*views)
         # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
@@ -238,10 +246,14 @@ def evaluate(
                     synthetic, title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)")
     plot_confusion(test_at_chosen, out_dir / "confusion.png", synthetic,
                    title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)")
-    panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, n_occlusion, occlusion_patch,
-                                               occlusion_stride, max_occlusion_positions)
+    if takes_sparse(model):
+        LOG.info("occlusion maps %s", SPARSE_OCCLUSION_SKIPPED)
+        panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": SPARSE_OCCLUSION_SKIPPED}
+    else:
+        panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, n_occlusion, occlusion_patch,
+                                                   occlusion_stride, max_occlusion_positions)
     plot_occlusion(panels, out_dir / "occlusion.png", synthetic, patch=occlusion_used["patch"],
-                   stride=occlusion_used["stride"])
+                   stride=occlusion_used["stride"], note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None)
 
     payload: dict[str, Any] = {
         **report,

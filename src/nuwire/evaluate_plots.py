@@ -265,17 +265,17 @@ class OcclusionPanel:
 
 def plot_occlusion(
     panels: Sequence[OcclusionPanel], path: PathLike, synthetic: bool, patch: int | None = None,
-    stride: int | None = None,
+    stride: int | None = None, note: str | None = None,
 ) -> None:
     """One row per event: the image (log colour scale, empty pixels white) beside its occlusion
-    map (red: hiding the region lowers the νe score; blue: raises it)."""
+    map (red: hiding the region lowers the νe score; blue: raises it). `note`: why there are none."""
     n = max(1, len(panels))
     fig = new_figure(9, 3.6 * n)
     axes = np.atleast_2d(fig.subplots(n, 2, squeeze=False))
     if not panels:
         for ax in axes[0]:
             ax.set_axis_off()
-        _empty_note(axes[0, 0], "no occlusion maps requested")
+        _empty_note(axes[0, 0], note or "no occlusion maps requested")
     for row, panel in zip(axes, panels):
         image = np.asarray(panel.image, dtype=np.float64)
         positive = image[image > 0]
