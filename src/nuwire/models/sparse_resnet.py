@@ -5,7 +5,7 @@
 the convolutions change: a block that keeps the resolution uses 3×3 submanifold convolutions
 (output sites = input sites, so a thin track stays thin instead of smearing out layer by layer);
 a block that halves it starts with a 2×2/2 strided convolution (sites → sites // 2), its shortcut a
-second 2×2/2 convolution on the same output sites. The stem is a 5×5 submanifold convolution at the
+second 2×2/2 convolution on the same output sites. The stem is a 3×3 submanifold convolution at the
 input's own resolution — where an electron's single track and a photon pair's double one differ —
 then a 4×4/4 strided convolution to a quarter of it, as the dense stem and max-pool reach.
 
@@ -33,7 +33,7 @@ from nuwire.sparse import (
     global_avg_pool,
 )
 
-STEM_KERNEL = 5
+STEM_KERNEL = 3
 STEM_STRIDE = 4
 
 

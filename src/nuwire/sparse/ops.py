@@ -57,6 +57,8 @@ def strided_rules(x: SparseTensor, kernel: int, stride: int, padding: int) -> tu
     ho, wo = (h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1
     if ho < 1 or wo < 1:
         raise ValueError(f"a {kernel}x{kernel} kernel, stride {stride}, padding {padding} does not fit {h}x{w}")
+    if kernel == stride and padding == 0:
+        return _tiling_rules(x, kernel, ho, wo)
     kr, kc = _offsets(kernel, x.coords.device)
     b, r, c = x.coords[:, 0], x.coords[:, 1], x.coords[:, 2]
     # Input row r is tap kr of output row ro when ro·stride − padding + kr = r.
@@ -70,6 +72,23 @@ def strided_rules(x: SparseTensor, kernel: int, stride: int, padding: int) -> tu
     coords = torch.stack([bo, rest // wo, rest % wo], dim=1)
     out = SparseTensor(coords, x.features.new_empty(len(keys), 0), x.batch_size, (ho, wo))
     return out, _split(kk, src, dst, kernel * kernel)
+
+
+def _tiling_rules(x: SparseTensor, kernel: int, ho: int, wo: int) -> tuple[SparseTensor, Rules]:
+    """strided_rules when the windows tile the image (kernel = stride, no padding): every input site
+    feeds exactly one output, through the offset (r mod k, c mod k), so the work is O(N), not O(K·N).
+    Sites beyond the last whole window (H not a multiple of k) feed nothing, as in F.conv2d."""
+    b, r, c = x.coords[:, 0], x.coords[:, 1], x.coords[:, 2]
+    ro, co = r // kernel, c // kernel
+    inside = (ro < ho) & (co < wo)
+    src = torch.nonzero(inside).view(-1)
+    offset = (r[src] % kernel) * kernel + c[src] % kernel
+    keys, dst = torch.unique((b[src] * ho + ro[src]) * wo + co[src], sorted=True, return_inverse=True)
+    order = torch.argsort(offset, stable=True)  # group the pairs by offset, as _split expects
+    bo, rest = keys // (ho * wo), keys % (ho * wo)
+    coords = torch.stack([bo, rest // wo, rest % wo], dim=1)
+    out = SparseTensor(coords, x.features.new_empty(len(keys), 0), x.batch_size, (ho, wo))
+    return out, _split(offset[order], src[order], dst[order], kernel * kernel)
 
 
 def apply_rules(features: Tensor, weight: Tensor, rules: Rules, n_out: int) -> Tensor:
