@@ -6,11 +6,14 @@ parameters (2 × 2 downsample: plane 2 is 3200 time rows × 1728 wires) and load
 scale 0.5. `sparse_resnet` and `resnet` of the same width and blocks (the demo's width 16,
 [2, 2, 2, 2]) train on the same events: one step = batch assembly from the in-RAM set (sparse
 batch, or the dense (B, 1, H, W) tensor) + forward + backward + SGD step; samples/s from the
-median step after one warm-up step, with 1 and 2 torch threads.
+median step after one warm-up step each, with 1 and 2 torch threads.
 
 Peak memory per sample: each (model, input) runs in a fresh process; the kernel's resident-set
 high-water mark is reset (/proc/self/clear_refs) after loading the data and building the model,
 and (VmHWM − VmRSS before the step) / batch after one training step is what the step needed.
+
+The two routes alternate step by step, and the ratio is taken round by round (a sparse step and the
+dense step right after it), since other jobs share the cores.
 
 Dense FLOPs: torch's FlopCounterMode on the meta device (`bench_train.train_flops_per_sample`).
 Sparse FLOPs: 2 · C_in · C_out per rulebook pair of every convolution, × 3 for forward + backward.
@@ -40,13 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from benchmarks import bench_train, load_average
+from benchmarks import bench_train, load_average, spread
 
 ROOT = Path(__file__).resolve().parent.parent
 HPARAMS = {"width": 16, "blocks": [2, 2, 2, 2]}  # the demo's resnet width; both models alike
 BATCH = {("sparse", "whole"): 4, ("dense", "whole"): 1, ("sparse", "crop"): 16, ("dense", "crop"): 16}
 MIN_SECONDS = 1.5
-MIN_STEPS = {("sparse", "whole"): 3, ("dense", "whole"): 2, ("sparse", "crop"): 5, ("dense", "crop"): 5}
+MIN_ROUNDS = {"whole": 3, "crop": 5}  # rounds of one step per route
 MAX_STEPS = 20
 GPU_GBPS = 500.0  # assumed effective bandwidth of gathers and scatter-adds (a fraction of HBM's peak)
 LAUNCH_S = 10e-6  # assumed host cost per ATen op on the GPU (dispatch + kernel launch)
@@ -102,23 +105,33 @@ def _trainer(route: str, ds: Any, batch: int) -> tuple[torch.nn.Module, Callable
     return model, step
 
 
-def measure(route: str, input_name: str, ds: Any) -> dict[str, Any]:
-    batch = BATCH[(route, input_name)]
-    _, step = _trainer(route, ds, batch)
-    step(0)  # warm-up: first-use kernel selection and allocations
-    times: list[float] = []
+def measure(input_name: str, ds: Any) -> tuple[list[dict[str, Any]], list[float]]:
+    """Both routes on one input, interleaved step by step (sparse, dense, sparse, dense, …) so that a
+    change in the machine's load hits both alike; returns their rows and the per-round ratios."""
+    routes = ("sparse", "dense")
+    steps = {route: _trainer(route, ds, BATCH[(route, input_name)])[1] for route in routes}
+    for step in steps.values():
+        step(0)  # warm-up: first-use kernel selection and allocations
+    times: dict[str, list[float]] = {route: [] for route in routes}
     start = time.perf_counter()
-    while len(times) < MAX_STEPS and (len(times) < MIN_STEPS[(route, input_name)] or time.perf_counter() - start < MIN_SECONDS):
-        t0 = time.perf_counter()
-        step(len(times) + 1)
-        times.append(time.perf_counter() - t0)
-    return {
-        "route": route, "arch": ARCH[route], "input": input_name, "threads": torch.get_num_threads(), "batch": batch,
-        "samples_per_s": round(batch / statistics.median(times), 2),
-        "samples_per_s_worst_step": round(batch / max(times), 2),
-        "samples_per_s_best_step": round(batch / min(times), 2),
-        "steps_timed": len(times),
-    }
+    while len(times["sparse"]) < MAX_STEPS and (len(times["sparse"]) < MIN_ROUNDS[input_name]
+                                                 or time.perf_counter() - start < MIN_SECONDS):
+        for route in routes:
+            t0 = time.perf_counter()
+            steps[route](len(times[route]) + 1)
+            times[route].append(time.perf_counter() - t0)
+    rows = []
+    for route in routes:
+        batch, t = BATCH[(route, input_name)], times[route]
+        rows.append({
+            "route": route, "arch": ARCH[route], "input": input_name, "threads": torch.get_num_threads(),
+            "batch": batch, "samples_per_s": round(batch / statistics.median(t), 2),
+            "samples_per_s_worst_step": round(batch / max(t), 2), "samples_per_s_best_step": round(batch / min(t), 2),
+            "steps_timed": len(t),
+        })
+    ratios = [(BATCH[("sparse", input_name)] / ts) / (BATCH[("dense", input_name)] / td)
+              for ts, td in zip(times["sparse"], times["dense"], strict=True)]
+    return rows, ratios
 
 
 def _status_kb(key: str) -> int:
@@ -213,13 +226,14 @@ def run(h5_files: Sequence[Path], threads: Sequence[int] = (1, 2)) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="bench_sparse_") as tmp:
         index_path = prepare(h5_files, Path(tmp))
         sets = {name: load(index_path, name) for name in INPUTS}
-        rows = []
+        rows, ratios = [], {}
         for n in threads:
             torch.set_num_threads(n)
             for input_name, ds in sets.items():
-                for route in ("sparse", "dense"):
-                    print(f"bench_sparse: {route} {input_name}, {n} thread(s)", flush=True)
-                    rows.append(measure(route, input_name, ds))
+                print(f"bench_sparse: {input_name}, {n} thread(s)", flush=True)
+                pair, ratio = measure(input_name, ds)
+                rows += pair
+                ratios[f"{input_name}_{n}"] = spread(ratio, 2)
         torch.set_num_threads(max(threads))
         peaks = [p for route in ("sparse", "dense") for p in peak_memory(route, index_path)]
         work = {name: sparse_work(sets[name], BATCH[("sparse", name)]) for name in INPUTS}
@@ -231,12 +245,6 @@ def run(h5_files: Sequence[Path], threads: Sequence[int] = (1, 2)) -> dict[str, 
     assert {"blocks": [2, 2, 2, 2], **bench_train.HPARAMS["resnet"]} == HPARAMS
     dense_flops = {name: bench_train.train_flops_per_sample("resnet", [sets[name].input_shapes[0]]) / 1e9
                    for name in INPUTS}
-    ratios = {}
-    for n in threads:
-        for name in INPUTS:
-            s, d = (next(r for r in rows if r["route"] == route and r["input"] == name and r["threads"] == n)
-                    for route in ("sparse", "dense"))
-            ratios[f"{name}_{n}"] = round(s["samples_per_s"] / d["samples_per_s"], 1)
     return {
         "name": "sparse",
         "hparams": HPARAMS,

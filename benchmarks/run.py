@@ -239,7 +239,7 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
         for n in sorted({row["threads"] for row in x["rows"]}):
             ratio = x["sparse_over_dense"][f"whole_{n}"]
             rows.append(_target_row(f"sparse ResNet ≥ {_f(limit, 0)}× dense per sample, whole full-resolution "
-                                    f"plane 2, {n} thread(s)", float(ratio), None, ratio >= limit, 1))
+                                    f"plane 2, {n} thread(s)", ratio, None, ratio["median"] >= limit, 1))
     header = ["target", "measured: median (min–max) over repeats", "same, CPU time", "holds"]
     return ["## Targets", "", *_table(header, rows)]
 
@@ -405,7 +405,7 @@ def _sparse_section(x: dict[str, Any]) -> list[str]:
              r["threads"], r["batch"],
              f"{_f(r['samples_per_s'], 2)} ({_f(r['samples_per_s_worst_step'], 2)}–{_f(r['samples_per_s_best_step'], 2)})",
              r["steps_timed"], _f(peak[(r["route"], r["input"])], 1)] for r in x["rows"]]
-    ratio_rows = [[inputs[k.rsplit("_", 1)[0]]["label"], k.rsplit("_", 1)[1], f"**{v}×**"]
+    ratio_rows = [[inputs[k.rsplit("_", 1)[0]]["label"], k.rsplit("_", 1)[1], f"**{_s(v, 1)}×**"]
                   for k, v in x["sparse_over_dense"].items()]
     work = x["sparse_work"]
     flop_rows = [[inputs[k]["label"], _f(x["dense_train_gflop_per_sample"][k], 1),
@@ -420,12 +420,13 @@ def _sparse_section(x: dict[str, Any]) -> list[str]:
         f"`sparse_resnet` and `resnet` of the same layout ({x['hparams']}) train on the same synthetic events: "
         f"whole plane-2 images at full resolution ({inputs['whole']['events']} events, "
         f"{x['whole_plane_occupancy']:.2%} of the pixels lit) and the demo's vertex crops. One step = batch assembly "
-        "from the in-RAM set + forward + backward + SGD step; rate from the median step (worst–best step). Peak "
+        "from the in-RAM set + forward + backward + SGD step; the two models alternate step by step; rate from the "
+        "median step (worst–best step), ratio round by round. Peak "
         "memory: what one training step adds to the resident set of a fresh process, per sample "
         "(`benchmarks/bench_sparse.py`).", "",
         *_table(["arch", "input", "threads", "batch", "samples/s median (worst–best step)", "steps",
                  "peak MB/sample"], rows),
-        *_table(["input", "threads", "sparse / dense, samples/s"], ratio_rows),
+        *_table(["input", "threads", "sparse / dense samples/s: median (min–max) over rounds"], ratio_rows),
         "Work per sample (training step = forward + backward): the dense network's FLOPs (FlopCounterMode), the "
         "sparse one's (2 · C_in · C_out per rulebook pair, × 3), its input sites, and ATen ops per step:", "",
         *_table(["input", "dense GFLOP/sample", "sparse GFLOP/sample", "sparse input sites/sample",
