@@ -174,8 +174,14 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
         figures_dir = ROOT / "results" / ("benchmarks-quick" if quick else "benchmarks") / "fidelity"
         return bench_fidelity.run(n_readouts=sizes.fidelity_readouts, out_dir=figures_dir)
 
+    def sparse() -> dict[str, Any]:
+        from benchmarks import bench_sparse
+
+        return bench_sparse.run(files[: sizes.route_files])
+
     found = {"simulate": simulate, "render_routes": render_routes, "storage": storage,
-             "input": training_input, "train": train, "scaling": scaling, "fidelity": fidelity}
+             "input": training_input, "train": train, "scaling": scaling, "fidelity": fidelity,
+             "sparse": sparse}
     if quick:
         del found["simulate"]  # its sizes are fixed in bench_simulate (minutes, not seconds)
     return found
@@ -243,6 +249,13 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
         rows.append(["full-geometry generation + writing ≲ 1 s per event",
                      f"{x['generate_and_write_s_per_event']:.2f} s", f"{x['generate_and_write_cpu_s_per_event']:.2f} s",
                      _holds(x["generate_and_write_cpu_s_per_event"] <= 1.0)])
+    if "sparse" in r:
+        x = r["sparse"]
+        limit = x["target"]["whole_sparse_over_dense"]
+        for n in sorted({row["threads"] for row in x["rows"]}):
+            ratio = x["sparse_over_dense"][f"whole_{n}"]
+            rows.append(_target_row(f"sparse ResNet ≥ {_f(limit, 0)}× dense per sample, whole full-resolution "
+                                    f"plane 2, {n} thread(s)", ratio, None, ratio["median"] >= limit, 1))
     header = ["target", "measured: median (min–max) over repeats", "same, CPU time", "holds"]
     return ["## Targets", "", *_table(header, rows)]
 
@@ -440,10 +453,52 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
     ]
 
 
+def _sparse_section(x: dict[str, Any]) -> list[str]:
+    inputs = x["inputs"]
+    peak = {(p["route"], p["input"]): p["peak_MB_per_sample"] for p in x["peak_memory"]}
+    rows = [[r["arch"], f"{inputs[r['input']]['label']} ({'×'.join(map(str, inputs[r['input']]['shape']))})",
+             r["threads"], r["batch"],
+             f"{_f(r['samples_per_s'], 2)} ({_f(r['samples_per_s_worst_step'], 2)}–{_f(r['samples_per_s_best_step'], 2)})",
+             r["steps_timed"], _f(peak[(r["route"], r["input"])], 1)] for r in x["rows"]]
+    ratio_rows = [[inputs[k.rsplit("_", 1)[0]]["label"], k.rsplit("_", 1)[1], f"**{_s(v, 1)}×**"]
+                  for k, v in x["sparse_over_dense"].items()]
+    work = x["sparse_work"]
+    flop_rows = [[inputs[k]["label"], _f(x["dense_train_gflop_per_sample"][k], 1),
+                  _f(work[k]["train_gflop_per_sample"], 3), f"{work[k]['input_sites_per_sample']:,.0f}",
+                  work[k]["aten_ops_per_step"]] for k in inputs]
+    p = x["projection"]
+    a = p["assumed"]
+    proj = [[r["arch"], inputs[r["input"]]["label"], r["train_gflop_per_sample"], r["projected_gpu_minutes"],
+             r["bound_by"]] for r in p["rows"]]
+    return [
+        "## 8. Sparse ResNet against the dense ResNet", "",
+        f"`sparse_resnet` and `resnet` of the same layout ({x['hparams']}) train on the same synthetic events: "
+        f"whole plane-2 images at full resolution ({inputs['whole']['events']} events, "
+        f"{x['whole_plane_occupancy']:.2%} of the pixels lit) and the demo's vertex crops. One step = batch assembly "
+        "from the in-RAM set + forward + backward + SGD step; the two models alternate step by step; rate from the "
+        "median step (worst–best step), ratio round by round. Peak "
+        "memory: what one training step adds to the resident set of a fresh process, per sample "
+        "(`benchmarks/bench_sparse.py`).", "",
+        *_table(["arch", "input", "threads", "batch", "samples/s median (worst–best step)", "steps",
+                 "peak MB/sample"], rows),
+        *_table(["input", "threads", "sparse / dense samples/s: median (min–max) over rounds"], ratio_rows),
+        "Work per sample (training step = forward + backward): the dense network's FLOPs (FlopCounterMode), the "
+        "sparse one's (2 · C_in · C_out per rulebook pair, × 3), its input sites, and ATen ops per step:", "",
+        *_table(["input", "dense GFLOP/sample", "sparse GFLOP/sample", "sparse input sites/sample",
+                 "sparse ATen ops/step"], flop_rows),
+        f"**{p['label']}.** Assumed: {a['gpu_sustained_tflops']} TFLOP/s sustained, {a['gather_scatter_gb_per_s']} "
+        f"GB/s for gathers and scatter-adds, {a['host_s_per_aten_op'] * 1e6:.0f} µs of host time per ATen op, "
+        f"{a['h2d_gb_per_s']} GB/s host to device, batch {a['batch']}; the dense rows as in section 4.", "",
+        *_table(["arch", "input", "training GFLOP/sample", "projected GPU minutes", "bound by"], proj),
+        f"Load average {x['load_average_before']} before, {x['load_average_after']} after.", "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("render_routes", _render_section), ("storage", _storage_section), ("input", _input_section),
     ("train", _train_section), ("scaling", _scaling_section), ("simulate", _simulate_section),
     ("fidelity", _fidelity_section),
+    ("sparse", _sparse_section),
 ]
 
 

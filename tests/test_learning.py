@@ -102,10 +102,24 @@ def splits(dataset: tuple[pd.DataFrame, list[Path]]) -> dict[tuple[int, ...], li
 
 @pytest.mark.parametrize("arch", list(CASES))
 def test_learns(arch: str, splits: dict[tuple[int, ...], list[SparseImageSet]], tmp_path: Path) -> None:
-    torch.set_num_threads(THREADS)
     train_set, val_set, test_set = splits[(0, 1, 2) if views_for(arch) == 3 else (2,)]
+    check_learns(arch, *CASES[arch], train_set, val_set, test_set, tmp_path)
+
+
+def test_sparse_resnet_learns_on_whole_planes_at_full_resolution(dataset: tuple[pd.DataFrame, list[Path]],
+                                                                   tmp_path: Path) -> None:
+    """No crop, no scaling: the whole compact plane-2 image (512 × 250 after the 2 × 2 render)."""
+    index, images = dataset
+    view = ViewSpec(planes=(2,), scale=1.0, crop=None)
+    sets = [SparseImageSet.load(images, select_events(index, split, CUT), view) for split in ("train", "val", "test")]
+    assert sets[0].input_shapes == [(512, 250)]
+    check_learns("sparse_resnet", {"width": 16}, {"optimizer": "adam", "lr": 1e-3}, *sets, tmp_path)
+
+
+def check_learns(arch: str, hparams: dict[str, Any], settings: dict[str, Any], train_set: SparseImageSet,
+                 val_set: SparseImageSet, test_set: SparseImageSet, tmp_path: Path) -> None:
+    torch.set_num_threads(THREADS)
     assert 0 < test_set.labels.mean() < 1
-    hparams, settings = CASES[arch]
     cfg = TrainConfig(arch=arch, hparams=hparams, **settings, epochs=EPOCHS, batch_size=16, seed=1,
                       threads=THREADS, device="cpu")
     train(cfg, train_set, val_set, tmp_path / "out", tmp_path / "ckpt", train_set.input_shapes)

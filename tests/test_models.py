@@ -32,6 +32,7 @@ from nuwire.models.vit import sincos_2d
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "models.md"
 ARCHS = ["lenet", "alexnet", "vit", "resnet", "mvresnet"]
+SPARSE_ARCHS = ["sparse_resnet", "sparse_mvresnet"]  # take SparseTensors: tested at the end of this file
 
 # (planes 0/1, plane 2) image shapes. Full MicroBooNE images after the default 2×2 downsample are
 # 3200 time rows × 1200 / 1728 wire columns; compact is 1024 ticks × 424 / 500 wires.
@@ -121,8 +122,8 @@ def test_mvresnet_takes_three_different_widths() -> None:
 
 
 def test_registry_names_and_views() -> None:
-    assert sorted(ARCHITECTURES) == sorted(ARCHS)
-    assert [views_for(a) for a in ARCHS] == [1, 1, 1, 1, 3]
+    assert sorted(ARCHITECTURES) == sorted(ARCHS + SPARSE_ARCHS)
+    assert [views_for(a) for a in ARCHS + SPARSE_ARCHS] == [1, 1, 1, 1, 3, 1, 3]
 
 
 UNKNOWN_ARCH_CALLS = [lambda: build_model("googlenet", [(64, 64)]), lambda: views_for("googlenet")]
@@ -417,8 +418,8 @@ def test_documented_parameter_counts(size) -> None:
 def test_documented_defaults_agree_with_a_real_build() -> None:
     """The meta-device count above is the count of a real model."""
     documented = {arch: n for arch, hp, n in docs_parameter_rows() if not hp}
-    assert set(documented) == set(ARCHS)
-    for arch in ARCHS:
+    assert set(documented) == set(ARCHS + SPARSE_ARCHS)
+    for arch in ARCHS + SPARSE_ARCHS:
         assert count_parameters(build_model(arch, shapes_for(arch, CROP))) == documented[arch]
 
 
@@ -453,3 +454,72 @@ def test_penultimate_features_are_what_the_output_layer_reads(arch: str) -> None
     assert len(maps) == views_for(arch) and all(m.shape[0] == 3 for m in maps)
     if arch == "alexnet":
         assert (maps[0] < 0).any()  # caught before the in-place ReLU
+
+
+# ---------------------------------------------------------------- sparse models (nuwire.sparse inputs)
+
+
+def sparse_inputs(shapes: list[tuple[int, int]], batch: int, seed: int = 0) -> list:
+    from nuwire.sparse import sparsify
+
+    return [sparsify(v) for v in sparse_views(shapes, batch, seed)]
+
+
+@pytest.mark.parametrize("arch", SPARSE_ARCHS)
+@pytest.mark.parametrize("size", [CROP, COMPACT], ids=["crop128", "compact"])
+def test_sparse_forward_backward(arch: str, size) -> None:
+    from nuwire.models import takes_sparse
+
+    shapes = shapes_for(arch, size)
+    torch.manual_seed(0)
+    model = build_model(arch, shapes, width=8).train()
+    assert takes_sparse(arch) and takes_sparse(model) and not takes_sparse("resnet")
+    logits = model(*sparse_inputs(shapes, 3))
+    assert logits.shape == (3, 2) and torch.isfinite(logits).all()
+    assert model.features(*sparse_inputs(shapes, 3)).shape == (3, model.fc.in_features)
+    F.cross_entropy(logits, torch.tensor([0, 1, 0])).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_sparse_models_refuse_images_too_small_and_bad_hparams() -> None:
+    with pytest.raises(ConfigError, match="too small"):
+        build_model("sparse_resnet", [(8, 8)])
+    build_model("sparse_resnet", [(32, 32)], width=4)
+    with pytest.raises(ConfigError, match="blocks"):
+        build_model("sparse_mvresnet", [(64, 64)] * 3, blocks=[2, 2])
+    with pytest.raises(ConfigError, match="3 view"):
+        build_model("sparse_mvresnet", [(64, 64)])
+
+
+@pytest.mark.parametrize("arch", SPARSE_ARCHS)
+def test_sparse_same_seed_same_weights_and_build_leaves_the_random_stream(arch: str) -> None:
+    shapes = shapes_for(arch, CROP)
+    torch.manual_seed(5)
+    a = build_model(arch, shapes).state_dict()
+    after = torch.rand(4)
+    torch.manual_seed(5)
+    ARCHITECTURES[arch](shapes)
+    assert torch.equal(torch.rand(4), after)  # the dry run drew nothing
+    torch.manual_seed(5)
+    b = build_model(arch, shapes).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sparse_resnet_learns_blob_versus_line() -> None:
+    from nuwire.sparse import sparsify
+
+    images, labels = toy_batch(16, (64, 64), seed=0)
+    x = sparsify(images)
+    torch.manual_seed(0)
+    model = build_model("sparse_resnet", [(64, 64)], width=8).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.5 * first and last < 0.35, f"sparse_resnet: loss {first:.3f} → {last:.3f}"

@@ -3,7 +3,9 @@
 `SparseImageSet.load` reads only the wanted planes and events from the image Parquet files,
 scales and crops them on their sparse pixels at load time (so only what the model sees is kept)
 and stores them run-length coded (`nuwire.runs`). `batch` scatters a batch into zeroed float
-tensors; `make_loader` walks the set in a fixed order per (seed, epoch).
+tensors; `sparse_batch` gives the same pixels as `nuwire.sparse.SparseTensor`s without ever
+building a dense array (the sparse models' input); `make_loader` walks the set in a fixed order
+per (seed, epoch).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from nuwire import runs as rl
 from nuwire.cuts import CutSpec, select_events
 from nuwire.errors import NuwireError
+from nuwire.sparse.tensor import SparseTensor
 from nuwire.views import ViewSpec, crop_centres, destination_map, scaled_size, window_starts
 
 __all__ = ["CutSpec", "ViewSpec", "SparseImageSet", "make_loader", "select_events"]
@@ -79,14 +82,23 @@ class _Plane:
         arrays = (self.token, self.value, self.tok_lo, self.n_tok, self.val_lo, self.n_pix, self.vertical)
         return int(sum(a.nbytes for a in arrays))
 
-    def dense(self, idx: np.ndarray) -> torch.Tensor:
+    def pixels(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat keys (image in batch · H·W + row · W + col) and uint8 values of a batch's pixels."""
         h, w = self.out_shape
         n_tok, n_pix = self.n_tok[idx], self.n_pix[idx]
         pos = rl.decode(self.token[rl.segments(self.tok_lo[idx], n_tok)], n_tok)
         col, row = np.divmod(pos, h)  # column-major images: position col*h + row is row*w + col
         flat = np.where(np.repeat(self.vertical[idx], n_pix), row * w + col, pos)
         flat += np.repeat(np.arange(len(idx), dtype=np.int64) * (h * w), n_pix)
-        values = self.value[rl.segments(self.val_lo[idx], n_pix)]
+        return flat, self.value[rl.segments(self.val_lo[idx], n_pix)]
+
+    def sparse(self, idx: np.ndarray) -> SparseTensor:
+        keys, values = self.pixels(idx)
+        return SparseTensor.from_keys(keys, values, len(idx), self.out_shape)
+
+    def dense(self, idx: np.ndarray) -> torch.Tensor:
+        h, w = self.out_shape
+        flat, values = self.pixels(idx)
         # np.zeros allocates with calloc: a batch-sized block comes fresh from mmap, its pages read
         # as zeros and only those that receive a pixel are ever written. torch.zeros would memset
         # the whole batch (88 MB for 16 plane-2 images at scale 0.5), which cost more than all the
@@ -127,6 +139,11 @@ class SparseImageSet:
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         return [p.dense(idx) for p in self._planes]
 
+    def sparse_batch(self, idx: np.ndarray) -> list[SparseTensor]:
+        """One one-channel SparseTensor per plane: the same pixels and values as `batch`, no dense array."""
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        return [p.sparse(idx) for p in self._planes]
+
     @classmethod
     def load(
         cls,
@@ -155,13 +172,15 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     drop_last: bool = False,
+    sparse: bool = False,
 ) -> torch.utils.data.DataLoader:
-    """Batches of (views, labels, idx); the order depends only on (seed, epoch) when shuffling."""
+    """Batches of (views, labels, idx); the order depends only on (seed, epoch) when shuffling.
+    Views are dense tensors, or with `sparse` SparseTensors (`SparseImageSet.sparse_batch`)."""
     order = np.random.default_rng((seed, epoch)).permutation(len(ds)) if shuffle else np.arange(len(ds))
     stop = len(order) - len(order) % batch_size if drop_last else len(order)
     batches = [order[i : i + batch_size] for i in range(0, stop, batch_size)]
     return torch.utils.data.DataLoader(
-        _Batches(ds, batches),
+        _Batches(ds, batches, sparse),
         batch_size=None,  # items are whole batches already
         shuffle=False,
         num_workers=num_workers,
@@ -170,15 +189,16 @@ def make_loader(
 
 
 class _Batches(torch.utils.data.Dataset):
-    def __init__(self, ds: SparseImageSet, batches: list[np.ndarray]) -> None:
+    def __init__(self, ds: SparseImageSet, batches: list[np.ndarray], sparse: bool = False) -> None:
         self.ds, self.batches = ds, batches
+        self.views = ds.sparse_batch if sparse else ds.batch
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, k: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    def __getitem__(self, k: int) -> tuple[list[torch.Tensor] | list[SparseTensor], torch.Tensor, torch.Tensor]:
         idx = self.batches[k]
-        return self.ds.batch(idx), torch.from_numpy(self.ds.labels[idx]), torch.from_numpy(idx.astype(np.int64))
+        return self.views(idx), torch.from_numpy(self.ds.labels[idx]), torch.from_numpy(idx.astype(np.int64))
 
 
 def _progress(files: list[Path], on: bool) -> Iterator[Path] | list[Path]:

@@ -48,10 +48,11 @@ class DeviceSetup:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def place_batch(self, tensor: torch.Tensor) -> torch.Tensor:
+    def place_batch(self, tensor: Any) -> Any:
+        """A dense (B, C, H, W) tensor or a `nuwire.sparse.SparseTensor` (which has no memory format)."""
         # non_blocking only helps (and is only safe to rely on) with pinned host memory.
         tensor = tensor.to(self.device, non_blocking=self.pin_memory)
-        if self.channels_last and tensor.dim() == 4:
+        if self.channels_last and isinstance(tensor, torch.Tensor) and tensor.dim() == 4:
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         return tensor
 

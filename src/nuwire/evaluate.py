@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,7 +55,7 @@ from nuwire.evaluate_plots import (
 from nuwire.interpret import embed, embedding_subset, occlusion_settings, pick_occlusion_events
 from nuwire.interpret_plots import OcclusionPanel, plot_embedding, plot_feature_maps, plot_occlusion
 from nuwire.metrics import metrics_report, split_warnings
-from nuwire.models import build_model, first_layer_maps, penultimate
+from nuwire.models import build_model, first_layer_maps, penultimate, takes_sparse
 from nuwire.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.provenance import provenance
 from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
@@ -73,6 +74,10 @@ MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per ma
 METRICS_KEYS = ("score_rule", "threshold_choice", "val", "test", "n_events", "calibration", "sample_control",
                 "occlusion", "feature_maps", "embedding", "synthetic", "warnings")
 EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
+SPARSE_SKIPPED = (
+    "not computed for sparse models: {what} works on a dense image, and a sparse model reads whole "
+    "planes that are never densified"
+)
 
 
 class ImageSet(Protocol):
@@ -85,6 +90,8 @@ class ImageSet(Protocol):
 
     def batch(self, idx: np.ndarray) -> list[Tensor]: ...
 
+    def sparse_batch(self, idx: np.ndarray) -> list[Any]: ...
+
 
 def device_setup(device: torch.device | str) -> DeviceSetup:
     """The placement training uses: bf16 autocast and channels_last on CUDA, plain fp32 on the CPU."""
@@ -93,6 +100,12 @@ def device_setup(device: torch.device | str) -> DeviceSetup:
         return DeviceSetup(dev, amp_dtype=None, channels_last=False, pin_memory=False)
     bf16 = torch.cuda.is_bf16_supported()
     return DeviceSetup(dev, amp_dtype=torch.bfloat16 if bf16 else None, channels_last=True, pin_memory=False)
+
+
+def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup) -> list[Any]:
+    """Events idx as the model reads them (sparse tensors or dense images), on its device."""
+    views = dataset.sparse_batch(idx) if takes_sparse(model) else dataset.batch(idx)
+    return [setup.place_batch(v) for v in views]
 
 
 @torch.no_grad()
@@ -104,7 +117,7 @@ def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_siz
     scores: list[Tensor] = []
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
-        views = [setup.place_batch(v) for v in dataset.batch(idx)]
+        views = model_views(model, dataset, idx, setup)
         with setup.autocast():
             logits = model(*views)
         # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
@@ -141,7 +154,7 @@ def feature_set(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: Dev
     """(len(idx), D) penultimate-layer features (`nuwire.models.penultimate`) of events idx."""
     out = []
     for start in range(0, idx.size, batch_size):
-        views = [setup.place_batch(v) for v in dataset.batch(idx[start : start + batch_size])]
+        views = model_views(model, dataset, idx[start : start + batch_size], setup)
         with setup.autocast():
             out.append(penultimate(model, *views).float().cpu())
     return torch.cat(out).double().numpy() if out else np.empty((0, 0))
@@ -283,14 +296,21 @@ def evaluate(
     control = sample_identity_control(test_frame, chosen, bootstrap_resamples, bootstrap_seed)
     plot_sample_control(test_frame, control, out_dir / "sample_control.png", synthetic)
 
-    panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, n_occlusion,
-                                               occlusion_patch, occlusion_stride, max_occlusion_positions)
-    plot_occlusion(panels, out_dir / "occlusion.png", synthetic)
-    first = pick_occlusion_events(test_y, test_score, chosen, 1)
+    if takes_sparse(model):
+        skipped = SPARSE_SKIPPED.format(what="occlusion slides a patch over a dense image; it")
+        LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
+        panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": skipped}
+    else:
+        panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, n_occlusion,
+                                                   occlusion_patch, occlusion_stride, max_occlusion_positions)
+    plot_occlusion(panels, out_dir / "occlusion.png", synthetic,
+                   note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None)
+    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
     features_used = (_feature_maps(model, test_set, setup, first[0][0], out_dir / "feature_maps.png", synthetic)
                      if first else {"channels": 0})  # fmt: skip
     if not first:
-        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), "no test events", out_dir / "feature_maps.png",
+        why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
+        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), out_dir / "feature_maps.png",
                           synthetic)
     subset = embedding_subset(len(test_y), embedding_events, bootstrap_seed)
     coords = embed(feature_set(model, test_set, subset, setup, batch_size), bootstrap_seed)

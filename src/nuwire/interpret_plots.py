@@ -42,16 +42,17 @@ def _show_image(ax: Axes, image: np.ndarray) -> None:
     ax.set_facecolor("white")
 
 
-def plot_occlusion(panels: Sequence[OcclusionPanel], path: PathLike, synthetic: bool) -> None:
+def plot_occlusion(panels: Sequence[OcclusionPanel], path: PathLike, synthetic: bool, note: str | None = None) -> None:
     """One row per event: the image beside its occlusion map in νe log-odds (red: hiding the
-    region lowers the log-odds of νe CC; blue: raises it), on a colour scale symmetric about 0."""
+    region lowers the log-odds of νe CC; blue: raises it), on a colour scale symmetric about 0.
+    `note`: why there are none, when there are none."""
     n = max(1, len(panels))
     fig = new_figure(9.5, 3.7 * n)
     axes = np.atleast_2d(fig.subplots(n, 2, squeeze=False))
     if not panels:
         for ax in axes[0]:
             ax.set_axis_off()
-        axes[0, 0].text(0.5, 0.5, "no occlusion maps requested", ha="center", va="center",
+        axes[0, 0].text(0.5, 0.5, note or "no occlusion maps requested", ha="center", va="center",
                         transform=axes[0, 0].transAxes, color="dimgrey")
     for row, panel in zip(axes, panels):
         _show_image(row[0], panel.image)

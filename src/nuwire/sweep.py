@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building im
     from nuwire.data import SparseImageSet
     from nuwire.views import ViewSpec
 
-MULTI_VIEW_ARCHS = ("mvresnet",)
+MULTI_VIEW_ARCHS = ("mvresnet", "sparse_mvresnet")
 WHOLE = "whole"
 
 

@@ -66,7 +66,7 @@ from nuwire.atomic import write_json, write_text
 from nuwire.data import make_loader
 from nuwire.device import DEVICE_CHOICES, DeviceSetup, select_device
 from nuwire.errors import CheckpointError, ConfigError, NuwireError
-from nuwire.models import build_model
+from nuwire.models import build_model, takes_sparse
 from nuwire.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
 
 LOG = logging.getLogger(__name__)
@@ -463,7 +463,7 @@ def _train(
             lr = optimizer.param_groups[0]["lr"]
             # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
             loader_args = {"seed": cfg.seed, "epoch": epoch, "num_workers": cfg.num_workers,
-                           "pin_memory": setup.pin_memory}
+                           "pin_memory": setup.pin_memory, "sparse": takes_sparse(cfg.arch)}
             tr = run_epoch(model, make_loader(train_set, cfg.batch_size, shuffle=True, **loader_args),
                            setup, class_w, optimizer, guard, f"epoch {epoch} train", progress)
             va = run_epoch(model, make_loader(val_set, cfg.batch_size, shuffle=False, **loader_args),

@@ -31,6 +31,7 @@ from nuwire.models.alexnet import build_alexnet
 from nuwire.models.lenet import build_lenet
 from nuwire.models.mvresnet import build_mvresnet
 from nuwire.models.resnet import build_resnet
+from nuwire.models.sparse_resnet import build_sparse_mvresnet, build_sparse_resnet
 from nuwire.models.vit import build_vit
 
 Builder = Callable[..., nn.Module]
@@ -41,14 +42,18 @@ ARCHITECTURES: dict[str, Builder] = {
     "vit": build_vit,
     "resnet": build_resnet,
     "mvresnet": build_mvresnet,
+    "sparse_resnet": build_sparse_resnet,
+    "sparse_mvresnet": build_sparse_mvresnet,
 }
 
 # Planes each architecture reads: single-view models take plane images one at a time.
-_VIEWS: dict[str, int] = {"mvresnet": 3}
+_VIEWS: dict[str, int] = {"mvresnet": 3, "sparse_mvresnet": 3}
+# Architectures that take `nuwire.sparse.SparseTensor`s (`SparseImageSet.sparse_batch`), not dense images.
+SPARSE_INPUT = frozenset({"sparse_resnet", "sparse_mvresnet"})
 
 __all__ = [
     "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "final_linear", "first_layer_maps",
-    "penultimate", "views_for",
+    "penultimate", "takes_sparse", "views_for",
 ]
 
 
@@ -65,6 +70,14 @@ def views_for(arch: str) -> int:
     """How many plane images `forward` takes: 1, or 3 for the multi-view models."""
     _builder(arch)
     return _VIEWS.get(arch, 1)
+
+
+def takes_sparse(arch_or_model: str | nn.Module) -> bool:
+    """Whether the architecture (or a built model) reads sparse batches instead of dense images."""
+    if isinstance(arch_or_model, nn.Module):
+        return bool(getattr(arch_or_model, "sparse_input", False))
+    _builder(arch_or_model)
+    return arch_or_model in SPARSE_INPUT
 
 
 def default_hparams(arch: str) -> dict[str, Any]:
@@ -92,13 +105,33 @@ def _dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str, Any]) 
     """Build a twin on the meta device and push one empty image per view through it: shapes only, no
     memory, no arithmetic. fork_rng leaves the global generator as it was, so the real model's weights
     (built before this) and everything drawn afterwards are the same as without the check. Eval mode
-    and no_grad take the cheaper meta paths."""
+    and no_grad take the cheaper meta paths. Sparse models build rulebooks (data-dependent shapes, which
+    the meta device cannot do), so they get one empty image per view on the CPU instead."""
+    if arch in SPARSE_INPUT:
+        _sparse_dry_run(arch, shapes, hparams)
+        return
     with torch.random.fork_rng(devices=[]), torch.device("meta"), torch.no_grad():
         twin = ARCHITECTURES[arch](shapes, **hparams).eval()
         views = [torch.empty(1, 1, h, w) for h, w in shapes]
         try:
             twin(*views)
         except (RuntimeError, ValueError) as err:
+            raise ConfigError(
+                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). "
+                "Use a larger scale or crop."
+            ) from None
+
+
+def _sparse_dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str, Any]) -> None:
+    from nuwire.sparse import SparseTensor
+
+    # On the CPU even inside a meta-device context (the docs' parameter tables build on meta).
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), torch.device("cpu"):
+        twin = ARCHITECTURES[arch](shapes, **hparams).eval()
+        views = [SparseTensor(torch.zeros(0, 3, dtype=torch.int64), torch.zeros(0, 1), 1, s) for s in shapes]
+        try:
+            twin(*views)
+        except ValueError as err:
             raise ConfigError(
                 f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). "
                 "Use a larger scale or crop."
