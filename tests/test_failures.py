@@ -461,7 +461,7 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
 
 def test_a_test_split_without_signal_is_a_warning_not_a_blank():
     from nuwire.metrics import metrics_report, split_warnings
-    from nuwire.summary import point_rows
+    from nuwire.comparisons import point_warnings
 
     rng = np.random.default_rng(0)
     report = metrics_report([0, 1, 0, 1], rng.random(4), [0, 0, 0], rng.random(3))
@@ -471,8 +471,7 @@ def test_a_test_split_without_signal_is_a_warning_not_a_blank():
         "test split has no signal (CC νe) events (0 signal of 3): ROC AUC and the rates of the missing class are "
         "undefined. Use more input files, another split or a looser cut."
     ]
-    point = {"arch": "lenet", "plane": 2, "scale": 0.5, "cut": "full", "crop": None}
-    rows = point_rows({**report, "warnings": warnings}, point, "this run")
-    assert all(r["warnings"] == warnings[0] for r in rows)
+    # the summary's warnings column: each seed's warning once
+    assert point_warnings([{**report, "warnings": warnings}] * 2) == warnings[0]
     background_only = metrics_report([0, 1], [0.2, 0.8], [1, 1], [0.3, 0.9])
     assert "test split has no background events (2 signal of 2)" in split_warnings(background_only)[0]

@@ -157,7 +157,7 @@ def test_thesis_config_trains_the_thesis_networks_as_the_file_says(own_dir: Path
     assert "synthetic" not in effective
     assert effective["sweep"] == written["sweep"]
     points = expand_sweep(effective["sweep"])
-    assert len(points) == 13
+    assert len(points) == 16  # the thesis grid (13) and the whole-plane sparse points (3)
     for point in points:
         got, said = effective["architectures"][point.arch], written["architectures"][point.arch]
         defaults = SCHEMA["properties"]["architectures"]["properties"][point.arch]["properties"]

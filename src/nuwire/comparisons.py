@@ -223,6 +223,11 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
     return out
 
 
+def point_warnings(metrics: Sequence[dict[str, Any]]) -> str:
+    """evaluate's warnings (a split without signal or background) of a point's seeds, each once."""
+    return "; ".join(dict.fromkeys(w for m in metrics for w in m.get("warnings", [])))
+
+
 def metric_rows(results: Sequence[PointResult]) -> list[dict[str, Any]]:
     """Per point and threshold: each metric as an interval dict (combined over seeds)."""
     rows = []
@@ -238,7 +243,6 @@ def metric_rows(results: Sequence[PointResult]) -> list[dict[str, Any]]:
                 "roc_auc": r.auc(), "brier": r.brier(), "n_test": int(first["test"]["n_events"]),
                 "n_signal": int(first["test"]["n_signal"]),
                 "best_epoch": epochs[0] if len(epochs) == 1 else epochs,
-                # a split without signal or background (evaluate's warning), per seed, once each
-                "warnings": "; ".join(dict.fromkeys(w for m in r.metrics for w in m.get("warnings", []))),
+                "warnings": point_warnings(r.metrics),
             })  # fmt: skip
     return rows

@@ -152,13 +152,14 @@ def get_final_output():
 # -- what reruns what (README, "What reruns what") ------------------------------------------------
 from nuwire.fingerprint import package_dir_for, stage_fingerprint
 
-_NUWIRE_SOURCES = package_dir_for(workflow.basedir)
+# NUWIRE_DIR (the Snakefile's): as a module, workflow.basedir is the user's directory.
+_NUWIRE_SOURCES = package_dir_for(NUWIRE_DIR)
 
 
 def code(stage):
     """Fingerprint of the nuwire code the stage's script runs (nuwire.fingerprint), for params:
     editing that code reruns the stage and what follows; touching a file does not."""
-    return stage_fingerprint(f"{workflow.basedir}/workflow/scripts/{stage}.py", _NUWIRE_SOURCES)
+    return stage_fingerprint(f"{NUWIRE_DIR}/workflow/scripts/{stage}.py", _NUWIRE_SOURCES)
 
 
 def point_cuts(wildcards):
