@@ -84,8 +84,9 @@ def test_an_unused_cut_plans_no_train_or_evaluate_job(finished: Path):
     (finished / "config" / "more_cuts.yaml").write_text(yaml.safe_dump(config))
     jobs = dry_run(finished, config="config/more_cuts.yaml")
     assert "train" not in jobs and "evaluate" not in jobs, jobs
-    # Only the summary, whose provenance page hashes the whole configuration.
-    assert jobs == {"summary": 1, "all": 1}
+    # Only the summary, whose provenance page hashes the whole configuration, and the effective
+    # config (results/config.yaml), which is that configuration.
+    assert jobs == {"effective_config": 1, "summary": 1, "all": 1}
     # The point's own cut does rerun it.
     config["cuts"]["full"]["signal_lep_energy_quantile"] = 0.1
     (finished / "config" / "more_cuts.yaml").write_text(yaml.safe_dump(config))
