@@ -48,7 +48,7 @@ from nuwire.geometry import COMPACT
 from nuwire.images.image_set import SparseImageSet, make_loader
 from nuwire.images.render import RenderParams, render_file
 from nuwire.images.views import ViewSpec
-from nuwire.learn.train import TrainConfig, train
+from nuwire.learn.train import TrainConfig, TrainOutputs, train
 from nuwire.models import build_model
 from nuwire.simulate import file_name, simulate_file
 
@@ -174,10 +174,11 @@ def run_variant(v: Variant, seed: int, index: pd.DataFrame, images: list[Path], 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        meta = train(cfg, sets["train"], sets["val"], out / "out", out / "ckpt", sets["train"].input_shapes)
-        history = pd.read_csv(out / "out" / "history.csv")
+        outputs = TrainOutputs(out / "best.pt", out / "history.csv", out / "train_meta.json")
+        meta = train(cfg, sets["train"], sets["val"], outputs, out / "ckpt", sets["train"].input_shapes)
+        history = pd.read_csv(outputs.history)
         model = build_model("lenet", sets["train"].input_shapes, **v.hparams)
-        model.load_state_dict(torch.load(out / "out" / "best.pt", weights_only=True))
+        model.load_state_dict(torch.load(outputs.weights, weights_only=True))
     result: dict[str, Any] = {
         "variant": v.name,
         "seed": seed,

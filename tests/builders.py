@@ -81,3 +81,20 @@ def dataset_outputs(directory: Path):
 
     names = ("events.parquet", "statistics.tsv", "qc_summary.tsv", "energy.png", "event_displays.png")
     return DatasetOutputs(*(directory / name for name in names))
+
+
+def evaluate_outputs(directory: Path):
+    """evaluate()'s outputs under `directory`, named as workflow/rules/evaluate.smk names them."""
+    from dataclasses import fields
+
+    from nuwire.evaluation.evaluate import EvaluateOutputs
+
+    names = {"metrics": "metrics.json", "predictions": "predictions.parquet"}
+    return EvaluateOutputs(**{f.name: directory / names.get(f.name, f"{f.name}.png") for f in fields(EvaluateOutputs)})
+
+
+def train_outputs(directory: Path):
+    """train()'s outputs under `directory`, named as workflow/rules/train.smk names them."""
+    from nuwire.learn.train import TrainOutputs
+
+    return TrainOutputs(directory / "best.pt", directory / "history.csv", directory / "train_meta.json")

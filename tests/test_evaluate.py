@@ -16,6 +16,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from builders import evaluate_outputs
 from nuwire.evaluation import evaluate_plots, interpret_plots
 from nuwire.evaluation.evaluate import (
     FIGURES,
@@ -139,7 +140,7 @@ def single_view(tmp_path_factory):
                 model,
                 val,
                 test,
-                out,
+                evaluate_outputs(out),
                 synthetic=synthetic,
                 batch_size=7,
                 n_occlusion=2,
@@ -245,7 +246,7 @@ def test_figures_carry_the_synthetic_label_only_when_synthetic(single_view):
 def test_provenance_may_not_overwrite_metrics(single_view, tmp_path):
     model, val, test, _ = single_view
     with pytest.raises(ValueError, match="test"):
-        evaluate(model, val, test, tmp_path, synthetic=True, n_occlusion=0, provenance={"test": {}})
+        evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, n_occlusion=0, provenance={"test": {}})
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
@@ -254,7 +255,14 @@ def test_multi_view_model(tmp_path):
     torch.manual_seed(1)
     model = build_model("mvresnet", val.input_shapes, width=4)
     metrics = evaluate(
-        model, val, test, tmp_path / "out", synthetic=False, batch_size=16, n_occlusion=1, occlusion_patch=8
+        model,
+        val,
+        test,
+        evaluate_outputs(tmp_path / "out"),
+        synthetic=False,
+        batch_size=16,
+        n_occlusion=1,
+        occlusion_patch=8,
     )
     assert metrics["n_events"]["test"] == len(test)
     occluded = metrics["occlusion"]["events"][0]
@@ -266,7 +274,7 @@ def test_multi_view_model(tmp_path):
 def test_cuda_scores_match_cpu(single_view, tmp_path):
     model, val, test, runs = single_view
     cpu = pd.read_parquet(runs[True][0] / "predictions.parquet")
-    evaluate(model, val, test, tmp_path, synthetic=True, device="cuda", n_occlusion=1)
+    evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, device="cuda", n_occlusion=1)
     gpu = pd.read_parquet(tmp_path / "predictions.parquet")
     np.testing.assert_allclose(gpu["score"], cpu["score"], atol=0.02)  # bf16 autocast
     model.cpu()

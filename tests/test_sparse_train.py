@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from builders import evaluate_outputs
 from nuwire.learn.train import SIGTERM_EXIT, TrainConfig
 from test_train import _wait_for, assert_same_result, make_config, run
 
@@ -73,7 +74,7 @@ def test_sparse_resnet_evaluates_and_skips_occlusion_with_the_reason(
     val_set.events = val_set.events.assign(category=np.where(val_set.labels == 1, "nue_cc", "numu_cc"), nu_energy=1.0)
     model = build_model("sparse_resnet", val_set.input_shapes, width=8)
     model.load_state_dict(torch.load(reference[0] / "best.pt", weights_only=True))
-    metrics = evaluate(model, val_set, val_set, tmp_path, synthetic=True)
+    metrics = evaluate(model, val_set, val_set, evaluate_outputs(tmp_path), synthetic=True)
     assert (
         metrics["occlusion"]["skipped"].startswith(SPARSE_SKIPPED.split("{")[0])
         and metrics["occlusion"]["events"] == []

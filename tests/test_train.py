@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import torch
 
-from builders import SIZE
+from builders import SIZE, train_outputs
 from nuwire.errors import CheckpointError, ConfigError
 from nuwire.events.cuts import CutSpec, select_events
 from nuwire.images.image_set import SparseImageSet
@@ -79,7 +79,7 @@ def run(directory: Path, out: Path, ckpt: Path, cfg: TrainConfig, progress: bool
         cfg,
         train_set,
         val_set,
-        out,
+        train_outputs(out),
         ckpt,
         train_set.input_shapes,
         extra={"view": VIEW, "cut": "full"},

@@ -5,8 +5,8 @@ which uses `torch.load(weights_only=True)`) and the validation and test `SparseI
 validation set serves only to choose the F1-optimal threshold; every reported number except the
 `val` block of metrics.json is computed on the test set.
 
-Files written into out_dir (each atomically)
---------------------------------------------
+Files written (each atomically), named by the rule (`EvaluateOutputs`)
+---------------------------------------------------------------------
 predictions.parquet  one row per event of both sets: sample, run, subrun, event, split ('val' or
                      'test'), label, score (softmax probability of νe CC), category, nu_energy,
                      lep_energy
@@ -30,6 +30,7 @@ import logging
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +66,7 @@ from nuwire.stats.calibration import reliability_table
 from nuwire.stats.sample_control import sample_identity_control
 
 LOG = logging.getLogger(__name__)
+PathLike = str | os.PathLike[str]
 
 KEY_COLUMNS = list(EVENT_KEY)
 PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
@@ -239,11 +241,46 @@ def _feature_maps(
     return keys | {"channels": int(chosen.shape[0])}
 
 
+@dataclass(frozen=True)
+class EvaluateOutputs:
+    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`; the rule's
+    `curves` figure is the job's, `run_evaluate_job`)."""
+
+    metrics: PathLike
+    predictions: PathLike
+    roc: PathLike
+    scores: PathLike
+    efficiency: PathLike
+    confusion: PathLike
+    reliability: PathLike
+    sample_control: PathLike
+    occlusion: PathLike
+    feature_maps: PathLike
+    embedding: PathLike
+
+
+@dataclass
+class _Scores:
+    """Stage 1's results: scores, labels, the metrics report and the predictions table."""
+
+    val_y: np.ndarray
+    test_y: np.ndarray
+    test_score: np.ndarray
+    report: dict[str, Any]
+    predictions: pd.DataFrame
+    test_frame: pd.DataFrame
+    warnings: list[str]
+
+    @property
+    def chosen(self) -> float:
+        return float(self.report["threshold_choice"]["threshold"])
+
+
 def evaluate(
     model: nn.Module,
     val_set: ImageSet,
     test_set: ImageSet,
-    out_dir: Path,
+    outputs: EvaluateOutputs,
     synthetic: bool,
     device: torch.device | str = "cpu",
     batch_size: int = 64,
@@ -256,8 +293,10 @@ def evaluate(
     bootstrap_seed: int = DEFAULT_SEED,
     embedding_events: int = EMBEDDING_EVENTS,
 ) -> dict[str, Any]:
-    """Score both sets, write predictions.parquet, metrics.json and the figures; return the metrics.
+    """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
 
+    In stages: scores and metrics with their bootstrap (`_score`), the performance figures
+    (`_performance_figures`), what the network looks at (`_interpretation_figures`), metrics.json.
     The model is moved to `device` and left there, in eval mode.
 
     ``provenance`` keys (e.g. "training": train_meta, "point", "inputs") are added at the top level
@@ -266,7 +305,6 @@ def evaluate(
     a bootstrap over TEST events (``bootstrap_resamples`` resamples, seeded by ``bootstrap_seed``);
     the validation set only chooses the threshold.
     """
-    out_dir = Path(out_dir)
     provenance = dict(provenance or {})
     clash = sorted(set(provenance) & set(METRICS_KEYS))
     if clash:  # checked first, so that nothing is written
@@ -275,6 +313,51 @@ def evaluate(
     model = setup.place_model(model)
     model.eval()
 
+    scores = _score(model, val_set, test_set, setup, batch_size, bootstrap_resamples, bootstrap_seed)
+    with atomic_path(outputs.predictions) as tmp:
+        scores.predictions.to_parquet(tmp, index=False)
+    reliability, control = _performance_figures(
+        scores, test_set, outputs, synthetic, bootstrap_resamples, bootstrap_seed
+    )
+    interpretation = _interpretation_figures(
+        model,
+        test_set,
+        setup,
+        scores,
+        outputs,
+        synthetic,
+        n_occlusion,
+        occlusion_patch,
+        occlusion_stride,
+        max_occlusion_positions,
+        embedding_events,
+        bootstrap_seed,
+        batch_size,
+    )
+    payload: dict[str, Any] = {
+        **scores.report,
+        "n_events": {"val": int(len(scores.val_y)), "test": int(len(scores.test_y))},
+        "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
+        "sample_control": control,
+        **interpretation,
+        "synthetic": bool(synthetic),
+        "warnings": scores.warnings,
+    }
+    payload.update(provenance)
+    write_json(outputs.metrics, payload)
+    return payload
+
+
+def _score(
+    model: nn.Module,
+    val_set: ImageSet,
+    test_set: ImageSet,
+    setup: DeviceSetup,
+    batch_size: int,
+    bootstrap_resamples: int,
+    bootstrap_seed: int,
+) -> _Scores:
+    """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
     val_score = score_set(model, val_set, setup, batch_size)
     test_score = score_set(model, test_set, setup, batch_size)
     _check_scores(val_score, "validation")
@@ -303,35 +386,65 @@ def evaluate(
         "TPR %s, precision %s", len(test_y), int(test_y.sum()), report["test"]["roc_auc"], auc_ci.get("ci68"), chosen,
         test_at_chosen["accuracy"], test_at_chosen["tpr"], test_at_chosen["precision"],
     )  # fmt: skip
-    with atomic_path(out_dir / "predictions.parquet") as tmp:
-        predictions.to_parquet(tmp, index=False)
+    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings)
 
+
+def _performance_figures(
+    scores: _Scores,
+    test_set: ImageSet,
+    outputs: EvaluateOutputs,
+    synthetic: bool,
+    bootstrap_resamples: int,
+    bootstrap_seed: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """ROC, score distributions, efficiency, confusion, reliability and the sample-identity control."""
+    test_y, test_score, report, chosen = scores.test_y, scores.test_score, scores.report, scores.chosen
+    test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     test_events = test_set.events.reset_index(drop=True)
     thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
-    plot_roc(test_y, test_score, report["test"], out_dir / "roc.png", synthetic)
+    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic)
     plot_score_distributions(
-        test_score, test_events["category"].to_numpy(), out_dir / "scores.png", synthetic, thresholds=thresholds
+        test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
     )
     plot_efficiency(
         test_y,
         test_score,
         test_events["nu_energy"].to_numpy(),
         chosen,
-        out_dir / "efficiency.png",
+        Path(outputs.efficiency),
         synthetic,
         title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)",
     )
     plot_confusion(
         test_at_chosen,
-        out_dir / "confusion.png",
+        Path(outputs.confusion),
         synthetic,
         title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)",
     )
     reliability = reliability_table(test_y, test_score)
-    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], out_dir / "reliability.png", synthetic)
-    control = sample_identity_control(test_frame, chosen, bootstrap_resamples, bootstrap_seed)
-    plot_sample_control(test_frame, control, out_dir / "sample_control.png", synthetic)
+    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
+    control = sample_identity_control(scores.test_frame, chosen, bootstrap_resamples, bootstrap_seed)
+    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
+    return reliability, control
 
+
+def _interpretation_figures(
+    model: nn.Module,
+    test_set: ImageSet,
+    setup: DeviceSetup,
+    scores: _Scores,
+    outputs: EvaluateOutputs,
+    synthetic: bool,
+    n_occlusion: int,
+    occlusion_patch: int,
+    occlusion_stride: int | None,
+    max_occlusion_positions: int,
+    embedding_events: int,
+    bootstrap_seed: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Occlusion maps, first-layer feature maps and the embedding; returns their metrics.json entries."""
+    test_y, test_score, chosen = scores.test_y, scores.test_score, scores.chosen
     if takes_sparse(model):
         skipped = SPARSE_SKIPPED.format(what="occlusion slides a patch over a dense image; it")
         LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
@@ -350,47 +463,37 @@ def evaluate(
         )
     plot_occlusion(
         panels,
-        out_dir / "occlusion.png",
+        Path(outputs.occlusion),
         synthetic,
         note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None,
     )
     first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
-    features_used = (_feature_maps(model, test_set, setup, first[0][0], out_dir / "feature_maps.png", synthetic)
+    feature_path = Path(outputs.feature_maps)
+    features_used = (_feature_maps(model, test_set, setup, first[0][0], feature_path, synthetic)
                      if first else {"channels": 0})  # fmt: skip
     if not first:
         why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
-        plot_feature_maps(
-            np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), out_dir / "feature_maps.png", synthetic
-        )
+        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), feature_path, synthetic)
     subset = embedding_subset(len(test_y), embedding_events, bootstrap_seed)
     coords = embed(feature_set(model, test_set, subset, setup, batch_size), bootstrap_seed)
+    test_events = test_set.events.reset_index(drop=True)
     plot_embedding(
         coords,
         test_events["category"].to_numpy()[subset],
         test_score[subset],
-        out_dir / "embedding.png",
+        Path(outputs.embedding),
         synthetic,
         n_total=len(test_y),
     )
-
-    payload: dict[str, Any] = {
-        **report,
-        "n_events": {"val": int(len(val_y)), "test": int(len(test_y))},
-        "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
-        "sample_control": control,
+    return {
         "occlusion": occlusion_used,
         "feature_maps": features_used,
         "embedding": {
             "events": int(subset.size),
             "pca_explained_variance": coords["explained"],
             "tsne": coords["tsne"] is not None,
-        },  # fmt: skip
-        "synthetic": bool(synthetic),
-        "warnings": warnings,
+        },
     }
-    payload.update(provenance)
-    write_json(out_dir / "metrics.json", payload)
-    return payload
 
 
 def run_evaluate_job(
@@ -404,7 +507,8 @@ def run_evaluate_job(
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
     evaluate_settings: Mapping[str, Any],
-    out_dir: Path,
+    outputs: EvaluateOutputs,
+    curves: str | os.PathLike[str],
     synthetic: bool,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
@@ -413,16 +517,14 @@ def run_evaluate_job(
     model.load_state_dict(checkpoint.load(weights))
     val_set = load_point_split(index_path, image_files, point, cuts, "val")
     test_set = load_point_split(index_path, image_files, point, cuts, "test")
-    plot_training_curves(
-        pd.read_csv(history), Path(out_dir) / "training_curves.png", synthetic, best_epoch=train_meta["best_epoch"]
-    )
+    plot_training_curves(pd.read_csv(history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
     inputs = read_json(inputs_manifest, made_by="dataset")
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
         val_set,
         test_set,
-        Path(out_dir),
+        outputs,
         synthetic=synthetic,
         device=setup.device,
         batch_size=int(evaluate_settings.get("batch_size", 64)),

@@ -9,9 +9,9 @@ score, which is the same function of the logit difference).
 
 Files
 -----
-out_dir/history.csv       one row per finished epoch (rewritten atomically after each epoch)
-out_dir/best.pt           state dict of the best validation epoch (written at the end)
-out_dir/train_meta.json   arch, hparams, input shapes, best epoch, config hash... (written last,
+outputs.history           one row per finished epoch (rewritten atomically after each epoch)
+outputs.weights           state dict of the best validation epoch (written at the end)
+outputs.meta              arch, hparams, input shapes, best epoch, config hash... (written last,
                           so its presence means the point finished)
 checkpoint_dir/last.pt    everything needed to continue after the last finished epoch
 checkpoint_dir/best-eNNNN.pt  weights of the best epoch so far (written only when validation
@@ -69,6 +69,7 @@ from nuwire.models import build_model, takes_sparse
 from nuwire.report.provenance import config_hash
 
 LOG = logging.getLogger(__name__)
+PathLike = str | os.PathLike[str]
 
 OPTIMIZERS = ("sgd", "adam")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -314,12 +315,22 @@ def _load_resume(path: Path, expected_hash: str) -> dict[str, Any]:
     return state
 
 
-def _remove_temporaries(*directories: Path) -> None:
+@dataclass(frozen=True)
+class TrainOutputs:
+    """The files train() writes, as the train rule names them (`snakemake.output`)."""
+
+    weights: PathLike
+    history: PathLike
+    meta: PathLike
+
+
+def _remove_temporaries(checkpoint_dir: Path, outputs: TrainOutputs) -> None:
     """Temporary files of atomic writes that a SIGKILL interrupted (see nuwire.io.atomic)."""
-    for directory in directories:
-        for name in (LAST, "best-e*.pt", "best.pt", "history.csv", "train_meta.json"):
-            for tmp in directory.glob(f".{name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
+    targets = [checkpoint_dir / LAST, checkpoint_dir / "best-e*.pt"]
+    targets += [Path(p) for p in (outputs.weights, outputs.history, outputs.meta)]
+    for target in targets:
+        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -364,7 +375,7 @@ def train(
     cfg: TrainConfig,
     train_set: Any,
     val_set: Any,
-    out_dir: Path,
+    outputs: TrainOutputs,
     checkpoint_dir: Path,
     input_shapes: Sequence[Sequence[int]],
     extra: Mapping[str, Any] | None = None,
@@ -380,7 +391,7 @@ def train(
     (a SystemExit with status 143) on SIGTERM.
     """
     log = log or LOG
-    out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
+    checkpoint_dir = Path(checkpoint_dir)
     shapes = [tuple(int(n) for n in s) for s in input_shapes]
     digest = training_hash(cfg, {"input_shapes": [list(s) for s in shapes], **dict(extra or {})})
     train_labels = np.asarray(train_set.labels, dtype=np.int64)
@@ -398,7 +409,7 @@ def train(
         torch.backends.cudnn.benchmark = True
     with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
         return _train(
-            cfg, train_set, val_set, out_dir, checkpoint_dir, shapes, digest, train_labels, setup, guard, log, progress
+            cfg, train_set, val_set, outputs, checkpoint_dir, shapes, digest, train_labels, setup, guard, log, progress
         )
 
 
@@ -451,7 +462,7 @@ def _train(
     cfg: TrainConfig,
     train_set: Any,
     val_set: Any,
-    out_dir: Path,
+    outputs: TrainOutputs,
     checkpoint_dir: Path,
     shapes: list[tuple[int, ...]],
     digest: str,
@@ -473,7 +484,7 @@ def _train(
     state = TrainingState(model, optimizer, scheduler, digest)
     history = state.history
     last_path = checkpoint_dir / LAST
-    _remove_temporaries(checkpoint_dir, out_dir)
+    _remove_temporaries(checkpoint_dir, outputs)
     if last_path.exists():
         done = state.restore(last_path)
         history = state.history
@@ -555,7 +566,7 @@ def _train(
             state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
             state.save(last_path)
             _remove_stale_best(checkpoint_dir, state.best["epoch"])
-            write_text(out_dir / "history.csv", history_csv(history))
+            write_text(outputs.history, history_csv(history))
             log.info(
                 "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
                 epoch,
@@ -575,12 +586,12 @@ def _train(
     if guard.received:
         # Writing the outputs takes moments; finishing beats leaving a checkpoint with nothing to do.
         log.info("SIGTERM received after the last epoch: writing the outputs before exiting")
-    return _finish(cfg, out_dir, checkpoint_dir, shapes, state, setup, log)
+    return _finish(cfg, outputs, checkpoint_dir, shapes, state, setup, log)
 
 
 def _finish(
     cfg: TrainConfig,
-    out_dir: Path,
+    outputs: TrainOutputs,
     checkpoint_dir: Path,
     shapes: list[tuple[int, ...]],
     state: TrainingState,
@@ -597,8 +608,8 @@ def _finish(
             f"{best_path} belongs to another training configuration. Delete the directory "
             f"{checkpoint_dir} to start this job over."
         )
-    write_text(out_dir / "history.csv", history_csv(history))
-    checkpoint.save(out_dir / "best.pt", best_state["model"])
+    write_text(outputs.history, history_csv(history))
+    checkpoint.save(outputs.weights, best_state["model"])
     best_row = next(row for row in history if row["epoch"] == best["epoch"])
     meta = {
         "arch": cfg.arch,
@@ -613,7 +624,7 @@ def _finish(
         "device": setup.describe(),
         "config": asdict(cfg),
     }
-    write_json(out_dir / "train_meta.json", meta)
+    write_json(outputs.meta, meta)
     (checkpoint_dir / LAST).unlink(missing_ok=True)
     _remove_stale_best(checkpoint_dir, None)
     try:
@@ -625,7 +636,7 @@ def _finish(
         best["epoch"],
         best_row["val_auc"],
         best_row["val_loss"],
-        out_dir,
+        Path(outputs.weights).parent,
     )
     return meta
 
@@ -636,7 +647,7 @@ def run_train_job(
     point: SweepPoint,
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
-    out_dir: Path,
+    outputs: TrainOutputs,
     checkpoint_dir: Path,
     threads: int,
 ) -> dict[str, Any]:
@@ -657,5 +668,5 @@ def run_train_job(
         "dataset": dataset_fingerprint(train_set, val_set),
     }
     return train(
-        cfg, train_set, val_set, out_dir, checkpoint_dir, train_set.input_shapes, extra=extra, log=LOG, progress=True
+        cfg, train_set, val_set, outputs, checkpoint_dir, train_set.input_shapes, extra=extra, log=LOG, progress=True
     )
