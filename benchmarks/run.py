@@ -263,15 +263,15 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
         )
     if "storage" in r:
         x = r["storage"]
-        limit = x["target"]["parquet_over_png"]
+        # The old ≤ 0.25× target is retired (it lay below the 8-bit values' own entropy, §2): the
+        # lossless Parquet stays, and the ratio is reported as measured, not judged.
         rows.append(
-            _target_row(
-                f"Parquet ≤ {limit}× the thesis PNGs (bytes/event)",
-                x["parquet_over_png"],
-                None,
-                x["parquet_over_png"] <= limit,
-                3,
-            )
+            [
+                "Parquet against the thesis PNGs (bytes/event), measured; the ≤ 0.25× target is retired",
+                _f(x["parquet_over_png"], 3) + "×",
+                "–",
+                "retired",
+            ]
         )
     if "input" in r:
         x = r["input"]
