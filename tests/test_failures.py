@@ -326,7 +326,7 @@ def test_a_live_holder_is_named_and_a_dead_ones_lock_is_taken_over(tmp_path: Pat
         [
             sys.executable,
             "-c",
-            f"from nuwire import results_lock; results_lock.acquire({str(results)!r}); "
+            f"from nuwire.pipeline import results_lock; results_lock.acquire({str(results)!r}); "
             "import time; print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
