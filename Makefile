@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first and alone, so that no other package can pull a different torch build.
 	$(BIN)/pip install --quiet -c requirements/constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet -c requirements/constraints.txt -e ".[test]"
+	$(BIN)/pip install --quiet -c requirements/constraints.txt -e ".[test,lint]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,7 +45,11 @@ slurm-profile:
 	mkdir -p "$$(dirname "$$dest")" && ln -sfn "$(CURDIR)/profiles/slurm" "$$dest" && \
 	echo "linked $$dest -> $(CURDIR)/profiles/slurm (now: snakemake --profile slurm)"
 
+## lint: formatting and lint of the Python (ruff) and the rules (snakefmt), then Snakemake's own lint
 lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
 clean:

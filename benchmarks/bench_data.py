@@ -1,4 +1,4 @@
-"""nuwire.data against the thesis route: RAM of the sparse set, and model-ready samples per second.
+"""nuwire.images.image_set against the thesis route: RAM of the sparse set, and model-ready samples per second.
 
 Thesis route: one PNG per sample, opened and decoded with Pillow, rescaled with nearest neighbour
 and turned into a float tensor. Ours: `SparseImageSet` in RAM, densified per batch by `make_loader`.
@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
-from nuwire.data import SparseImageSet, ViewSpec, make_loader
-from nuwire.dataset import build_event_index
+from nuwire.events.dataset import build_event_index
 from nuwire.geometry import MICROBOONE
-from nuwire.render import IMAGE_SCHEMA, RenderParams, render_file
+from nuwire.images.image_set import SparseImageSet, make_loader
+from nuwire.images.render import IMAGE_SCHEMA, RenderParams, render_file
+from nuwire.images.views import ViewSpec
 from nuwire.simulate import simulate_file
 
 SHAPE = (3200, 1728)  # plane 2, MicroBooNE, downsampled by 2 in time and wire
@@ -50,8 +51,16 @@ def synthetic_event(rng: np.random.Generator, shape: tuple[int, int] = SHAPE, n_
     h, w = shape
     segs = []
     for _ in range(n_cosmics):
-        segs.append(_hits(rng, rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0, np.pi),
-                          rng.uniform(300, 2500), rng.uniform(25, 45)))
+        segs.append(
+            _hits(
+                rng,
+                rng.uniform(0, h),
+                rng.uniform(0, w),
+                rng.uniform(0, np.pi),
+                rng.uniform(300, 2500),
+                rng.uniform(25, 45),
+            )
+        )
     vr, vc = rng.uniform(0.3 * h, 0.7 * h), rng.uniform(0.2 * w, 0.8 * w)
     for _ in range(rng.integers(1, 4)):  # tracks from the vertex
         segs.append(_hits(rng, vr, vc, rng.uniform(0, 2 * np.pi), rng.uniform(30, 400), 35))
@@ -81,8 +90,20 @@ def _write_parquet(path: Path, images: list[np.ndarray]) -> pd.DataFrame:
     for e, dense in enumerate(images):
         r, c = np.nonzero(dense)
         h, w = dense.shape
-        rows.append(dict(sample="bench", run=1, subrun=1, event=e, plane=2, height=h, width=w,
-                         row=r.astype(np.uint16), col=c.astype(np.uint16), value=dense[r, c]))
+        rows.append(
+            dict(
+                sample="bench",
+                run=1,
+                subrun=1,
+                event=e,
+                plane=2,
+                height=h,
+                width=w,
+                row=r.astype(np.uint16),
+                col=c.astype(np.uint16),
+                value=dense[r, c],
+            )
+        )
     pq.write_table(pa.Table.from_pylist(rows, schema=IMAGE_SCHEMA), path, row_group_size=16, compression="zstd")
     return _events(pd.DataFrame({"sample": "bench", "run": 1, "subrun": 1, "event": range(len(images))}))
 
@@ -97,8 +118,14 @@ def _events(keys: pd.DataFrame) -> pd.DataFrame:
 
 
 def _events_in(files: Sequence[Path], n_events: int) -> pd.DataFrame:
-    keys = pd.concat([pq.read_table(f, columns=["sample", "run", "subrun", "event", "plane"],
-                                    filters=[("plane", "==", 2)]).to_pandas() for f in files])
+    keys = pd.concat(
+        [
+            pq.read_table(
+                f, columns=["sample", "run", "subrun", "event", "plane"], filters=[("plane", "==", 2)]
+            ).to_pandas()
+            for f in files
+        ]
+    )
     return _events(keys.drop(columns="plane").drop_duplicates().head(n_events))
 
 

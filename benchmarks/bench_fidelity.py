@@ -29,9 +29,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from nuwire.figstyle import new_figure, save_figure
 from nuwire.geometry import MICROBOONE, N_PLANES
-from nuwire.schema import SEQ_CNT
+from nuwire.io.h5schema import SEQ_CNT
+from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.simulate import simulate_file
 from nuwire.simulate.channels import channel_status, run_period
 from nuwire.simulate.fidelity import (
@@ -104,8 +104,12 @@ def draw_side_by_side(synthetic_png: Path, real_png: Path, target: Path) -> None
     import matplotlib.image as mpimg
 
     fig = new_figure(16.0, 8.5)
-    for i, (png, label) in enumerate(((real_png, "real MicroBooNE readout 7004/331/16552 (OpenSamples notebook)"),
-                                      (synthetic_png, "synthetic bnb readout (nuwire), drawn the same way"))):
+    for i, (png, label) in enumerate(
+        (
+            (real_png, "real MicroBooNE readout 7004/331/16552 (OpenSamples notebook)"),
+            (synthetic_png, "synthetic bnb readout (nuwire), drawn the same way"),
+        )
+    ):
         ax = fig.add_subplot(1, 2, i + 1)
         ax.imshow(mpimg.imread(png))
         ax.set_title(label, fontsize=9)
@@ -120,10 +124,22 @@ def draw_histogram(per_readout: list[np.ndarray], target: Path) -> None:
     fig = new_figure(7.0, 4.6)
     ax = fig.add_subplot()
     ax.stairs(ref["counts"], EDGES, label="real event 7004/331/16552 (digitised, ±3% per bar)", color="black", lw=1.5)
-    ax.stairs(np.median(counts, axis=0), EDGES, label=f"synthetic bnb: median of {len(counts)} readouts",
-              color="tab:red", lw=1.5)
-    ax.fill_between(centres, counts.min(axis=0), counts.max(axis=0), step="mid", color="tab:red", alpha=0.2,
-                    label="synthetic: min–max over readouts")
+    ax.stairs(
+        np.median(counts, axis=0),
+        EDGES,
+        label=f"synthetic bnb: median of {len(counts)} readouts",
+        color="tab:red",
+        lw=1.5,
+    )
+    ax.fill_between(
+        centres,
+        counts.min(axis=0),
+        counts.max(axis=0),
+        step="mid",
+        color="tab:red",
+        alpha=0.2,
+        label="synthetic: min–max over readouts",
+    )
     ax.axvspan(25, 35, color="tab:blue", alpha=0.08, label="real minimum-ionising shoulder (25–35)")
     ax.set_yscale("log")
     ax.set_xlabel("6-tick ADC sum, plane 2 (pixel intensity before cutoff)")
@@ -165,14 +181,20 @@ def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) 
         # Draw a typical readout: the one whose plane-2 count of sums is nearest the median.
         nonzero = np.array([f["nonzero"] for f in per_plane[2]])
         typical = int(np.argmin(np.abs(nonzero - np.median(nonzero))))
-        draw_display(read_planes(path, typical), out_dir / "fidelity_display_synthetic.png",
-                     f"synthetic bnb readout {run_number('bnb')}/{file_index}/{typical + 1} (nuwire; the median "
-                     f"of {n_readouts} by plane-2 sums), 6-tick sums, cutoff 10, saturation 100")
+        draw_display(
+            read_planes(path, typical),
+            out_dir / "fidelity_display_synthetic.png",
+            f"synthetic bnb readout {run_number('bnb')}/{file_index}/{typical + 1} (nuwire; the median "
+            f"of {n_readouts} by plane-2 sums), 6-tick sums, cutoff 10, saturation 100",
+        )
         mult = hit_multiplicity(path)
     real_dir = real_reference_dir()
     if real_dir is not None:
-        draw_side_by_side(out_dir / "fidelity_display_synthetic.png", real_dir / REAL_DISPLAY,
-                          out_dir / "fidelity_display_side_by_side.png")
+        draw_side_by_side(
+            out_dir / "fidelity_display_synthetic.png",
+            real_dir / REAL_DISPLAY,
+            out_dir / "fidelity_display_side_by_side.png",
+        )
     draw_histogram(plane2_counts, out_dir / "fidelity_plane2_histogram.png")
     draw_multiplicity(mult, n_readouts, out_dir / "fidelity_hit_multiplicity.png")
 
@@ -180,9 +202,14 @@ def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) 
     planes = {}
     for p in range(N_PLANES):
         s = summarise(per_plane[p])
-        planes[str(p)] = {name: {**s[name], "real": real[name] if p == 2 else None,
-                                 "within": within_factor(s[name]["median"], real[name], FACTOR) if p == 2 else None}
-                          for name in FIGURES}
+        planes[str(p)] = {
+            name: {
+                **s[name],
+                "real": real[name] if p == 2 else None,
+                "within": within_factor(s[name]["median"], real[name], FACTOR) if p == 2 else None,
+            }
+            for name in FIGURES
+        }
     status = channel_status(MICROBOONE, run_period(run_number("bnb")))
     return {
         "name": "fidelity",

@@ -28,8 +28,9 @@ TARGET_SPEEDUP = 10.0
 COO_BYTES_PER_PIXEL = 2 * 8 + 1  # torch.sparse_coo: int64 (row, col) + uint8 value
 
 
-def run(parquet_files: Sequence[str | Path], n_events: int = 64, repeats: int = 3, min_seconds: float = 1.5,
-        seed: int = 0) -> dict[str, Any]:
+def run(
+    parquet_files: Sequence[str | Path], n_events: int = 64, repeats: int = 3, min_seconds: float = 1.5, seed: int = 0
+) -> dict[str, Any]:
     torch.set_num_threads(1)  # loader work is single-threaded on both routes
     files = [Path(f) for f in parquet_files]
     events = _events_in(files, n_events)

@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
-from nuwire.render import RenderParams, densify, render_file
-from nuwire.schema import SEQ_CNT
+from nuwire.images.render import RenderParams, densify, render_file
+from nuwire.io.h5schema import SEQ_CNT
 
 
 def io_floor(path: Path) -> tuple[int, float]:
@@ -119,7 +119,7 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, png_eve
 def demo_file(path: Path, n_events: int = 8, seed: int = 0, geometry_name: str = "compact", tracks: int = 12) -> Path:
     """A file of straight tracks (pulses a few ticks wide) per plane, for a run without inputs."""
     from nuwire.geometry import get_geometry
-    from nuwire.writer import OpenSamplesWriter
+    from nuwire.io.opensamples_writer import OpenSamplesWriter
 
     geometry = get_geometry(geometry_name)
     rng = np.random.default_rng(seed)
@@ -137,8 +137,11 @@ def demo_file(path: Path, n_events: int = 8, seed: int = 0, geometry_name: str =
                     t = np.rint(ticks[:, None] + offsets[None, :]).astype(int)
                     ok = (t >= 0) & (t < n_t)
                     pulse = rng.uniform(20, 60) * np.exp(-0.5 * (offsets / 1.5) ** 2)
-                    np.add.at(plane, (np.broadcast_to(wires[:, None], t.shape)[ok], t[ok]),
-                              np.broadcast_to(pulse, t.shape)[ok].astype(np.float32))
+                    np.add.at(
+                        plane,
+                        (np.broadcast_to(wires[:, None], t.shape)[ok], t[ok]),
+                        np.broadcast_to(pulse, t.shape)[ok].astype(np.float32),
+                    )
             ids = np.concatenate([np.full(len(p), i, np.int32) for i, p in enumerate(planes)])
             wires = np.concatenate([np.arange(len(p), dtype=np.float32) for p in planes])
             n = len(ids)
@@ -146,13 +149,23 @@ def demo_file(path: Path, n_events: int = 8, seed: int = 0, geometry_name: str =
             writer.add_event(
                 {
                     "event_table": {
-                        "event_id": eid, "is_cc": [1], "nu_pdg": [12], "nu_energy": [1.0], "lep_energy": [0.5],
-                        "nu_dir": [[0, 0, 1]], "nu_vtx": [[1, 1, 1]], "nu_vtx_corr": [[1, 1, 1]],
-                        "nu_vtx_wire_pos": [[1, 1, 1]], "nu_vtx_wire_time": [100.0],
+                        "event_id": eid,
+                        "is_cc": [1],
+                        "nu_pdg": [12],
+                        "nu_energy": [1.0],
+                        "lep_energy": [0.5],
+                        "nu_dir": [[0, 0, 1]],
+                        "nu_vtx": [[1, 1, 1]],
+                        "nu_vtx_corr": [[1, 1, 1]],
+                        "nu_vtx_wire_pos": [[1, 1, 1]],
+                        "nu_vtx_wire_time": [100.0],
                     },
                     "wire_table": {
-                        "event_id": np.repeat(eid, n, axis=0), "tpc": np.zeros(n, np.int32), "local_plane": ids,
-                        "local_wire": wires, "adc": np.concatenate(planes),
+                        "event_id": np.repeat(eid, n, axis=0),
+                        "tpc": np.zeros(n, np.int32),
+                        "local_plane": ids,
+                        "local_wire": wires,
+                        "adc": np.concatenate(planes),
                     },
                 }
             )

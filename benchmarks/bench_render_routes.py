@@ -39,9 +39,9 @@ from PIL import Image
 
 from benchmarks import Timing, interleaved, load_average, paired_ratio, rate_figures, spread, timed
 from benchmarks.bench_render import io_floor
-from nuwire.opensamples import OpenSamplesFile
-from nuwire.render import RenderParams, read_event_images, render_file, render_plane
-from nuwire.schema import SEQ_CNT
+from nuwire.images.render import RenderParams, read_event_images, render_file, render_plane
+from nuwire.io.h5schema import SEQ_CNT
+from nuwire.io.opensamples import OpenSamplesFile
 
 TARGET_OVER_FLOOR = 0.7
 TARGET_OVER_NOTEBOOK = 10.0
@@ -95,7 +95,7 @@ def _pynuml_frame(wt: h5py.Group, start: int, count: int, adc_columns: list[str]
 def notebook_images(df: pd.DataFrame, adc_columns: list[str], params: RenderParams) -> list[np.ndarray]:
     """The three dense uint8 images of one event, from its pynuml-style DataFrame."""
     images = []
-    for p in range(3):
+    for p in range(3):  # noqa: B007 (used as @p in the query string)
         plane = df.query("local_plane == @p")
         adc = plane[adc_columns].to_numpy(dtype=np.float64)
         n_ticks = adc.shape[1]
@@ -167,8 +167,13 @@ def _per_event_ms(timings: Sequence[Timing]) -> dict[str, float | int]:
     return spread(1e3 * t.cpu_s / t.items for t in timings)
 
 
-def run(files: Sequence[str | Path], params: RenderParams | None = None, repeats: int = 3,
-        notebook_events: int = 1, notebook_repeats: int = 3) -> dict[str, Any]:
+def run(
+    files: Sequence[str | Path],
+    params: RenderParams | None = None,
+    repeats: int = 3,
+    notebook_events: int = 1,
+    notebook_repeats: int = 3,
+) -> dict[str, Any]:
     params = params or RenderParams()
     files = [Path(f) for f in files]
     load_before = load_average()

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import load_average, spread
-from nuwire.render import RenderParams, render_file
+from nuwire.images.render import RenderParams, render_file
 
 FLAT_TOLERANCE = 1.25  # per-event cost at 4× within 25% of the cost at 1×
 
 
 def _warm() -> None:
-    import nuwire.render  # noqa: F401  (import cost paid before timing)
+    import nuwire.images.render  # noqa: F401  (import cost paid before timing)
 
 
 def _render_one(h5: str, out_dir: str, params: RenderParams) -> int:
@@ -63,14 +63,16 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, repeats
                 for _ in range(repeats):
                     events, seconds = _timed_pool(pools[workers], sizes[size], Path(tmp), params)
                     times.append(seconds)
-                rows.append({
-                    "workers": workers,
-                    "size": size,
-                    "files": len(sizes[size]),
-                    "events": events,
-                    "wall_s": spread(times, 2),
-                    "wall_s_per_event": spread((t / events for t in times), 3),
-                })
+                rows.append(
+                    {
+                        "workers": workers,
+                        "size": size,
+                        "files": len(sizes[size]),
+                        "events": events,
+                        "wall_s": spread(times, 2),
+                        "wall_s_per_event": spread((t / events for t in times), 3),
+                    }
+                )
         finally:
             for pool in pools.values():
                 pool.shutdown()

@@ -22,10 +22,10 @@ from typing import Any
 import h5py
 
 from nuwire.geometry import COMPACT, MICROBOONE, Geometry
-from nuwire.schema import TABLES
+from nuwire.io.h5schema import TABLES
+from nuwire.io.opensamples_writer import ADC_CHUNK, OpenSamplesWriter
 from nuwire.simulate import simulate_file
 from nuwire.simulate.event import simulate_event
-from nuwire.writer import ADC_CHUNK, OpenSamplesWriter
 
 SEED = 20250701
 FULL_EVENTS = 8

@@ -58,18 +58,21 @@ INPUTS = {"whole": "whole plane 2, scale 1.0", "crop": "vertex crop 128 × 128, 
 
 
 def _view(name: str) -> Any:
-    from nuwire.views import ViewSpec
+    from nuwire.images.views import ViewSpec
 
     return ViewSpec(planes=(2,), scale=1.0) if name == "whole" else ViewSpec(planes=(2,), scale=0.5, crop=128)
 
 
 def prepare(h5_files: Sequence[Path], directory: Path) -> Path:
     """Render the files into `directory` and write their event index there; returns the index path."""
-    from nuwire.dataset import build_event_index
-    from nuwire.render import RenderParams, render_file
+    from nuwire.events.dataset import build_event_index
+    from nuwire.images.render import RenderParams, render_file
 
     params = RenderParams()
-    images, qcs = [directory / f"{h5.stem}.parquet" for h5 in h5_files], [directory / f"{h5.stem}.qc.json" for h5 in h5_files]
+    images, qcs = (
+        [directory / f"{h5.stem}.parquet" for h5 in h5_files],
+        [directory / f"{h5.stem}.qc.json" for h5 in h5_files],
+    )
     for h5, image, qc in zip(h5_files, images, qcs):
         render_file(h5, image, qc, h5.stem, params)
     index = build_event_index(h5_files, images, qcs, params)
@@ -81,7 +84,7 @@ def prepare(h5_files: Sequence[Path], directory: Path) -> Path:
 def load(index_path: Path, input_name: str) -> Any:
     import pandas as pd
 
-    from nuwire.data import SparseImageSet
+    from nuwire.images.image_set import SparseImageSet
 
     images = sorted(index_path.parent.glob("*_WithWire_*.parquet"))
     return SparseImageSet.load(images, pd.read_parquet(index_path), _view(input_name))
@@ -114,8 +117,9 @@ def measure(input_name: str, ds: Any) -> tuple[list[dict[str, Any]], list[float]
         step(0)  # warm-up: first-use kernel selection and allocations
     times: dict[str, list[float]] = {route: [] for route in routes}
     start = time.perf_counter()
-    while len(times["sparse"]) < MAX_STEPS and (len(times["sparse"]) < MIN_ROUNDS[input_name]
-                                                 or time.perf_counter() - start < MIN_SECONDS):
+    while len(times["sparse"]) < MAX_STEPS and (
+        len(times["sparse"]) < MIN_ROUNDS[input_name] or time.perf_counter() - start < MIN_SECONDS
+    ):
         for route in routes:
             t0 = time.perf_counter()
             steps[route](len(times[route]) + 1)
@@ -123,14 +127,23 @@ def measure(input_name: str, ds: Any) -> tuple[list[dict[str, Any]], list[float]
     rows = []
     for route in routes:
         batch, t = BATCH[(route, input_name)], times[route]
-        rows.append({
-            "route": route, "arch": ARCH[route], "input": input_name, "threads": torch.get_num_threads(),
-            "batch": batch, "samples_per_s": round(batch / statistics.median(t), 2),
-            "samples_per_s_worst_step": round(batch / max(t), 2), "samples_per_s_best_step": round(batch / min(t), 2),
-            "steps_timed": len(t),
-        })
-    ratios = [(BATCH[("sparse", input_name)] / ts) / (BATCH[("dense", input_name)] / td)
-              for ts, td in zip(times["sparse"], times["dense"], strict=True)]
+        rows.append(
+            {
+                "route": route,
+                "arch": ARCH[route],
+                "input": input_name,
+                "threads": torch.get_num_threads(),
+                "batch": batch,
+                "samples_per_s": round(batch / statistics.median(t), 2),
+                "samples_per_s_worst_step": round(batch / max(t), 2),
+                "samples_per_s_best_step": round(batch / min(t), 2),
+                "steps_timed": len(t),
+            }
+        )
+    ratios = [
+        (BATCH[("sparse", input_name)] / ts) / (BATCH[("dense", input_name)] / td)
+        for ts, td in zip(times["sparse"], times["dense"], strict=True)
+    ]
     return rows, ratios
 
 
@@ -154,17 +167,31 @@ def peak_memory_child(route: str, index_path: Path) -> list[dict[str, Any]]:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
         before = _status_kb("VmRSS")
         step(0)
-        out.append({"route": route, "input": input_name, "batch": batch,
-                    "peak_MB_per_sample": round((_status_kb("VmHWM") - before) / 1024 / batch, 1)})
+        out.append(
+            {
+                "route": route,
+                "input": input_name,
+                "batch": batch,
+                "peak_MB_per_sample": round((_status_kb("VmHWM") - before) / 1024 / batch, 1),
+            }
+        )
     return out
 
 
 def peak_memory(route: str, index_path: Path) -> list[dict[str, Any]]:
-    code = ("import json, sys; from pathlib import Path; from benchmarks import bench_sparse as b; "
-            "print(json.dumps(b.peak_memory_child(sys.argv[1], Path(sys.argv[2]))))")
+    code = (
+        "import json, sys; from pathlib import Path; from benchmarks import bench_sparse as b; "
+        "print(json.dumps(b.peak_memory_child(sys.argv[1], Path(sys.argv[2]))))"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", code, route, str(index_path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, route, str(index_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -188,8 +215,11 @@ def sparse_work(ds: Any, batch: int) -> dict[str, float]:
 
     def hook(module: torch.nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
         x = inputs[0]
-        key = (("submanifold", module.kernel_size) if isinstance(module, SubmanifoldConv2d)
-               else ("strided", module.kernel_size, module.stride, module.padding))
+        key = (
+            ("submanifold", module.kernel_size)
+            if isinstance(module, SubmanifoldConv2d)
+            else ("strided", module.kernel_size, module.stride, module.padding)
+        )
         rules = x.rules[key] if key[0] == "submanifold" else x.rules[key][1]
         pairs.append((sum(len(src) for src, _ in rules), module.in_channels, module.out_channels))
 
@@ -202,8 +232,13 @@ def sparse_work(ds: Any, batch: int) -> dict[str, float]:
         F.cross_entropy(model(*views), torch.from_numpy(ds.labels[np.arange(batch) % len(ds)])).backward()
     flops = 3 * sum(2 * n * ci * co for n, ci, co in pairs)
     moved = 3 * sum(4 * n * (ci + co) for n, ci, co in pairs)
-    return {"train_gflop_per_sample": flops / batch / 1e9, "gather_scatter_MB_per_sample": moved / batch / 1e6,
-            "input_sites_per_sample": sites / batch, "aten_ops_per_step": counter.ops, "batch": batch}
+    return {
+        "train_gflop_per_sample": flops / batch / 1e9,
+        "gather_scatter_MB_per_sample": moved / batch / 1e6,
+        "input_sites_per_sample": sites / batch,
+        "aten_ops_per_step": counter.ops,
+        "batch": batch,
+    }
 
 
 def project_sparse(work: dict[str, float], batch: int = 16) -> dict[str, Any]:
@@ -216,9 +251,13 @@ def project_sparse(work: dict[str, float], batch: int = 16) -> dict[str, Any]:
         "transfer": samples * work["input_sites_per_sample"] * 28 / (bench_train.H2D_GBPS * 1e9),  # 3 int64 + 1 f32
     }
     limit = max(bounds, key=bounds.__getitem__)
-    return {"arch": "sparse_resnet", "train_gflop_per_sample": round(work["train_gflop_per_sample"], 3),
-            "projected_gpu_minutes": round(bounds[limit] / 60, 1), "bound_by": limit,
-            "bounds_minutes": {k: round(v / 60, 2) for k, v in bounds.items()}}
+    return {
+        "arch": "sparse_resnet",
+        "train_gflop_per_sample": round(work["train_gflop_per_sample"], 3),
+        "projected_gpu_minutes": round(bounds[limit] / 60, 1),
+        "bound_by": limit,
+        "bounds_minutes": {k: round(v / 60, 2) for k, v in bounds.items()},
+    }
 
 
 def run(h5_files: Sequence[Path], threads: Sequence[int] = (1, 2)) -> dict[str, Any]:
@@ -243,13 +282,16 @@ def run(h5_files: Sequence[Path], threads: Sequence[int] = (1, 2)) -> dict[str, 
         n_events = {name: len(ds) for name, ds in sets.items()}
     # bench_train counts and projects its demo-width resnet, which is this benchmark's dense twin.
     assert {"blocks": [2, 2, 2, 2], **bench_train.HPARAMS["resnet"]} == HPARAMS
-    dense_flops = {name: bench_train.train_flops_per_sample("resnet", [sets[name].input_shapes[0]]) / 1e9
-                   for name in INPUTS}
+    dense_flops = {
+        name: bench_train.train_flops_per_sample("resnet", [sets[name].input_shapes[0]]) / 1e9 for name in INPUTS
+    }
     return {
         "name": "sparse",
         "hparams": HPARAMS,
-        "inputs": {name: {"label": INPUTS[name], "shape": list(sets[name].input_shapes[0]), "events": n_events[name]}
-                   for name in INPUTS},
+        "inputs": {
+            name: {"label": INPUTS[name], "shape": list(sets[name].input_shapes[0]), "events": n_events[name]}
+            for name in INPUTS
+        },
         "whole_plane_occupancy": round(occupancy, 5),
         "rows": rows,
         "sparse_over_dense": ratios,
@@ -259,15 +301,22 @@ def run(h5_files: Sequence[Path], threads: Sequence[int] = (1, 2)) -> dict[str, 
         "sparse_work": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in work.items()},
         "dense_achieved_gflop_per_s": {  # dense FLOPs × measured dense rate: how busy the CPU's convolutions are
             f"{r['input']}_{r['threads']}": round(dense_flops[r["input"]] * r["samples_per_s"], 1)
-            for r in rows if r["route"] == "dense"},
-        "load_average_before": before, "load_average_after": load_average(),
+            for r in rows
+            if r["route"] == "dense"
+        },
+        "load_average_before": before,
+        "load_average_after": load_average(),
         "projection": {
             "label": "PROJECTION, not measured: 44,272 events x 10 epochs on one GPU",
-            "assumed": {"gpu_sustained_tflops": bench_train.GPU_TFLOPS, "gather_scatter_gb_per_s": GPU_GBPS,
-                        "host_s_per_aten_op": LAUNCH_S, "h2d_gb_per_s": bench_train.H2D_GBPS, "batch": 16},
+            "assumed": {
+                "gpu_sustained_tflops": bench_train.GPU_TFLOPS,
+                "gather_scatter_gb_per_s": GPU_GBPS,
+                "host_s_per_aten_op": LAUNCH_S,
+                "h2d_gb_per_s": bench_train.H2D_GBPS,
+                "batch": 16,
+            },
             "rows": [{**project_sparse(work[name]), "input": name} for name in INPUTS]
-                    + [{**bench_train.project_gpu("resnet", [sets[name].input_shapes[0]]), "input": name}
-                       for name in INPUTS],
+            + [{**bench_train.project_gpu("resnet", [sets[name].input_shapes[0]]), "input": name} for name in INPUTS],
         },
     }
 

@@ -32,9 +32,9 @@ import torch
 
 from benchmarks import load_average, spread
 from benchmarks.bench_render import png_and_dense_per_event
-from nuwire import render
-from nuwire.opensamples import OpenSamplesFile
-from nuwire.render import RenderParams, densify, render_file
+from nuwire.images import render
+from nuwire.images.render import RenderParams, densify, render_file
+from nuwire.io.opensamples import OpenSamplesFile
 
 TARGET_PARQUET_OVER_PNG = 0.25
 
@@ -48,8 +48,13 @@ def thesis_pickle_bytes(h5: Path, parquet: Path) -> tuple[int, int]:
     for (run, subrun, event), planes in table.groupby(["run", "subrun", "event"], sort=False):
         t = truth[(truth.run == run) & (truth.subrun == subrun) & (truth.event == event)].iloc[0]
         row: dict[str, Any] = {
-            "run": run, "subrun": subrun, "event": event, "nu_energy": t.nu_energy,
-            "lep_energy": t.lep_energy, "is_cc": t.is_cc, "nu_pdg": t.nu_pdg,
+            "run": run,
+            "subrun": subrun,
+            "event": event,
+            "nu_energy": t.nu_energy,
+            "lep_energy": t.lep_energy,
+            "is_cc": t.is_cc,
+            "nu_pdg": t.nu_pdg,
         }
         for r in planes.sort_values("plane").itertuples():
             row[f"png_{r.plane}"] = f"{h5.stem}_{run}_{subrun}_{event}_plane{r.plane}.png"
@@ -71,8 +76,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "value + col byte-stream-split": {
         "use_dictionary": ["sample"],
-        "column_encoding": {"row.list.element": "DELTA_BINARY_PACKED", "col.list.element": "BYTE_STREAM_SPLIT",
-                            "value.list.element": "BYTE_STREAM_SPLIT"},
+        "column_encoding": {
+            "row.list.element": "DELTA_BINARY_PACKED",
+            "col.list.element": "BYTE_STREAM_SPLIT",
+            "value.list.element": "BYTE_STREAM_SPLIT",
+        },
     },
     "all plain": {"use_dictionary": False, "column_encoding": None},
 }

@@ -153,8 +153,11 @@ def run(whole_images: bool = True, threads: tuple[int, ...] = (THREADS,)) -> dic
         # On a shared machine the thread count matters: OpenMP threads that wait at every barrier
         # for a thread descheduled by another job can make 2 threads far slower than 1.
         torch.set_num_threads(n)
-        rows += [{"threads": n, **measure_cpu(arch, _shapes(arch, single, triple))}
-                 for single, triple in measured for arch in HPARAMS]
+        rows += [
+            {"threads": n, **measure_cpu(arch, _shapes(arch, single, triple))}
+            for single, triple in measured
+            for arch in HPARAMS
+        ]
     torch.set_num_threads(THREADS)
     projection = [
         project_gpu(arch, _shapes(arch, single, triple))

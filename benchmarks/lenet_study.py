@@ -1,8 +1,8 @@
 """Why the thesis's LeNet put every event in one class: one change at a time, on synthetic data.
 
 Makes (once) a compact-geometry synthetic dataset through the workflow's own code path —
-`nuwire.simulate.simulate_file` → `nuwire.render.render_file` → `nuwire.dataset.build_event_index` —
-then trains LeNet variants with `nuwire.train.train` and scores each one's best-validation weights.
+`nuwire.simulate.simulate_file` → `nuwire.images.render.render_file` → `nuwire.events.dataset.build_event_index` —
+then trains LeNet variants with `nuwire.learn.train.train` and scores each one's best-validation weights.
 Every variant differs from the thesis-faithful baseline (no activation, average pools, SGD lr 5e-4,
 momentum 0.9, batch 16, 10 epochs, inputs 8-bit/255, whole plane-2 image at scale 0.5) in one
 respect, except the rows marked as combinations. See docs/lenet.md for the results and reading.
@@ -42,15 +42,15 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from nuwire.cuts import CutSpec, select_events
-from nuwire.data import SparseImageSet, make_loader
-from nuwire.dataset import build_event_index, read_event_index, write_event_index
+from nuwire.events.cuts import CutSpec, select_events
+from nuwire.events.dataset import build_event_index, read_event_index, write_event_index
 from nuwire.geometry import COMPACT
+from nuwire.images.image_set import SparseImageSet, make_loader
+from nuwire.images.render import RenderParams, render_file
+from nuwire.images.views import ViewSpec
+from nuwire.learn.train import TrainConfig, TrainOutputs, train
 from nuwire.models import build_model
-from nuwire.render import RenderParams, render_file
 from nuwire.simulate import file_name, simulate_file
-from nuwire.train import TrainConfig, train
-from nuwire.views import ViewSpec
 
 SIM_SEED = 11
 THESIS_TRAIN = {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "batch_size": 16, "epochs": 10}
@@ -124,8 +124,9 @@ def make_data(directory: Path, n_files: int, n_events: int) -> Path:
             render_file(h5, h5.with_suffix(".parquet"), h5.with_suffix(".qc.json"), h5.stem, params)
             h5_files.append(h5)
             print(f"data: {h5.name}", file=sys.stderr, flush=True)
-    index = build_event_index(h5_files, [h.with_suffix(".parquet") for h in h5_files],
-                              [h.with_suffix(".qc.json") for h in h5_files], params)
+    index = build_event_index(
+        h5_files, [h.with_suffix(".parquet") for h in h5_files], [h.with_suffix(".qc.json") for h in h5_files], params
+    )
     write_event_index(index, index_path)
     return index_path
 
@@ -167,19 +168,25 @@ def signal_scores(model: torch.nn.Module, ds: Any) -> np.ndarray:
 
 def run_variant(v: Variant, seed: int, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
     sets = {s: Scaled(load_split(index, images, v, s), v.gain) for s in ("train", "val", "test")}
-    cfg = TrainConfig(arch="lenet", hparams=v.hparams, **{**THESIS_TRAIN, **v.train}, seed=seed, threads=threads,
-                      device="cpu")
+    cfg = TrainConfig(
+        arch="lenet", hparams=v.hparams, **{**THESIS_TRAIN, **v.train}, seed=seed, threads=threads, device="cpu"
+    )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        meta = train(cfg, sets["train"], sets["val"], out / "out", out / "ckpt", sets["train"].input_shapes)
-        history = pd.read_csv(out / "out" / "history.csv")
+        outputs = TrainOutputs(out / "best.pt", out / "history.csv", out / "train_meta.json")
+        meta = train(cfg, sets["train"], sets["val"], outputs, out / "ckpt", sets["train"].input_shapes)
+        history = pd.read_csv(outputs.history)
         model = build_model("lenet", sets["train"].input_shapes, **v.hparams)
-        model.load_state_dict(torch.load(out / "out" / "best.pt", weights_only=True))
-    result: dict[str, Any] = {"variant": v.name, "seed": seed, "best_epoch": meta["best_epoch"],
-                              "train_loss_first": float(history["train_loss"].iloc[0]),
-                              "train_loss_last": float(history["train_loss"].iloc[-1]),
-                              "seconds": round(time.perf_counter() - start, 1)}
+        model.load_state_dict(torch.load(outputs.weights, weights_only=True))
+    result: dict[str, Any] = {
+        "variant": v.name,
+        "seed": seed,
+        "best_epoch": meta["best_epoch"],
+        "train_loss_first": float(history["train_loss"].iloc[0]),
+        "train_loss_last": float(history["train_loss"].iloc[-1]),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     for split in ("val", "test"):
         scores, labels = signal_scores(model, sets[split]), sets[split].labels
         result[f"{split}_auc"] = float(roc_auc_score(labels, scores))
@@ -200,9 +207,12 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
     AUC of single image statistics, i.e. what a network that only counts charge can reach."""
     ds = load_split(index, images, VARIANTS[0], "val")
     x = ds.batch(np.arange(len(ds)))[0]
-    lines = [f"Validation inputs: mean pixel {x.mean():.4f}, {float((x > 0).float().mean()):.1%} of pixels lit.", "",
-             "| variant | logit-difference spread at initialisation | signal-probability spread |",
-             "| --- | ---: | ---: |"]
+    lines = [
+        f"Validation inputs: mean pixel {x.mean():.4f}, {float((x > 0).float().mean()):.1%} of pixels lit.",
+        "",
+        "| variant | logit-difference spread at initialisation | signal-probability spread |",
+        "| --- | ---: | ---: |",
+    ]
     by_name = {v.name: v for v in VARIANTS}
     for name in INIT_VARIANTS:
         torch.manual_seed(seed)
@@ -210,12 +220,19 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
         logits = model(x * by_name[name].gain)
         diff = logits[:, 1] - logits[:, 0]
         lines.append(f"| `{name}` | {float(diff.std()):.1e} | {float(torch.softmax(logits, 1)[:, 1].std()):.1e} |")
-    lines += ["", "What a network that can only count charge could reach (ROC AUC of one number per image; "
-              "below 0.5: signal has less of it):", "",
-              "| image statistic | val AUC | test AUC |", "| --- | ---: | ---: |"]
-    stats = {"total charge (sum of pixels)": lambda t: t.sum(dim=(1, 2, 3)),
-             "lit pixels": lambda t: (t > 0).sum(dim=(1, 2, 3)).float(),
-             "brightest pixel": lambda t: t.amax(dim=(1, 2, 3))}
+    lines += [
+        "",
+        "What a network that can only count charge could reach (ROC AUC of one number per image; "
+        "below 0.5: signal has less of it):",
+        "",
+        "| image statistic | val AUC | test AUC |",
+        "| --- | ---: | ---: |",
+    ]
+    stats = {
+        "total charge (sum of pixels)": lambda t: t.sum(dim=(1, 2, 3)),
+        "lit pixels": lambda t: (t > 0).sum(dim=(1, 2, 3)).float(),
+        "brightest pixel": lambda t: t.amax(dim=(1, 2, 3)),
+    }
     sets = {s: load_split(index, images, VARIANTS[0], s) for s in ("val", "test")}
     images_of = {s: d.batch(np.arange(len(d)))[0] for s, d in sets.items()}
     for label, stat in stats.items():
@@ -228,10 +245,14 @@ def table(results: list[dict[str, Any]]) -> str:
     by_name: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_name.setdefault(r["variant"], []).append(r)
-    lines = ["| variant | change from the thesis-faithful LeNet | val AUC | test AUC | val predicted signal "
-             "| val score spread | train loss first → last |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| variant | change from the thesis-faithful LeNet | val AUC | test AUC | val predicted signal "
+        "| val score spread | train loss first → last |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     changes = {v.name: v.change for v in VARIANTS}
     for name, rs in by_name.items():
+
         def mean(key: str, rs: list[dict[str, Any]] = rs) -> float:
             return statistics.fmean(r[key] for r in rs)
 
@@ -287,8 +308,10 @@ def main(argv: list[str] | None = None) -> None:
             results.append(r)
             results_path.write_text(json.dumps(results, indent=1))
     wanted = {v.name for v in variants}
-    shown = sorted((r for r in results if r["variant"] in wanted and r["seed"] in args.seeds),
-                   key=lambda r: (order.get(r["variant"], 99), r["seed"]))
+    shown = sorted(
+        (r for r in results if r["variant"] in wanted and r["seed"] in args.seeds),
+        key=lambda r: (order.get(r["variant"], 99), r["seed"]),
+    )
     print(table(shown))
     if not args.only:
         print()

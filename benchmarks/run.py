@@ -52,8 +52,15 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(events_per_file=2, files=(("nue", 0), ("bnb", 0)), repeats=1, route_repeats=1, input_seconds=0.3,
-              scaling_repeats=1, fidelity_readouts=2)
+QUICK = Sizes(
+    events_per_file=2,
+    files=(("nue", 0), ("bnb", 0)),
+    repeats=1,
+    route_repeats=1,
+    input_seconds=0.3,
+    scaling_repeats=1,
+    fidelity_readouts=2,
+)
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -62,8 +69,12 @@ def ensure_data(data_dir: Path, sizes: Sizes) -> list[Path]:
     from nuwire.geometry import get_geometry
     from nuwire.simulate import file_name, simulate_file
 
-    want = {"seed": SEED, "geometry": GEOMETRY, "events_per_file": sizes.events_per_file,
-            "files": [file_name(s, i) for s, i in sizes.files]}
+    want = {
+        "seed": SEED,
+        "geometry": GEOMETRY,
+        "events_per_file": sizes.events_per_file,
+        "files": [file_name(s, i) for s, i in sizes.files],
+    }
     record = data_dir / "data.json"
     paths = [data_dir / name for name in want["files"]]
     if record.exists() and json.loads(record.read_text()) == want and all(p.exists() for p in paths):
@@ -140,7 +151,7 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
         import tempfile
 
         from benchmarks import bench_input
-        from nuwire.render import RenderParams, render_file
+        from nuwire.images.render import RenderParams, render_file
 
         with tempfile.TemporaryDirectory(prefix="bench_input_images_") as tmp:
             parquets = []
@@ -157,8 +168,9 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
         # the policy is read when the OpenMP runtime starts, hence a fresh process.
         code = "import json; from benchmarks import bench_train; print(json.dumps(bench_train.run(False, (2,))))"
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
         passive = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
         result["rows"] += [{**row, "threads": "2, OMP_WAIT_POLICY=PASSIVE"} for row in passive]
         return result
@@ -179,9 +191,16 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
 
         return bench_sparse.run(files[: sizes.route_files])
 
-    found = {"simulate": simulate, "render_routes": render_routes, "storage": storage,
-             "input": training_input, "train": train, "scaling": scaling, "fidelity": fidelity,
-             "sparse": sparse}
+    found = {
+        "simulate": simulate,
+        "render_routes": render_routes,
+        "storage": storage,
+        "input": training_input,
+        "train": train,
+        "scaling": scaling,
+        "fidelity": fidelity,
+        "sparse": sparse,
+    }
     if quick:
         del found["simulate"]  # its sizes are fixed in bench_simulate (minutes, not seconds)
     return found
@@ -213,8 +232,9 @@ def _holds(ok: bool) -> str:
     return "**yes**" if ok else "**no**"
 
 
-def _target_row(text: str, figure: dict[str, Any] | float, cpu: dict[str, Any] | None, ok: bool,
-                digits: int = 2) -> list[str]:
+def _target_row(
+    text: str, figure: dict[str, Any] | float, cpu: dict[str, Any] | None, ok: bool, digits: int = 2
+) -> list[str]:
     measured = _s(figure, digits) if isinstance(figure, dict) else _f(figure, digits)
     return [text, measured + "×", (_s(cpu, digits) + "×") if cpu else "–", _holds(ok)]
 
@@ -224,38 +244,90 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
     if "render_routes" in r:
         x, t = r["render_routes"], r["render_routes"]["targets"]
         floor, notebook = x["nuwire_over_floor"], x["nuwire_over_notebook"]
-        rows.append(_target_row(f"render ≥ {t['nuwire_over_floor']}× the I/O floor (events/s)", floor,
-                                x["nuwire_over_floor_cpu"], floor["median"] >= t["nuwire_over_floor"]))
-        rows.append(_target_row(f"render ≥ {_f(t['nuwire_over_notebook'], 0)}× the notebook route", notebook,
-                                x["nuwire_over_notebook_cpu"], notebook["median"] >= t["nuwire_over_notebook"], 1))
+        rows.append(
+            _target_row(
+                f"render ≥ {t['nuwire_over_floor']}× the I/O floor (events/s)",
+                floor,
+                x["nuwire_over_floor_cpu"],
+                floor["median"] >= t["nuwire_over_floor"],
+            )
+        )
+        rows.append(
+            _target_row(
+                f"render ≥ {_f(t['nuwire_over_notebook'], 0)}× the notebook route",
+                notebook,
+                x["nuwire_over_notebook_cpu"],
+                notebook["median"] >= t["nuwire_over_notebook"],
+                1,
+            )
+        )
     if "storage" in r:
         x = r["storage"]
-        limit = x["target"]["parquet_over_png"]
-        rows.append(_target_row(f"Parquet ≤ {limit}× the thesis PNGs (bytes/event)", x["parquet_over_png"], None,
-                                x["parquet_over_png"] <= limit, 3))
+        # The old ≤ 0.25× target is retired (it lay below the 8-bit values' own entropy, §2): the
+        # lossless Parquet stays, and the ratio is reported as measured, not judged.
+        rows.append(
+            [
+                "Parquet against the thesis PNGs (bytes/event), measured; the ≤ 0.25× target is retired",
+                _f(x["parquet_over_png"], 3) + "×",
+                "–",
+                "retired",
+            ]
+        )
     if "input" in r:
         x = r["input"]
-        rows.append(_target_row(f"training input ≥ {_f(x['target']['speedup'], 0)}× the thesis route (samples/s)",
-                                x["speedup"], None, x["speedup"]["median"] >= x["target"]["speedup"], 1))
+        rows.append(
+            _target_row(
+                f"training input ≥ {_f(x['target']['speedup'], 0)}× the thesis route (samples/s)",
+                x["speedup"],
+                None,
+                x["speedup"]["median"] >= x["target"]["speedup"],
+                1,
+            )
+        )
     if "scaling" in r:
         x = r["scaling"]
-        rows.append(_target_row(f"render cost per event flat from 1× to 4× events (≤ {x['flat_tolerance']}×)",
-                                x["per_event_4x_over_1x"], None, x["flat"], 3))
+        rows.append(
+            _target_row(
+                f"render cost per event flat from 1× to 4× events (≤ {x['flat_tolerance']}×)",
+                x["per_event_4x_over_1x"],
+                None,
+                x["flat"],
+                3,
+            )
+        )
     if "fidelity" in r:
         x = r["fidelity"]
         worst = max(max(f["median"] / f["real"], f["real"] / f["median"]) for f in x["planes"]["2"].values())
-        rows.append([f"synthetic plane-2 figures within {x['factor']}× of the real readout (worst of four)",
-                     f"{worst:.2f}×", "–", _holds(x["all_plane2_within"])])
-        rows.append(["full-geometry generation + writing ≲ 1 s per event",
-                     f"{x['generate_and_write_s_per_event']:.2f} s", f"{x['generate_and_write_cpu_s_per_event']:.2f} s",
-                     _holds(x["generate_and_write_cpu_s_per_event"] <= 1.0)])
+        rows.append(
+            [
+                f"synthetic plane-2 figures within {x['factor']}× of the real readout (worst of four)",
+                f"{worst:.2f}×",
+                "–",
+                _holds(x["all_plane2_within"]),
+            ]
+        )
+        rows.append(
+            [
+                "full-geometry generation + writing ≲ 1 s per event",
+                f"{x['generate_and_write_s_per_event']:.2f} s",
+                f"{x['generate_and_write_cpu_s_per_event']:.2f} s",
+                _holds(x["generate_and_write_cpu_s_per_event"] <= 1.0),
+            ]
+        )
     if "sparse" in r:
         x = r["sparse"]
         limit = x["target"]["whole_sparse_over_dense"]
         for n in sorted({row["threads"] for row in x["rows"]}):
             ratio = x["sparse_over_dense"][f"whole_{n}"]
-            rows.append(_target_row(f"sparse ResNet ≥ {_f(limit, 0)}× dense per sample, whole full-resolution "
-                                    f"plane 2, {n} thread(s)", ratio, None, ratio["median"] >= limit, 1))
+            rows.append(
+                _target_row(
+                    f"sparse ResNet ≥ {_f(limit, 0)}× dense per sample, whole full-resolution plane 2, {n} thread(s)",
+                    ratio,
+                    None,
+                    ratio["median"] >= limit,
+                    1,
+                )
+            )
     header = ["target", "measured: median (min–max) over repeats", "same, CPU time", "holds"]
     return ["## Targets", "", *_table(header, rows)]
 
@@ -274,10 +346,12 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         rows.append([names[key], rate["items_per_repeat"], _s(rate["per_s"]), _s(x["cpu_ms_per_event"][key], 0)])
     ms = {k: x["cpu_ms_per_event"][k]["median"] for k in ("io_floor", "reader", "nuwire")}
     lines = [
-        "## 1. Rendering: four routes on the same files", "",
+        "## 1. Rendering: four routes on the same files",
+        "",
         f"{len(x['files'])} files, {x['events']} events, {x['repeats']} repeats, routes interleaved round by round "
         f"(the notebook route after them: {x['notebook_events']} events per repeat, the first event of each file, "
-        f"{x['events_per_s']['notebook']['per_s']['n']} repeats). Render parameters {x['params']}.", "",
+        f"{x['events_per_s']['notebook']['per_s']['n']} repeats). Render parameters {x['params']}.",
+        "",
         *_table(["route", "events", "events/s (wall)", "CPU ms/event"], rows),
         f"- nuwire over the I/O floor: {_s(x['nuwire_over_floor'])}× in wall time, {_s(x['nuwire_over_floor_cpu'])}× "
         "in CPU time (pairs of repeats that ran back to back).",
@@ -291,11 +365,13 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         f"- The thesis route writes {_f(x['thesis_output_bytes_per_event'] / 1e3, 1)} kB per event (PNGs + CSV).",
         f"- Peak memory of `render_file` (tracemalloc: numpy and Python allocations, not HDF5's own buffers): "
         f"{x['render_file_peak_traced_MB']} MB, i.e. one event's planes.",
-        f"- Load average (1, 5, 15 min) before {x['load_average_before']}, after {x['load_average_after']}.", "",
+        f"- Load average (1, 5, 15 min) before {x['load_average_before']}, after {x['load_average_after']}.",
+        "",
         "The baselines are re-implementations written to be fair (docstring of `benchmarks/bench_render_routes.py`): "
         "the floor does no work beyond h5py's read; the notebook route is whole-array pandas/numpy with float64 "
         "sums so that its pixels equal the contract's (checked above), not a pixel loop; the thesis route uses "
-        "nuwire's own renderer, so it differs only in what it stores.", "",
+        "nuwire's own renderer, so it differs only in what it stores.",
+        "",
     ]
     return lines
 
@@ -305,18 +381,25 @@ def _storage_section(x: dict[str, Any]) -> list[str]:
     rows = [
         ["**nuwire Parquet** (one figure per file)", _s(kb["parquet"], 1), "1"],
         ["thesis: 3 PNGs per event (Pillow defaults)", _s(kb["png_x3"], 1), f"{x['png_over_parquet']}"],
-        ["thesis: pickled DataFrame with 3 `torch.sparse_coo` per event (per file)", _s(kb["thesis_pickle"], 1),
-         f"{x['pickle_over_parquet']}"],
+        [
+            "thesis: pickled DataFrame with 3 `torch.sparse_coo` per event (per file)",
+            _s(kb["thesis_pickle"], 1),
+            f"{x['pickle_over_parquet']}",
+        ],
         ["dense uint8 (3 planes)", _s(kb["dense_uint8"], 1), f"{x['dense_over_parquet']}"],
     ]
     st = x["encoding_study"]
     variant_rows = [[k, v["kB_per_event"], v["write_cpu_ms_per_event"]] for k, v in st["variants"].items()]
     return [
-        "## 2. Storage: bytes per event", "",
-        f"The images of {x['events']} events ({len(x['files'])} files).", "",
+        "## 2. Storage: bytes per event",
+        "",
+        f"The images of {x['events']} events ({len(x['files'])} files).",
+        "",
         *_table(["store", "kB/event: median (min–max)", "× nuwire"], rows),
-        f"Parquet / PNG = **{x['parquet_over_png']}** (target ≤ {x['target']['parquet_over_png']}).", "",
-        "Encoding study: the same rows rewritten with other standard Parquet settings (schema unchanged):", "",
+        f"Parquet / PNG = **{x['parquet_over_png']}** (target ≤ {x['target']['parquet_over_png']}).",
+        "",
+        "Encoding study: the same rows rewritten with other standard Parquet settings (schema unchanged):",
+        "",
         *_table(["writer settings", "kB/event", "write CPU ms/event"], variant_rows),
         "Why ≤ 0.25× is out of reach for these images: an event has "
         f"{st['lit_pixels_per_event']:,} lit pixels whose "
@@ -325,32 +408,49 @@ def _storage_section(x: dict[str, Any]) -> list[str]:
         f"≥ {st['value_entropy_floor_kB_per_event']} kB/event before any coordinate is stored, "
         f"{st['value_entropy_floor_kB_per_event'] / kb['png_x3']['median']:.2f}× the PNGs' median. "
         "Only a lossy value coding or a schema change could reach 0.25×; the current settings are the smallest "
-        "at a write cost well below the read cost (zstd 19 saves ~10% at ~15× the CPU).", "",
+        "at a write cost well below the read cost (zstd 19 saves ~10% at ~15× the CPU).",
+        "",
     ]
 
 
 def _input_section(x: dict[str, Any]) -> list[str]:
-    rows = [["**nuwire** `SparseImageSet` + `make_loader`", _s(x["samples_per_s"]["nuwire"], 0)],
-            ["thesis: open + decode PNG, nearest rescale, to tensor", _s(x["samples_per_s"]["thesis_png"], 1)]]
+    rows = [
+        ["**nuwire** `SparseImageSet` + `make_loader`", _s(x["samples_per_s"]["nuwire"], 0)],
+        ["thesis: open + decode PNG, nearest rescale, to tensor", _s(x["samples_per_s"]["thesis_png"], 1)],
+    ]
     mem_rows = []
     for name, m in x["memory"].items():
-        mem_rows.append([name, f"{m['occupancy']:.4f}", f"{m['bytes_per_lit_pixel']:.2f}",
-                         f"{1 / m['sparse_over_dense_uint8']:.0f}×", f"{m['MB_per_event'] * 1e3:.1f} kB",
-                         f"{m['GB_for_all_real_events']:.2f} GB"])
+        mem_rows.append(
+            [
+                name,
+                f"{m['occupancy']:.4f}",
+                f"{m['bytes_per_lit_pixel']:.2f}",
+                f"{1 / m['sparse_over_dense_uint8']:.0f}×",
+                f"{m['MB_per_event'] * 1e3:.1f} kB",
+                f"{m['GB_for_all_real_events']:.2f} GB",
+            ]
+        )
     return [
-        "## 3. Training input", "",
+        "## 3. Training input",
+        "",
         f"Model-ready (16, 1, H, W) float32 batches of plane 2 at scale {x['scale']}, batch {x['batch']}, "
-        f"{x['events']} events, shuffled, each batch read once by the consumer; {x['speedup']['n']} repeats.", "",
+        f"{x['events']} events, shuffled, each batch read once by the consumer; {x['speedup']['n']} repeats.",
+        "",
         *_table(["route", "samples/s: median (min–max)"], rows),
-        f"Speedup: **{_s(x['speedup'], 1)}×** (target ≥ {_f(x['target']['speedup'], 0)}×).", "",
-        "RAM of the in-RAM set (run-length coded; see `nuwire.runs`):", "",
-        *_table(["view", "occupancy", "bytes per lit pixel", "dense uint8 / nuwire", "per event",
-                 "for 44,272 events"], mem_rows),
+        f"Speedup: **{_s(x['speedup'], 1)}×** (target ≥ {_f(x['target']['speedup'], 0)}×).",
+        "",
+        "RAM of the in-RAM set (run-length coded; see `nuwire.images.runlength`):",
+        "",
+        *_table(
+            ["view", "occupancy", "bytes per lit pixel", "dense uint8 / nuwire", "per event", "for 44,272 events"],
+            mem_rows,
+        ),
         f"Full-size plane-2 images: dense uint8 takes {x['ram_dense_uint8_over_nuwire']}× nuwire's RAM; the "
         f"thesis's `torch.sparse_coo` (int64 indices + uint8 value, 17 bytes per lit pixel) saves "
         f"{x['ram_dense_uint8_over_thesis_coo']}× against dense uint8 on these images "
         "(the thesis reported up to 70×, "
-        "presumably against a wider dense type).", "",
+        "presumably against a wider dense type).",
+        "",
     ]
 
 
@@ -359,13 +459,26 @@ def _train_section(x: dict[str, Any]) -> list[str]:
         worst, best = _f(r["cpu_samples_per_s_worst_step"], 1), _f(r["cpu_samples_per_s_best_step"], 1)
         return f"{_f(r['cpu_samples_per_s'], 1)} ({worst}–{best})"
 
-    rows = [[r["arch"], r["input"], r["threads"], f"{r['parameters']:,}", rate(r), r["cpu_steps_timed"],
-             r["cpu_hours_44k_x10"]] for r in x["rows"]]
+    rows = [
+        [
+            r["arch"],
+            r["input"],
+            r["threads"],
+            f"{r['parameters']:,}",
+            rate(r),
+            r["cpu_steps_timed"],
+            r["cpu_hours_44k_x10"],
+        ]
+        for r in x["rows"]
+    ]
     p = x["projection"]
-    proj = [[r["arch"], r["input"], r["train_gflop_per_sample"], r["projected_gpu_minutes"], r["bound_by"]]
-            for r in p["rows"]]
+    proj = [
+        [r["arch"], r["input"], r["train_gflop_per_sample"], r["projected_gpu_minutes"], r["bound_by"]]
+        for r in p["rows"]
+    ]
     return [
-        "## 4. Training throughput", "",
+        "## 4. Training throughput",
+        "",
         f"Forward + backward + SGD step, batch {x['batch_size']}, with {' and '.join(map(str, x['threads']))} torch "
         "threads, at the demo sweep's input (plane-2 vertex crop 128×128 at scale 0.5; mvresnet three such crops); "
         f"rate from the median step (worst–best step). Load average {x['load_average_1min']}: when other jobs hold "
@@ -373,26 +486,42 @@ def _train_section(x: dict[str, Any]) -> list[str]:
         "arrives) makes 2 threads far slower than 1; `OMP_WAIT_POLICY=PASSIVE` (threads sleep instead) removes "
         "that, as the last rows show.",
         "",
-        *_table(["arch", "input", "threads", "parameters", "samples/s median (worst–best step)", "steps",
-                 "CPU hours for 44,272 × 10"], rows),
+        *_table(
+            [
+                "arch",
+                "input",
+                "threads",
+                "parameters",
+                "samples/s median (worst–best step)",
+                "steps",
+                "CPU hours for 44,272 × 10",
+            ],
+            rows,
+        ),
         f"**{p['label']}.** Assumed: {p['assumed_gpu_sustained_tflops']} TFLOP/s sustained, "
         f"{p['assumed_gpu_step_floor_s'] * 1e3:.0f} ms minimum per step, {p['assumed_h2d_gb_per_s']} GB/s host to "
-        f"device; {p['assumes']}. See `benchmarks/bench_train.py`.", "",
+        f"device; {p['assumes']}. See `benchmarks/bench_train.py`.",
+        "",
         *_table(["arch", "input", "training GFLOP/sample", "projected GPU minutes", "bound by"], proj),
     ]
 
 
 def _scaling_section(x: dict[str, Any]) -> list[str]:
-    rows = [[r["workers"], r["size"], r["files"], r["events"], _s(r["wall_s"], 1), _s(r["wall_s_per_event"], 3)]
-            for r in x["rows"]]
+    rows = [
+        [r["workers"], r["size"], r["files"], r["events"], _s(r["wall_s"], 1), _s(r["wall_s_per_event"], 3)]
+        for r in x["rows"]
+    ]
     return [
-        "## 5. Scaling", "",
-        "`render_file` per input file in a pool of worker processes (started before timing).", "",
+        "## 5. Scaling",
+        "",
+        "`render_file` per input file in a pool of worker processes (started before timing).",
+        "",
         *_table(["workers", "size", "files", "events", "wall s", "wall s/event"], rows),
         f"Cost per event at 4× over 1× (1 worker): **{x['per_event_4x_over_1x']}×** "
         f"(flat if ≤ {x['flat_tolerance']}×). Two workers at 4×: {x['speedup_2_workers_4x']}× the rate of one "
         "(the second core is shared with other jobs: "
-        f"load average {x['load_average_before']} before, {x['load_average_after']} after).", "",
+        f"load average {x['load_average_before']} before, {x['load_average_after']} after).",
+        "",
     ]
 
 
@@ -402,15 +531,26 @@ def _simulate_section(x: dict[str, Any]) -> list[str]:
     for geometry in ("microboone", "compact"):
         g = x.get(geometry)
         if g:
-            rows.append([geometry, g["events"], g["generate_s_per_event"], g["total_s_per_event"],
-                         g["file_mb_per_event"]])
+            rows.append(
+                [geometry, g["events"], g["generate_s_per_event"], g["total_s_per_event"], g["file_mb_per_event"]]
+            )
     lines += _table(["geometry", "events", "generate s/event", "simulate_file s/event", "MB/event on disk"], rows)
     variants = x.get("microboone", {}).get("writer_variants", [])
     if variants:
         lines += ["Writer settings (MicroBooNE):", ""]
-        lines += _table(["adc chunk", "gzip level", "write s/event", "read adc s/event", "MB/event"],
-                        [[f"{v['adc_chunk'][0]}×{v['adc_chunk'][1]}", v["gzip_level"], v["write_s_per_event"],
-                          v["read_adc_s_per_event"], v["mb_per_event"]] for v in variants])
+        lines += _table(
+            ["adc chunk", "gzip level", "write s/event", "read adc s/event", "MB/event"],
+            [
+                [
+                    f"{v['adc_chunk'][0]}×{v['adc_chunk'][1]}",
+                    v["gzip_level"],
+                    v["write_s_per_event"],
+                    v["read_adc_s_per_event"],
+                    v["mb_per_event"],
+                ]
+                for v in variants
+            ],
+        )
     return lines
 
 
@@ -424,21 +564,31 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
         f = x["planes"][plane][name]
         return f"{fig(name, f['median'])} ({fig(name, f['min'])}–{fig(name, f['max'])})"
 
-    rows = [[label, fig(name, x["planes"]["2"][name]["real"]), spread("2", name),
-             f"{x['planes']['2'][name]['median'] / x['planes']['2'][name]['real']:.2f}",
-             _holds(bool(x["planes"]["2"][name]["within"]))] for name, label in x["labels"].items()]
+    rows = [
+        [
+            label,
+            fig(name, x["planes"]["2"][name]["real"]),
+            spread("2", name),
+            f"{x['planes']['2'][name]['median'] / x['planes']['2'][name]['real']:.2f}",
+            _holds(bool(x["planes"]["2"][name]["within"])),
+        ]
+        for name, label in x["labels"].items()
+    ]
     other = [[label, spread("0", name), spread("1", name)] for name, label in x["labels"].items()]
     where = Path(x["figures_dir"])
     where_text = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
     return [
-        "## 7. Fidelity: synthetic readouts against a real MicroBooNE readout", "",
+        "## 7. Fidelity: synthetic readouts against a real MicroBooNE readout",
+        "",
         f"{x['readouts']} synthetic `bnb` readouts ({x['geometry']} geometry, seed {x['seed']}) rendered the OpenSamples "
         "notebook's way (6-tick sums per wire, no wire grouping; non-zero sums histogrammed in 100 bins of 2 from 0 to "
         f"200), against {x['real_event']} (digitised from the notebook's histogram, about 3% per bar; the data ship "
         "in `src/nuwire/simulate/reference/`). Synthetic: median (min–max) over readouts. Code: "
-        "`nuwire.simulate.fidelity` (the tests call the same functions), `benchmarks/bench_fidelity.py`.", "",
+        "`nuwire.simulate.fidelity` (the tests call the same functions), `benchmarks/bench_fidelity.py`.",
+        "",
         *_table(["plane 2", "real", "synthetic", "synthetic / real", f"within {x['factor']}×"], rows),
-        "Planes 0 and 1 (no real figures to compare with):", "",
+        "Planes 0 and 1 (no real figures to compare with):",
+        "",
         *_table(["figure", "plane 0", "plane 1"], other),
         f"- Generation + writing: {x['generate_and_write_s_per_event']:.2f} s/event wall, "
         f"{x['generate_and_write_cpu_s_per_event']:.2f} s/event CPU (`simulate_file`, load average "
@@ -448,7 +598,8 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
         f"{x['dead_channel_fraction']:.0%} of channels unresponsive, {x['noisy_channels']} noisy.",
         f"- Figures (SYNTHETIC, labelled): `{where_text}/`: "
         + ", ".join(f"`{f}`" for f in x["figures"])
-        + ("" if x["real_display_found"] else " (the real display was not found, so no side-by-side picture)") + ".",
+        + ("" if x["real_display_found"] else " (the real display was not found, so no side-by-side picture)")
+        + ".",
         "",
     ]
 
@@ -456,47 +607,78 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
 def _sparse_section(x: dict[str, Any]) -> list[str]:
     inputs = x["inputs"]
     peak = {(p["route"], p["input"]): p["peak_MB_per_sample"] for p in x["peak_memory"]}
-    rows = [[r["arch"], f"{inputs[r['input']]['label']} ({'×'.join(map(str, inputs[r['input']]['shape']))})",
-             r["threads"], r["batch"],
-             f"{_f(r['samples_per_s'], 2)} ({_f(r['samples_per_s_worst_step'], 2)}–{_f(r['samples_per_s_best_step'], 2)})",
-             r["steps_timed"], _f(peak[(r["route"], r["input"])], 1)] for r in x["rows"]]
-    ratio_rows = [[inputs[k.rsplit("_", 1)[0]]["label"], k.rsplit("_", 1)[1], f"**{_s(v, 1)}×**"]
-                  for k, v in x["sparse_over_dense"].items()]
+    rows = [
+        [
+            r["arch"],
+            f"{inputs[r['input']]['label']} ({'×'.join(map(str, inputs[r['input']]['shape']))})",
+            r["threads"],
+            r["batch"],
+            f"{_f(r['samples_per_s'], 2)} ({_f(r['samples_per_s_worst_step'], 2)}–{_f(r['samples_per_s_best_step'], 2)})",
+            r["steps_timed"],
+            _f(peak[(r["route"], r["input"])], 1),
+        ]
+        for r in x["rows"]
+    ]
+    ratio_rows = [
+        [inputs[k.rsplit("_", 1)[0]]["label"], k.rsplit("_", 1)[1], f"**{_s(v, 1)}×**"]
+        for k, v in x["sparse_over_dense"].items()
+    ]
     work = x["sparse_work"]
-    flop_rows = [[inputs[k]["label"], _f(x["dense_train_gflop_per_sample"][k], 1),
-                  _f(work[k]["train_gflop_per_sample"], 3), f"{work[k]['input_sites_per_sample']:,.0f}",
-                  work[k]["aten_ops_per_step"]] for k in inputs]
+    flop_rows = [
+        [
+            inputs[k]["label"],
+            _f(x["dense_train_gflop_per_sample"][k], 1),
+            _f(work[k]["train_gflop_per_sample"], 3),
+            f"{work[k]['input_sites_per_sample']:,.0f}",
+            work[k]["aten_ops_per_step"],
+        ]
+        for k in inputs
+    ]
     p = x["projection"]
     a = p["assumed"]
-    proj = [[r["arch"], inputs[r["input"]]["label"], r["train_gflop_per_sample"], r["projected_gpu_minutes"],
-             r["bound_by"]] for r in p["rows"]]
+    proj = [
+        [r["arch"], inputs[r["input"]]["label"], r["train_gflop_per_sample"], r["projected_gpu_minutes"], r["bound_by"]]
+        for r in p["rows"]
+    ]
     return [
-        "## 8. Sparse ResNet against the dense ResNet", "",
+        "## 8. Sparse ResNet against the dense ResNet",
+        "",
         f"`sparse_resnet` and `resnet` of the same layout ({x['hparams']}) train on the same synthetic events: "
         f"whole plane-2 images at full resolution ({inputs['whole']['events']} events, "
         f"{x['whole_plane_occupancy']:.2%} of the pixels lit) and the demo's vertex crops. One step = batch assembly "
         "from the in-RAM set + forward + backward + SGD step; the two models alternate step by step; rate from the "
         "median step (worst–best step), ratio round by round. Peak "
         "memory: what one training step adds to the resident set of a fresh process, per sample "
-        "(`benchmarks/bench_sparse.py`).", "",
-        *_table(["arch", "input", "threads", "batch", "samples/s median (worst–best step)", "steps",
-                 "peak MB/sample"], rows),
+        "(`benchmarks/bench_sparse.py`).",
+        "",
+        *_table(
+            ["arch", "input", "threads", "batch", "samples/s median (worst–best step)", "steps", "peak MB/sample"], rows
+        ),
         *_table(["input", "threads", "sparse / dense samples/s: median (min–max) over rounds"], ratio_rows),
         "Work per sample (training step = forward + backward): the dense network's FLOPs (FlopCounterMode), the "
-        "sparse one's (2 · C_in · C_out per rulebook pair, × 3), its input sites, and ATen ops per step:", "",
-        *_table(["input", "dense GFLOP/sample", "sparse GFLOP/sample", "sparse input sites/sample",
-                 "sparse ATen ops/step"], flop_rows),
+        "sparse one's (2 · C_in · C_out per rulebook pair, × 3), its input sites, and ATen ops per step:",
+        "",
+        *_table(
+            ["input", "dense GFLOP/sample", "sparse GFLOP/sample", "sparse input sites/sample", "sparse ATen ops/step"],
+            flop_rows,
+        ),
         f"**{p['label']}.** Assumed: {a['gpu_sustained_tflops']} TFLOP/s sustained, {a['gather_scatter_gb_per_s']} "
         f"GB/s for gathers and scatter-adds, {a['host_s_per_aten_op'] * 1e6:.0f} µs of host time per ATen op, "
-        f"{a['h2d_gb_per_s']} GB/s host to device, batch {a['batch']}; the dense rows as in section 4.", "",
+        f"{a['h2d_gb_per_s']} GB/s host to device, batch {a['batch']}; the dense rows as in section 4.",
+        "",
         *_table(["arch", "input", "training GFLOP/sample", "projected GPU minutes", "bound by"], proj),
-        f"Load average {x['load_average_before']} before, {x['load_average_after']} after.", "",
+        f"Load average {x['load_average_before']} before, {x['load_average_after']} after.",
+        "",
     ]
 
 
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
-    ("render_routes", _render_section), ("storage", _storage_section), ("input", _input_section),
-    ("train", _train_section), ("scaling", _scaling_section), ("simulate", _simulate_section),
+    ("render_routes", _render_section),
+    ("storage", _storage_section),
+    ("input", _input_section),
+    ("train", _train_section),
+    ("scaling", _scaling_section),
+    ("simulate", _simulate_section),
     ("fidelity", _fidelity_section),
     ("sparse", _sparse_section),
 ]
@@ -508,21 +690,33 @@ def write_report(out: Path, docs: Path) -> None:
     results = {name: json.loads(path.read_text()) for name, _ in SECTIONS if (path := out / f"{name}.json").exists()}
     m, d = ctx["machine"], ctx["data"]
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         "Generated by `make bench` (`benchmarks/run.py`); do not edit by hand. Every figure is the median "
         "with (min–max) over repeats unless it is a single measurement; the machine is shared with other jobs, so "
-        "wall times carry their load (recorded alongside). Raw figures: `results/benchmarks/*.json`.", "",
-        "## Machine and run", "",
-        *_table(["", ""], [
-            ["date", ctx["date"]], ["git commit", ctx["commit"]],
-            ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["RAM", f"{m['ram_GiB']} GiB"], ["OS", m["os"]],
-            ["Python / numpy / torch", f"{m['python']} / {m['numpy']} / {m['torch']}"],
-            ["pandas / pyarrow / h5py / Pillow", f"{m['pandas']} / {m['pyarrow']} / {m['h5py']} / {m['pillow']}"],
-            ["load average (1, 5, 15 min)", f"start {ctx['load_average_start']}, end {ctx['load_average_end']}"],
-            ["suite wall time", f"{ctx['seconds']} s"],
-            ["inputs", f"{len(d['files'])} synthetic files × {d['events_per_file']} events, {d['geometry']} geometry, "
-                       f"seed {d['seed']}, {d['MB_per_event_on_disk']} MB/event on disk (SYNTHETIC data)"],
-        ]),
+        "wall times carry their load (recorded alongside). Raw figures: `results/benchmarks/*.json`.",
+        "",
+        "## Machine and run",
+        "",
+        *_table(
+            ["", ""],
+            [
+                ["date", ctx["date"]],
+                ["git commit", ctx["commit"]],
+                ["CPU", f"{m['cpu']}, {m['cores']} cores"],
+                ["RAM", f"{m['ram_GiB']} GiB"],
+                ["OS", m["os"]],
+                ["Python / numpy / torch", f"{m['python']} / {m['numpy']} / {m['torch']}"],
+                ["pandas / pyarrow / h5py / Pillow", f"{m['pandas']} / {m['pyarrow']} / {m['h5py']} / {m['pillow']}"],
+                ["load average (1, 5, 15 min)", f"start {ctx['load_average_start']}, end {ctx['load_average_end']}"],
+                ["suite wall time", f"{ctx['seconds']} s"],
+                [
+                    "inputs",
+                    f"{len(d['files'])} synthetic files × {d['events_per_file']} events, {d['geometry']} geometry, "
+                    f"seed {d['seed']}, {d['MB_per_event_on_disk']} MB/event on disk (SYNTHETIC data)",
+                ],
+            ],
+        ),
         *_targets(results),
     ]
     for name, section in SECTIONS:
@@ -551,16 +745,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     docs = out / "benchmarks.md" if args.quick else ROOT / "docs" / "benchmarks.md"
     start = time.perf_counter()
     context = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
         "machine": machine(),
         "load_average_start": load_average(),
     }
     files = ensure_data(out / "data", sizes)
     context["data"] = {
-        "files": [f.name for f in files], "events_per_file": sizes.events_per_file, "seed": SEED,
-        "geometry": GEOMETRY, "MB_per_event_on_disk": round(sum(f.stat().st_size for f in files) / 1e6
-                                                             / (len(files) * sizes.events_per_file), 2),
+        "files": [f.name for f in files],
+        "events_per_file": sizes.events_per_file,
+        "seed": SEED,
+        "geometry": GEOMETRY,
+        "MB_per_event_on_disk": round(
+            sum(f.stat().st_size for f in files) / 1e6 / (len(files) * sizes.events_per_file), 2
+        ),
     }
     todo = benchmarks(files, sizes, args.quick)
     unknown = set(args.only or []) - set(todo)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nuwire.geometry import COMPACT, Geometry
-from nuwire.writer import OpenSamplesWriter
+from nuwire.io.opensamples_writer import OpenSamplesWriter
 
 
 def blank_planes(geometry: Geometry = COMPACT) -> list[np.ndarray]:

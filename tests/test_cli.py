@@ -23,10 +23,36 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim")
-    run("simulate", "--out", str(out), "--sample", "nue", "--files", "2", "--events-per-file", "5",
-        "--geometry", "compact", "--seed", "3")
-    run("simulate", "--out", str(out), "--sample", "bnb", "--files", "1", "--events-per-file", "6",
-        "--geometry", "compact", "--seed", "3")
+    run(
+        "simulate",
+        "--out",
+        str(out),
+        "--sample",
+        "nue",
+        "--files",
+        "2",
+        "--events-per-file",
+        "5",
+        "--geometry",
+        "compact",
+        "--seed",
+        "3",
+    )
+    run(
+        "simulate",
+        "--out",
+        str(out),
+        "--sample",
+        "bnb",
+        "--files",
+        "1",
+        "--events-per-file",
+        "6",
+        "--geometry",
+        "compact",
+        "--seed",
+        "3",
+    )
     return out
 
 

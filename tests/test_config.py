@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nuwire.config import check_config, load_config, validate_with_schema
 from nuwire.errors import ConfigError
-from nuwire.sweep import SweepPoint, expand_sweep
+from nuwire.events.sweep import ARCH_VIEWS, SweepPoint, expand_sweep
+from nuwire.pipeline.config import check_config, load_config, validate_with_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,6 @@ def _broken(config, path, value):
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
-        (("sweep", 0, "arch"), ["lenett"], "sweep.0.arch.0"),
         (("sweep", 0, "plane"), [3], "sweep.0.plane.0"),
         (("sweep", 0, "scale"), [0], "sweep.0.scale.0"),
         (("sweep", 0, "scale"), [1.5], "sweep.0.scale.0"),
@@ -61,6 +60,7 @@ def test_schema_errors_name_the_field(config, path, value, field):
     ("path", "value", "text"),
     [
         (("sweep", 0, "cut"), ["top10"], "sweep[0].cut: unknown cut 'top10'"),
+        (("sweep", 0, "arch"), ["lenett"], "sweep[0].arch: unknown architecture 'lenett'"),
         (("render", "saturation"), 5, "render.saturation"),
         (("split", "train"), 0.7, "split: train + val + test = 1.1"),
         (("input", "source"), "opensamples", "input.opensamples_dir is required"),
@@ -140,3 +140,12 @@ def test_config_readme_describes_every_option():
     options += [f"sweep[].{k}" for k in schema["properties"]["sweep"]["items"]["properties"]]
     missing = [o for o in options if f"`{o}`" not in readme and not o.startswith("split.")]
     assert not missing, f"config/README.md does not describe {missing}"
+
+
+def test_schema_defaults_cover_exactly_the_architectures_nuwire_builds():
+    """The schema holds each architecture's default settings; the names themselves are ARCH_VIEWS."""
+    from nuwire.models import ARCHITECTURES
+    from nuwire.pipeline.config import SCHEMA_PATH
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert set(schema["properties"]["architectures"]["properties"]) == set(ARCH_VIEWS) == set(ARCHITECTURES)

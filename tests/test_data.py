@@ -1,4 +1,4 @@
-"""nuwire.data on real Parquet image files: round trip, scaling, crop, cuts, errors, loader, memory."""
+"""nuwire.images.image_set on real Parquet image files: round trip, scaling, crop, cuts, errors, loader, memory."""
 
 from __future__ import annotations
 
@@ -12,26 +12,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nuwire.data import CutSpec, SparseImageSet, ViewSpec, make_loader, select_events
 from nuwire.errors import NuwireError
-from nuwire.runs import MAX_GAP, MAX_LEN
+from nuwire.events.cuts import CutSpec, select_events
+from nuwire.images.image_set import SparseImageSet, make_loader
+from nuwire.images.render import IMAGE_SCHEMA
+from nuwire.images.runlength import MAX_GAP, MAX_LEN
+from nuwire.images.views import ViewSpec
 
 torch.set_num_threads(1)
 
-SCHEMA = pa.schema(
-    [
-        ("sample", pa.string()),
-        ("run", pa.int32()),
-        ("subrun", pa.int32()),
-        ("event", pa.int32()),
-        ("plane", pa.int8()),
-        ("height", pa.int32()),
-        ("width", pa.int32()),
-        ("row", pa.list_(pa.uint16())),
-        ("col", pa.list_(pa.uint16())),
-        ("value", pa.list_(pa.uint8())),
-    ]
-)
+SCHEMA = IMAGE_SCHEMA
 
 
 def write_images(path: Path, images: dict[tuple, np.ndarray], shuffle_pixels: bool = False) -> Path:
@@ -44,8 +34,18 @@ def write_images(path: Path, images: dict[tuple, np.ndarray], shuffle_pixels: bo
             p = rng.permutation(len(r))
             r, c = r[p], c[p]
         rows.append(
-            dict(sample=sample, run=run, subrun=subrun, event=event, plane=plane, height=dense.shape[0],
-                 width=dense.shape[1], row=r.astype(np.uint16), col=c.astype(np.uint16), value=dense[r, c])
+            dict(
+                sample=sample,
+                run=run,
+                subrun=subrun,
+                event=event,
+                plane=plane,
+                height=dense.shape[0],
+                width=dense.shape[1],
+                row=r.astype(np.uint16),
+                col=c.astype(np.uint16),
+                value=dense[r, c],
+            )
         )
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path, row_group_size=4)
     return path

@@ -11,12 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from builders import dataset_outputs
 from h5files import blank_planes, event_rows, write_file
-from nuwire.dataset import (
+from nuwire.errors import ConfigError, NuwireError
+from nuwire.events.cuts import check_split_fractions
+from nuwire.events.dataset import (
     INDEX_COLUMNS,
     assign_splits,
     build_event_index,
-    check_split_fractions,
     dataset_statistics,
     qc_summary,
     read_qc,
@@ -24,8 +26,7 @@ from nuwire.dataset import (
     run_dataset,
     write_event_index,
 )
-from nuwire.errors import ConfigError, NuwireError
-from nuwire.render import RenderParams, render_file, render_plane
+from nuwire.images.render import RenderParams, render_file, render_plane
 
 PARAMS = RenderParams(dw=3, dt=4, threshold=10.0, saturation=100.0)
 
@@ -233,7 +234,9 @@ def test_a_file_losing_more_than_the_allowed_fraction_stops_the_stage(tmp_path: 
     bnb, nue = _one_skip_samples(tmp_path)
     out = tmp_path / "dataset"
     with pytest.raises(NuwireError) as info:  # 1 of 3 events skipped: over the default 5 %
-        run_dataset([bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], out, PARAMS, (0.7, 0.15, 0.15))
+        run_dataset(
+            [bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], dataset_outputs(out), PARAMS, (0.7, 0.15, 0.15)
+        )
     message = str(info.value)
     assert message.startswith(f"{bnb[0]}: 1 of its 3 events were skipped")
     assert "no wire rows in /wire_table for this event (×1)" in message
@@ -245,8 +248,15 @@ def test_run_dataset_writes_every_output(tmp_path: Path):
     bnb, nue = _one_skip_samples(tmp_path)
     out = tmp_path / "dataset"
     result = run_dataset(
-        [bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], out, PARAMS, (0.7, 0.15, 0.15), synthetic=True,
-        n_displays=1, max_skipped_fraction=0.5,  # the config allows this loss
+        [bnb[0], nue[0]],
+        [bnb[1], nue[1]],
+        [bnb[2], nue[2]],
+        dataset_outputs(out),
+        PARAMS,
+        (0.7, 0.15, 0.15),
+        synthetic=True,
+        n_displays=1,
+        max_skipped_fraction=0.5,  # the config allows this loss
     )
     for name in ("events.parquet", "statistics.tsv", "qc_summary.tsv", "energy.png", "event_displays.png"):
         assert (out / name).stat().st_size > 0, name
@@ -269,7 +279,7 @@ def test_simulated_files_give_a_consistent_index(tmp_path: Path):
 
     params = RenderParams()
     inputs = []
-    for i, group in enumerate(("bnb", "nue")):
+    for group in ("bnb", "nue"):
         name = f"{group}_WithWire_00"
         h5 = tmp_path / f"{name}.h5"
         simulate.simulate_file(h5, group, 4, COMPACT, 3, 0)

@@ -16,21 +16,24 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from nuwire import evaluate_plots, interpret_plots
-from nuwire.data import SparseImageSet, ViewSpec
-from nuwire.evaluate import (
+from builders import evaluate_outputs
+from nuwire.evaluation import evaluate_plots, interpret_plots
+from nuwire.evaluation.evaluate import (
     FIGURES,
     METRICS_KEYS,
     PREDICTION_COLUMNS,
     evaluate,
 )
-from nuwire.interpret import occlusion_settings, pick_occlusion_events
-from nuwire.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
-from nuwire.figstyle import SYNTHETIC_LABEL
-from nuwire.metrics import f1_optimal_threshold, metrics_report
-from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
+from nuwire.evaluation.interpret import occlusion_settings, pick_occlusion_events
+from nuwire.evaluation.metrics import f1_optimal_threshold, metrics_report
+from nuwire.evaluation.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
+from nuwire.images.image_set import SparseImageSet
+from nuwire.images.render import IMAGE_SCHEMA
+from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
-from nuwire.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
+from nuwire.report.figstyle import SYNTHETIC_LABEL
+from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 
 torch.set_num_threads(1)
 
@@ -72,22 +75,27 @@ def write_image_files(events: pd.DataFrame, directory: Path, planes: tuple[int, 
     rng = np.random.default_rng(seed)
     paths = []
     for sample, part in events.groupby("sample", sort=True):
-        cols: dict[str, list] = {k: [] for k in ("sample", "run", "subrun", "event", "plane", "height", "width",
-                                                 "row", "col", "value")}
+        cols: dict[str, list] = {
+            k: [] for k in ("sample", "run", "subrun", "event", "plane", "height", "width", "row", "col", "value")
+        }
         for _, ev in part.iterrows():
             for plane in planes:
                 img = image(bool(ev["label"]), rng)
                 r, c = np.nonzero(img)  # row-major order
-                for key, value in (("sample", sample), ("run", ev["run"]), ("subrun", ev["subrun"]),
-                                   ("event", ev["event"]), ("plane", plane), ("height", SHAPE[0]),
-                                   ("width", SHAPE[1]), ("row", r.tolist()), ("col", c.tolist()),
-                                   ("value", img[r, c].tolist())):
+                for key, value in (
+                    ("sample", sample),
+                    ("run", ev["run"]),
+                    ("subrun", ev["subrun"]),
+                    ("event", ev["event"]),
+                    ("plane", plane),
+                    ("height", SHAPE[0]),
+                    ("width", SHAPE[1]),
+                    ("row", r.tolist()),
+                    ("col", c.tolist()),
+                    ("value", img[r, c].tolist()),
+                ):
                     cols[key].append(value)
-        schema = pa.schema([
-            ("sample", pa.string()), ("run", pa.int32()), ("subrun", pa.int32()), ("event", pa.int32()),
-            ("plane", pa.int8()), ("height", pa.int32()), ("width", pa.int32()),
-            ("row", pa.list_(pa.uint16())), ("col", pa.list_(pa.uint16())), ("value", pa.list_(pa.uint8())),
-        ])  # fmt: skip
+        schema = IMAGE_SCHEMA
         path = directory / f"{sample}.parquet"
         pq.write_table(pa.table(cols, schema=schema), path)
         paths.append(path)
@@ -128,9 +136,17 @@ def single_view(tmp_path_factory):
     try:
         for synthetic in (True, False):
             out = tmp / ("synthetic" if synthetic else "real")
-            metrics = evaluate(model, val, test, out, synthetic=synthetic, batch_size=7, n_occlusion=2,
-                               provenance={"training": {"best_epoch": 3}, "point": "lenet/plane2"},
-                               occlusion_patch=4)
+            metrics = evaluate(
+                model,
+                val,
+                test,
+                evaluate_outputs(out),
+                synthetic=synthetic,
+                batch_size=7,
+                n_occlusion=2,
+                provenance={"training": {"best_epoch": 3}, "point": "lenet/plane2"},
+                occlusion_patch=4,
+            )
             runs[synthetic] = (out, metrics, {k: v for k, v in spy.texts.items()})
             spy.texts.clear()
     finally:
@@ -230,7 +246,7 @@ def test_figures_carry_the_synthetic_label_only_when_synthetic(single_view):
 def test_provenance_may_not_overwrite_metrics(single_view, tmp_path):
     model, val, test, _ = single_view
     with pytest.raises(ValueError, match="test"):
-        evaluate(model, val, test, tmp_path, synthetic=True, n_occlusion=0, provenance={"test": {}})
+        evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, n_occlusion=0, provenance={"test": {}})
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
@@ -238,8 +254,16 @@ def test_multi_view_model(tmp_path):
     val, test = load_sets(tmp_path, planes=(0, 1, 2), n=30, seed=5)
     torch.manual_seed(1)
     model = build_model("mvresnet", val.input_shapes, width=4)
-    metrics = evaluate(model, val, test, tmp_path / "out", synthetic=False, batch_size=16, n_occlusion=1,
-                       occlusion_patch=8)
+    metrics = evaluate(
+        model,
+        val,
+        test,
+        evaluate_outputs(tmp_path / "out"),
+        synthetic=False,
+        batch_size=16,
+        n_occlusion=1,
+        occlusion_patch=8,
+    )
     assert metrics["n_events"]["test"] == len(test)
     occluded = metrics["occlusion"]["events"][0]
     assert occluded["view_index"] == 2 and occluded["plane"] == 2  # the collection plane
@@ -250,7 +274,7 @@ def test_multi_view_model(tmp_path):
 def test_cuda_scores_match_cpu(single_view, tmp_path):
     model, val, test, runs = single_view
     cpu = pd.read_parquet(runs[True][0] / "predictions.parquet")
-    evaluate(model, val, test, tmp_path, synthetic=True, device="cuda", n_occlusion=1)
+    evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, device="cuda", n_occlusion=1)
     gpu = pd.read_parquet(tmp_path / "predictions.parquet")
     np.testing.assert_allclose(gpu["score"], cpu["score"], atol=0.02)  # bf16 autocast
     model.cpu()
@@ -260,15 +284,18 @@ def test_occlusion_events_are_a_spread_of_right_and_wrong_calls():
     labels = np.array([0, 1, 1, 0, 1, 0, 0])
     score = np.array([0.99, 0.2, 0.7, 0.5, 0.8, 0.1, 0.3])
     picked = pick_occlusion_events(labels, score, 0.45, 4)
-    assert picked == [(4, "confident signal"), (5, "confident background"), (1, "missed signal"),
-                      (0, "false positive")]
+    assert picked == [(4, "confident signal"), (5, "confident background"), (1, "missed signal"), (0, "false positive")]
     # Then the second of each kind that has one; kinds without events are skipped.
-    assert pick_occlusion_events(labels, score, 0.45, 7)[4:] == [(2, "confident signal"),
-                                                                  (6, "confident background"),
-                                                                  (3, "false positive")]
+    assert pick_occlusion_events(labels, score, 0.45, 7)[4:] == [
+        (2, "confident signal"),
+        (6, "confident background"),
+        (3, "false positive"),
+    ]
     assert pick_occlusion_events(labels, score, 0.45, 0) == []
     assert [k for _, k in pick_occlusion_events(np.array([1, 0]), np.array([0.9, 0.1]), 0.5, 4)] == [
-        "confident signal", "confident background"]
+        "confident signal",
+        "confident background",
+    ]
 
 
 def test_occlusion_settings_bound_the_charged_positions():

@@ -30,14 +30,15 @@ import torch
 import yaml
 
 from h5files import blank_planes, event_rows, write_file
-from nuwire import checkpoint, results_lock
-from nuwire.config import check_point_images, check_point_models, check_sample_names
 from nuwire.errors import ConfigError, InputFileError, OutputError
+from nuwire.events.sweep import expand_sweep
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR
-from nuwire.opensamples import OpenSamplesFile
-from nuwire.render import RenderParams, render_file
-from nuwire.stage import run_stage
-from nuwire.sweep import expand_sweep
+from nuwire.images.render import RenderParams, render_file
+from nuwire.io.opensamples import OpenSamplesFile
+from nuwire.learn import checkpoint
+from nuwire.pipeline import results_lock
+from nuwire.pipeline.config import check_point_images, check_point_models, check_sample_names
+from nuwire.pipeline.stage import run_stage
 from workflow_runs import SNAKEMAKE, copy_workflow, snakemake
 
 PARAMS = RenderParams()
@@ -135,7 +136,7 @@ def test_an_unexpected_error_gives_one_paragraph_and_the_traceback_in_the_log(tm
 
 
 def test_a_truncated_parquet_is_named_with_what_to_do_and_its_traceback_logged(tmp_path: Path):
-    from nuwire.dataset import image_summary
+    from nuwire.events.dataset import image_summary
 
     h5 = _sparse_file(tmp_path / "bnb_WithWire_00.h5")
     images = tmp_path / "images" / "bnb_WithWire_00.parquet"
@@ -167,7 +168,9 @@ def test_read_only_output_folder_names_the_output_and_leaves_nothing(tmp_path: P
     with read_only(out), pytest.raises(OutputError) as info:
         render_file(h5, out / "bnb_WithWire_00.parquet", out / "bnb_WithWire_00.qc.json", "bnb_WithWire_00", PARAMS)
     message = str(info.value)
-    assert message.startswith(f"{out / 'bnb_WithWire_00.qc.json'}: cannot write it: the file system is mounted read-only")
+    assert message.startswith(
+        f"{out / 'bnb_WithWire_00.qc.json'}: cannot write it: the file system is mounted read-only"
+    )
     assert ".tmp" not in message and "set `results:`" in message
     assert isinstance(info.value.__cause__, OSError)  # kept for the log's traceback
     assert list(out.iterdir()) == []
@@ -260,8 +263,11 @@ def test_another_experiments_hdf5_is_not_called_nowire(tmp_path: Path):
 def test_a_file_whose_events_are_all_skipped_fails_its_render_with_reasons_counted(tmp_path: Path):
     planes = blank_planes(COMPACT)
     planes[0][3, 4] = np.nan
-    path = write_file(tmp_path / "nue_WithWire_00.h5", [event_rows((1, 1, 0), planes), event_rows((1, 1, 1), None),
-                                                         event_rows((1, 1, 2), None)], COMPACT)
+    path = write_file(
+        tmp_path / "nue_WithWire_00.h5",
+        [event_rows((1, 1, 0), planes), event_rows((1, 1, 1), None), event_rows((1, 1, 2), None)],
+        COMPACT,
+    )
     out = tmp_path / "images"
     with pytest.raises(InputFileError) as info:
         render_file(path, out / "a.parquet", out / "a.qc.json", "nue_WithWire_00", PARAMS)
@@ -317,9 +323,14 @@ def test_input_names_the_sample_wildcard_cannot_match_are_refused():
 def test_a_live_holder_is_named_and_a_dead_ones_lock_is_taken_over(tmp_path: Path):
     results = tmp_path / "results"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from nuwire import results_lock; results_lock.acquire({str(results)!r}); "
-         "import time; print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"from nuwire.pipeline import results_lock; results_lock.acquire({str(results)!r}); "
+            "import time; print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -347,8 +358,12 @@ def _digest(path: Path) -> str:
 
 
 def _tree(results: Path, *parts: str) -> dict[str, str]:
-    return {str(p.relative_to(results)): _digest(p) for part in parts for p in sorted((results / part).rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(results)): _digest(p)
+        for part in parts
+        for p in sorted((results / part).rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -432,8 +447,13 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
         (workdir / "config" / "shared.yaml").write_text(yaml.safe_dump(config))
         dirs.append(workdir)
     target = str(shared / "dataset" / "events.parquet")
-    first = subprocess.Popen([SNAKEMAKE, "--cores", "1", target, "--configfile", "config/shared.yaml"], cwd=dirs[0],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        [SNAKEMAKE, "--cores", "1", target, "--configfile", "config/shared.yaml"],
+        cwd=dirs[0],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lock = shared / results_lock.LOCK_NAME
         deadline = time.time() + 120
@@ -445,7 +465,10 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
         assert first.poll() is None, "the first run ended before the second was refused; the test proves nothing"
         terminal = second.stdout + second.stderr
         assert second.returncode != 0
-        assert f"results directory {shared} is in use by another nuwire workflow: snakemake process {first.pid}" in terminal
+        assert (
+            f"results directory {shared} is in use by another nuwire workflow: snakemake process {first.pid}"
+            in terminal
+        )
         assert f"in {dirs[0]}" in terminal and f"rm {lock}" in terminal
         assert not (dirs[1] / ".snakemake" / "locks").exists() or not list((dirs[1] / ".snakemake" / "locks").iterdir())
         assert set(before) - {results_lock.LOCK_NAME} <= set(_tree(shared, "."))  # nothing of the first removed
@@ -460,8 +483,8 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
 
 
 def test_a_test_split_without_signal_is_a_warning_not_a_blank():
-    from nuwire.metrics import metrics_report, split_warnings
-    from nuwire.comparisons import point_warnings
+    from nuwire.evaluation.metrics import metrics_report, split_warnings
+    from nuwire.report.comparisons import point_warnings
 
     rng = np.random.default_rng(0)
     report = metrics_report([0, 1, 0, 1], rng.random(4), [0, 0, 0], rng.random(3))

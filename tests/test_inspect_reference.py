@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nuwire.geometry import COMPACT
-from nuwire.inspect import inspect_files
+from nuwire.io.inspect import inspect_files
 from nuwire.simulate import file_name, simulate_file
 
 pytestmark = pytest.mark.slow

@@ -1,9 +1,9 @@
 """Each trainable architecture learns something from the synthetic data, end to end.
 
 One small compact-geometry dataset per module, made by the workflow's own code path
-(`nuwire.simulate.simulate_file` → `nuwire.render.render_file` → `nuwire.dataset.build_event_index`),
-read with `nuwire.cuts.select_events` and `nuwire.data.SparseImageSet`, trained with
-`nuwire.train.train` and scored with `nuwire.evaluate.score_set` on the held-out test split.
+(`nuwire.simulate.simulate_file` → `nuwire.images.render.render_file` → `nuwire.events.dataset.build_event_index`),
+read with `nuwire.events.cuts.select_events` and `nuwire.images.image_set.SparseImageSet`, trained with
+`nuwire.learn.train.train` and scored with `nuwire.evaluation.evaluate.score_set` on the held-out test split.
 
 "Learns" means only: the training loss of the last epoch is below that of the first, and the test
 ROC AUC of the best-validation weights is above 0.6. The AUCs actually seen are recorded in
@@ -29,17 +29,19 @@ import pandas as pd
 import pytest
 import torch
 
-from nuwire.cuts import CutSpec, select_events
-from nuwire.data import SparseImageSet
-from nuwire.dataset import build_event_index
-from nuwire.evaluate import device_setup, score_set
+from builders import train_outputs
+from nuwire.evaluation.evaluate import score_set
+from nuwire.evaluation.metrics import roc_auc
+from nuwire.events.cuts import CutSpec, select_events
+from nuwire.events.dataset import build_event_index
 from nuwire.geometry import COMPACT
-from nuwire.metrics import roc_auc
+from nuwire.images.image_set import SparseImageSet
+from nuwire.images.render import RenderParams, render_file
+from nuwire.images.views import ViewSpec
+from nuwire.learn.device import placement
+from nuwire.learn.train import TrainConfig, train
 from nuwire.models import build_model, views_for
-from nuwire.render import RenderParams, render_file
 from nuwire.simulate import file_name, simulate_file
-from nuwire.train import TrainConfig, train
-from nuwire.views import ViewSpec
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +57,10 @@ MIN_AUC = 0.6
 # arch → (hparams, training settings): the demo config's optimiser settings (config/config.yaml),
 # narrower networks where it has wide ones; LeNet with the fix of docs/lenet.md.
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "lenet": ({"activation": "relu", "batchnorm": True, "global_pool": "max"},
-              {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9}),
+    "lenet": (
+        {"activation": "relu", "batchnorm": True, "global_pool": "max"},
+        {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9},
+    ),
     "alexnet": ({"hidden": 512}, {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9}),
     "resnet": ({"width": 16}, {"optimizer": "adam", "lr": 1e-3}),
     "mvresnet": ({"width": 8}, {"optimizer": "adam", "lr": 1e-3}),
@@ -77,12 +81,14 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, lis
     images = [h5.with_suffix(".parquet") for h5 in h5_files]
     qcs = [h5.with_suffix(".qc.json") for h5 in h5_files]
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        sims = [pool.submit(simulate_file, h5, sample, EVENTS, COMPACT, SEED, i)
-                for h5, (sample, i) in zip(h5_files, files)]
+        sims = [
+            pool.submit(simulate_file, h5, sample, EVENTS, COMPACT, SEED, i) for h5, (sample, i) in zip(h5_files, files)
+        ]
         for future in sims:
             future.result()
-        renders = [pool.submit(render_file, h5, image, qc, h5.stem, params)
-                   for h5, image, qc in zip(h5_files, images, qcs)]
+        renders = [
+            pool.submit(render_file, h5, image, qc, h5.stem, params) for h5, image, qc in zip(h5_files, images, qcs)
+        ]
         for future in renders:
             future.result()
     return build_event_index(h5_files, images, qcs, params, SPLIT), images
@@ -95,8 +101,9 @@ def splits(dataset: tuple[pd.DataFrame, list[Path]]) -> dict[tuple[int, ...], li
     out = {}
     for planes in {(0, 1, 2) if views_for(arch) == 3 else (2,) for arch in CASES}:
         view = ViewSpec(planes=planes, scale=SCALE, crop=CROP)
-        out[planes] = [SparseImageSet.load(images, select_events(index, split, CUT), view)
-                       for split in ("train", "val", "test")]
+        out[planes] = [
+            SparseImageSet.load(images, select_events(index, split, CUT), view) for split in ("train", "val", "test")
+        ]
     return out
 
 
@@ -106,8 +113,9 @@ def test_learns(arch: str, splits: dict[tuple[int, ...], list[SparseImageSet]], 
     check_learns(arch, *CASES[arch], train_set, val_set, test_set, tmp_path)
 
 
-def test_sparse_resnet_learns_on_whole_planes_at_full_resolution(dataset: tuple[pd.DataFrame, list[Path]],
-                                                                   tmp_path: Path) -> None:
+def test_sparse_resnet_learns_on_whole_planes_at_full_resolution(
+    dataset: tuple[pd.DataFrame, list[Path]], tmp_path: Path
+) -> None:
     """No crop, no scaling: the whole compact plane-2 image (512 × 250 after the 2 × 2 render)."""
     index, images = dataset
     view = ViewSpec(planes=(2,), scale=1.0, crop=None)
@@ -116,20 +124,30 @@ def test_sparse_resnet_learns_on_whole_planes_at_full_resolution(dataset: tuple[
     check_learns("sparse_resnet", {"width": 16}, {"optimizer": "adam", "lr": 1e-3}, *sets, tmp_path)
 
 
-def check_learns(arch: str, hparams: dict[str, Any], settings: dict[str, Any], train_set: SparseImageSet,
-                 val_set: SparseImageSet, test_set: SparseImageSet, tmp_path: Path) -> None:
+def check_learns(
+    arch: str,
+    hparams: dict[str, Any],
+    settings: dict[str, Any],
+    train_set: SparseImageSet,
+    val_set: SparseImageSet,
+    test_set: SparseImageSet,
+    tmp_path: Path,
+) -> None:
     torch.set_num_threads(THREADS)
     assert 0 < test_set.labels.mean() < 1
-    cfg = TrainConfig(arch=arch, hparams=hparams, **settings, epochs=EPOCHS, batch_size=16, seed=1,
-                      threads=THREADS, device="cpu")
-    train(cfg, train_set, val_set, tmp_path / "out", tmp_path / "ckpt", train_set.input_shapes)
+    cfg = TrainConfig(
+        arch=arch, hparams=hparams, **settings, epochs=EPOCHS, batch_size=16, seed=1, threads=THREADS, device="cpu"
+    )
+    train(cfg, train_set, val_set, train_outputs(tmp_path / "out"), tmp_path / "ckpt", train_set.input_shapes)
 
     history = pd.read_csv(tmp_path / "out" / "history.csv")
     first, last = history["train_loss"].iloc[0], history["train_loss"].iloc[-1]
     model = build_model(arch, train_set.input_shapes, **hparams)
     model.load_state_dict(torch.load(tmp_path / "out" / "best.pt", weights_only=True))
-    auc = roc_auc(test_set.labels, score_set(model.eval(), test_set, device_setup("cpu")))
-    print(f"{arch}: train loss {first:.3f} → {last:.3f}, val AUC {np.round(history['val_auc'].to_numpy(), 3)}, "
-          f"test AUC {auc:.3f} on {len(test_set)} events")
+    auc = roc_auc(test_set.labels, score_set(model.eval(), test_set, placement("cpu")))
+    print(
+        f"{arch}: train loss {first:.3f} → {last:.3f}, val AUC {np.round(history['val_auc'].to_numpy(), 3)}, "
+        f"test AUC {auc:.3f} on {len(test_set)} events"
+    )
     assert last < first, f"{arch}: training loss went {first:.3f} → {last:.3f}"
     assert auc is not None and auc > MIN_AUC, f"{arch}: test ROC AUC {auc} (train loss {first:.3f} → {last:.3f})"

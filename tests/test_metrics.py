@@ -1,4 +1,4 @@
-"""nuwire.metrics against scikit-learn, the degenerate cases, and the validation-only threshold."""
+"""nuwire.evaluation.metrics against scikit-learn, the degenerate cases, and the validation-only threshold."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from nuwire.metrics import (
+from nuwire.evaluation.metrics import (
     FALLBACK_THRESHOLD,
     binary_metrics,
     f1_optimal_threshold,

@@ -12,9 +12,9 @@ import pytest
 from h5files import blank_planes, event_rows, write_file
 from nuwire.errors import InputFileError
 from nuwire.geometry import COMPACT, MICROBOONE
-from nuwire.opensamples import OpenSamplesFile, validate_file
-from nuwire.schema import SEQ_CNT
-from nuwire.writer import OpenSamplesWriter
+from nuwire.io.h5schema import SEQ_CNT
+from nuwire.io.opensamples import OpenSamplesFile, validate_file
+from nuwire.io.opensamples_writer import OpenSamplesWriter
 
 
 def _random_planes(rng: np.random.Generator) -> list[np.ndarray]:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_runs import ROOT, SNAKEMAKE, planned_jobs
 
+from nuwire.events.sweep import expand_sweep
 from nuwire.geometry import COMPACT
 from nuwire.models import build_model, count_parameters, default_hparams
 from nuwire.simulate import file_name, simulate_file
-from nuwire.sweep import expand_sweep
+from workflow_runs import ROOT, SNAKEMAKE, planned_jobs
 
 THREE_LINES = "input:\n  source: opensamples\n  opensamples_dir: data\n"
 # The thesis's grid (the schema's default sweep) on two files, every stage.
@@ -81,7 +81,7 @@ def test_three_line_config_runs_to_images_and_index_from_its_own_directory(own_d
     assert effective["sweep"] == SCHEMA["properties"]["sweep"]["default"]
     assert effective["architectures"]["alexnet"]["hparams"] == {}  # the model's own (thesis) width
     # The provenance hash is the hash of exactly this config.
-    from nuwire.provenance import config_hash
+    from nuwire.report.provenance import config_hash
 
     assert config_hash(effective) in (results / "config.yaml").read_text().splitlines()[2]
 
@@ -119,10 +119,20 @@ def test_used_as_a_module_from_the_users_directory(tmp_path: Path):
     ("config", "named"),
     [
         ({"input": {"source": "opensamples", "opensamples_dir": "data"}, "sweeep": []}, "'sweeep' was unexpected"),
-        ({"input": {"source": "opensamples", "opensamples_dir": "data"},
-          "architectures": {"alexnet": {"hiden": 512}}}, "'hiden' was unexpected"),  # fmt: skip
-        ({"input": {"source": "opensamples", "opensamples_dir": "data"},
-          "cuts": {"top.*": {"signal_lep_energy_quantile": 0.5}}}, "top.*"),  # fmt: skip
+        (
+            {
+                "input": {"source": "opensamples", "opensamples_dir": "data"},
+                "architectures": {"alexnet": {"hiden": 512}},
+            },
+            "'hiden' was unexpected",
+        ),  # fmt: skip
+        (
+            {
+                "input": {"source": "opensamples", "opensamples_dir": "data"},
+                "cuts": {"top.*": {"signal_lep_energy_quantile": 0.5}},
+            },
+            "top.*",
+        ),  # fmt: skip
         ({"results": "elsewhere"}, "'input' is a required property"),
     ],
 )

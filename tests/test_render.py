@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from h5files import blank_planes, event_rows, write_file
-from nuwire import render
 from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
-from nuwire.render import RenderParams, read_event_images, read_metadata, render_file, render_plane
+from nuwire.images import render
+from nuwire.images.render import RenderParams, read_event_images, read_metadata, render_file, render_plane
 
 
 # -- a straightforward reference implementation of the documented formula ------------------------

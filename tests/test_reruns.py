@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nuwire.fingerprint import stage_fingerprint, stage_modules
+from nuwire.pipeline.fingerprint import stage_fingerprint, stage_modules
 from workflow_runs import ROOT, copy_workflow, planned_jobs, snakemake
 
 DOWNSTREAM_OF_RENDER = {"render": 4, "dataset": 1, "train": 1, "evaluate": 1, "summary": 1, "all": 1}
@@ -54,13 +54,15 @@ def test_touching_scripts_and_modules_plans_nothing(finished: Path):
 
 @pytest.mark.slow
 def test_a_comment_in_the_pixel_module_plans_nothing(finished: Path):
-    with edited(finished / "src" / "nuwire" / "render.py", "COMPRESSION = ", "# a comment only\nCOMPRESSION = "):
+    with edited(
+        finished / "src" / "nuwire" / "images" / "render.py", "COMPRESSION = ", "# a comment only\nCOMPRESSION = "
+    ):
         assert dry_run(finished) == {}
 
 
 @pytest.mark.slow
 def test_editing_the_pixel_module_plans_render_and_everything_downstream(finished: Path):
-    render = finished / "src" / "nuwire" / "render.py"
+    render = finished / "src" / "nuwire" / "images" / "render.py"
     with edited(render, "scaled = 255.0 * np.minimum", "scaled = 254.0 * np.minimum"):
         assert dry_run(finished) == DOWNSTREAM_OF_RENDER
         changed = snakemake(finished, "--list-changes", "params").stdout.split()
@@ -72,7 +74,9 @@ def test_editing_the_pixel_module_plans_render_and_everything_downstream(finishe
 def test_editing_a_script_plans_its_stage_and_downstream(finished: Path):
     with edited(finished / "workflow" / "scripts" / "summary.py", "run_summary(\n", "run_summary(  # edited\n"):
         assert dry_run(finished) == {}  # a comment: nothing
-    with edited(finished / "workflow" / "scripts" / "summary.py", "def main(smk):\n", "def main(smk):\n    smk = smk\n"):
+    with edited(
+        finished / "workflow" / "scripts" / "summary.py", "def main(smk):\n", "def main(smk):\n    smk = smk\n"
+    ):
         assert dry_run(finished) == {"summary": 1, "all": 1}
 
 
@@ -105,7 +109,10 @@ def test_fingerprint_follows_imports_and_ignores_layout(tmp_path: Path):
     script = tmp_path / "script.py"
     script.write_text("from nuwire import a\n")
     assert [p.relative_to(pkg).as_posix() for p in stage_modules(script, pkg)] == [
-        "__init__.py", "a.py", "sub/__init__.py", "sub/b.py"
+        "__init__.py",
+        "a.py",
+        "sub/__init__.py",
+        "sub/b.py",
     ]
     before = stage_fingerprint(script, pkg)
     (pkg / "unused.py").write_text("Y = 2\n")

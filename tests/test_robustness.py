@@ -32,15 +32,16 @@ import pandas as pd
 import pytest
 import yaml
 
+from builders import dataset_outputs
 from h5files import blank_planes, event_rows, write_file
-from nuwire.dataset import run_dataset
 from nuwire.errors import InputFileError, NuwireError
+from nuwire.events.dataset import run_dataset
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR, Geometry
-from nuwire.opensamples import OpenSamplesFile
-from nuwire.render import RenderParams, render_file
-from nuwire.schema import SEQ_CNT
+from nuwire.images.render import RenderParams, render_file
+from nuwire.io.h5schema import SEQ_CNT
+from nuwire.io.opensamples import OpenSamplesFile
+from nuwire.io.opensamples_writer import OpenSamplesWriter
 from nuwire.simulate import file_name, simulate_file
-from nuwire.writer import OpenSamplesWriter
 from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake, without_timing
 
 PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
@@ -186,7 +187,7 @@ def test_files_of_different_readout_sizes_are_refused_naming_the_odd_one(tmp_pat
             h5s,
             [images / f"{h.stem}.parquet" for h in h5s],
             [images / f"{h.stem}.qc.json" for h in h5s],
-            out,
+            dataset_outputs(out),
             PARAMS,
             split_fractions=(0.6, 0.2, 0.2),
         )
@@ -260,8 +261,10 @@ BIG = "bnb_WithWire_03"  # 120 events: long enough a render to interrupt
 BIG_EVENTS = 120
 BAD = {
     # sample: fragments of the one-line error in its render log
-    "bnb_WithWire_01": ["is not an HDF5 file (it does not start with the HDF5 signature)",
-                        "Remove it from the input directory"],
+    "bnb_WithWire_01": [
+        "is not an HDF5 file (it does not start with the HDF5 signature)",
+        "Remove it from the input directory",
+    ],
     "nue_WithWire_01": ["HDF5 library cannot open it", "truncated file", "Re-copy the file"],
     "bnb_NoWire_00": ["has no /wire_table", "Use the 'WithWire' files of the sample instead"],
     "nue_WithWire_02": ["reading /event_table/nu_energy failed", "Re-copy it"],
@@ -294,13 +297,16 @@ def opensamples(tmp_path_factory) -> dict[str, Path]:
     poisoned = [_sparse_planes(s) for s in range(3)]
     poisoned[0][2][10, 20] = np.nan
     poisoned[1][0][3, 4], poisoned[1][1][5, 6] = np.inf, -np.inf
-    write_file(inputs / "nue_WithWire_03.h5", [
-        event_rows((9004, 1, 0), _sparse_planes(7)),
-        event_rows((9004, 1, 1), poisoned[0]),
-        event_rows((9004, 1, 2), poisoned[1]),
-        event_rows((9004, 1, 3), None),
-        event_rows((9004, 1, 4), _sparse_planes(8)),
-    ])
+    write_file(
+        inputs / "nue_WithWire_03.h5",
+        [
+            event_rows((9004, 1, 0), _sparse_planes(7)),
+            event_rows((9004, 1, 1), poisoned[0]),
+            event_rows((9004, 1, 2), poisoned[1]),
+            event_rows((9004, 1, 3), None),
+            event_rows((9004, 1, 4), _sparse_planes(8)),
+        ],
+    )
     for maker in (_not_hdf5, _truncated, _nowire, _damaged_event_table):
         maker(inputs)
     assert {p.stem for p in inputs.glob("*.h5")} == GOOD | set(BAD)
@@ -350,7 +356,9 @@ def test_missing_seq_cnt_falls_back_with_a_warning_and_the_same_images(keep_goin
     workdir = keep_going["workdir"]
     path = opensamples["in"] / "nue_WithWire_00.h5"
     log = (workdir / "results" / "logs" / "render" / "nue_WithWire_00.log").read_text()
-    assert f"WARNING nuwire.opensamples: {path}: /wire_table has no event_id.seq_cnt; grouping rows by event_id" in log
+    assert (
+        f"WARNING nuwire.io.opensamples: {path}: /wire_table has no event_id.seq_cnt; grouping rows by event_id" in log
+    )
     # The same file with its index gives the same image file, byte for byte.
     reference = tmp_path / "ref.parquet"
     plain = opensamples["plain"] / "nue_WithWire_00.h5"
@@ -446,7 +454,10 @@ def test_interrupted_render_reruns_to_identical_outputs(how, keep_going, opensam
     with open(tmp_path / "first.log", "w") as out:
         proc = subprocess.Popen(
             [SNAKEMAKE, *targets, "--cores", "1", "--configfile", config],
-            cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         # Mid-render: the first row group (16 events of 120) is in the temporary Parquet file.
@@ -556,7 +567,7 @@ def test_tiny_run_writes_nothing_outside_results(two_clean_runs):
 @pytest.mark.slow
 def test_metrics_record_provenance(two_clean_runs):
     from nuwire import __version__
-    from nuwire.provenance import git_commit, package_versions, sha256_file
+    from nuwire.report.provenance import git_commit, package_versions, sha256_file
 
     workdir = two_clean_runs["a"]["workdir"]
     metrics = json.loads((workdir / "results/models/lenet/plane2/scale0.5/full/whole/metrics.json").read_text())
@@ -568,7 +579,5 @@ def test_metrics_record_provenance(two_clean_runs):
     assert prov["packages"] == package_versions() and "not installed" not in prov["packages"].values()
     h5s = sorted((workdir / "results" / "resources").glob("*.h5"))
     assert len(h5s) == 4
-    expected = [
-        {"file": str(p.relative_to(workdir)), "size": p.stat().st_size, "sha256": sha256_file(p)} for p in h5s
-    ]
+    expected = [{"file": str(p.relative_to(workdir)), "size": p.stat().st_size, "sha256": sha256_file(p)} for p in h5s]
     assert sorted(prov["inputs"], key=lambda d: d["file"]) == expected

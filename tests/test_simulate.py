@@ -1,6 +1,6 @@
 """The simulator writes real HDF5 files in exactly the OpenSamples schema, deterministically.
 
-Fast checks on the compact geometry with a few events: structure against nuwire.schema, the
+Fast checks on the compact geometry with a few events: structure against nuwire.io.h5schema, the
 seq_cnt index, determinism, keys, atomic output, truth consistency, the writer's chunk handling and
 the collection-plane calibration. Physics comparisons between classes are in test_simulate_physics.
 """
@@ -16,14 +16,14 @@ import pytest
 
 import nuwire.simulate as simulate
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR, MICROBOONE, Geometry
-from nuwire.schema import ADC_WIDTH, PARTICLE_CATEGORY, SEQ_CNT, STR, TABLES
+from nuwire.io.h5schema import ADC_WIDTH, PARTICLE_CATEGORY, SEQ_CNT, STR, TABLES
+from nuwire.io.opensamples_writer import OpenSamplesWriter
 from nuwire.simulate import event_truth, simulate_file, simulate_files
 from nuwire.simulate.channels import channel_status
 from nuwire.simulate.detector import nearest_wires, project, space_charge
 from nuwire.simulate.fidelity import block_sums
 from nuwire.simulate.readout import waveforms
 from nuwire.simulate.tracks import propagate
-from nuwire.writer import OpenSamplesWriter
 
 SEED = 11
 EVENTS = 3
@@ -118,7 +118,7 @@ def test_every_channel_has_one_wire_row_per_event(files: dict[str, list[Path]]) 
 
 
 def test_the_reader_opens_generated_files(files: dict[str, list[Path]]) -> None:
-    from nuwire.opensamples import OpenSamplesFile
+    from nuwire.io.opensamples import OpenSamplesFile
 
     with OpenSamplesFile(files["bnb"][1]) as f:
         assert f.geometry == COMPACT and f.n_events == EVENTS
@@ -284,8 +284,14 @@ def test_mip_gives_the_real_shoulder_on_the_collection_plane() -> None:
     rng = np.random.default_rng(0)
     x_mid = 0.5 * sum(MICROBOONE.active_x_cm)
     track = propagate(
-        np.array([[x_mid, 0.0, 100.0]]), np.array([[0.0, 0.0, 1.0]]), np.array([5000.0]), 105.658,
-        np.array([300.0]), np.array([1]), np.zeros(1), rng,
+        np.array([[x_mid, 0.0, 100.0]]),
+        np.array([[0.0, 0.0, 1.0]]),
+        np.array([5000.0]),
+        105.658,
+        np.array([300.0]),
+        np.array([1]),
+        np.zeros(1),
+        rng,
     )
     proj, _ = project(track.deposits, MICROBOONE)
     readout = waveforms(proj, MICROBOONE, channel_status(MICROBOONE, 0), rng)
@@ -296,7 +302,7 @@ def test_mip_gives_the_real_shoulder_on_the_collection_plane() -> None:
     assert 40 <= np.median(per_wire[hit]) <= 110
     # No beading: neighbouring wires carry about the same charge (Landau straggling aside).
     w = np.flatnonzero(hit)
-    pairs = (np.diff(w) == 1)
+    pairs = np.diff(w) == 1
     ratio = per_wire[w[1:][pairs]] / per_wire[w[:-1][pairs]]
     assert 0.85 < np.median(ratio) < 1.15
     sums = block_sums(plane2)
@@ -323,13 +329,23 @@ def test_writer_round_trips_adc_exactly_across_chunk_boundaries(tmp_path: Path) 
             w.add_event(
                 {
                     "event_table": {
-                        "event_id": key, "is_cc": [1], "nu_pdg": [12], "nu_energy": [1.0], "lep_energy": [0.5],
-                        "nu_dir": [[0, 0, 1]], "nu_vtx": [[1, 1, 1]], "nu_vtx_corr": [[1, 1, 1]],
-                        "nu_vtx_wire_pos": [[1, 1, 1]], "nu_vtx_wire_time": [1.0],
+                        "event_id": key,
+                        "is_cc": [1],
+                        "nu_pdg": [12],
+                        "nu_energy": [1.0],
+                        "lep_energy": [0.5],
+                        "nu_dir": [[0, 0, 1]],
+                        "nu_vtx": [[1, 1, 1]],
+                        "nu_vtx_corr": [[1, 1, 1]],
+                        "nu_vtx_wire_pos": [[1, 1, 1]],
+                        "nu_vtx_wire_time": [1.0],
                     },
                     "wire_table": {
-                        "event_id": np.repeat(key, n, axis=0), "tpc": np.zeros(n, np.int32),
-                        "local_plane": np.zeros(n, np.int32), "local_wire": np.arange(n, dtype=np.float32), "adc": adc,
+                        "event_id": np.repeat(key, n, axis=0),
+                        "tpc": np.zeros(n, np.int32),
+                        "local_plane": np.zeros(n, np.int32),
+                        "local_wire": np.arange(n, dtype=np.float32),
+                        "adc": adc,
                     },
                 }
             )

@@ -12,10 +12,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from benchmarks import bench_fidelity
+
 from nuwire.geometry import COMPACT, MICROBOONE
-from nuwire.schema import SEQ_CNT
+from nuwire.io.h5schema import SEQ_CNT
 from nuwire.simulate import run_number, simulate_file
 from nuwire.simulate.channels import channel_status, run_period
 from nuwire.simulate.event import simulate_event
@@ -28,15 +28,46 @@ EVENTS = 4
 
 # Column types of the real writer (nugraph/numl HDF5Maker, see the project's reference notes).
 WRITER_DTYPES = {
-    "hit_table": {"hit_id": "i4", "integral": "f4", "rms": "f4", "tpc": "i4", "local_plane": "i4",
-                  "local_wire": "i4", "local_time": "f4"},
+    "hit_table": {
+        "hit_id": "i4",
+        "integral": "f4",
+        "rms": "f4",
+        "tpc": "i4",
+        "local_plane": "i4",
+        "local_wire": "i4",
+        "local_time": "f4",
+    },
     "wire_table": {"tpc": "i4", "local_plane": "i4", "local_wire": "f4", "adc": "f4"},
-    "event_table": {"is_cc": "i4", "nu_pdg": "i4", "nu_energy": "f4", "lep_energy": "f4", "nu_dir": "f4",
-                    "nu_vtx": "f4", "nu_vtx_corr": "f4", "nu_vtx_wire_pos": "i4", "nu_vtx_wire_time": "f4"},
-    "particle_table": {"g4_id": "i4", "g4_pdg": "i4", "parent_id": "i4", "category": "i4", "instance": "i4",
-                       "momentum": "f4", "start_position": "f4", "end_position": "f4"},
-    "pandoraPrimary_table": {"slice_id": "i4", "slice_pdg": "i4", "nu_score": "f4", "flashmatch_score": "f4",
-                             "vtx": "f4", "vtx_wire_pos": "i4", "vtx_wire_time": "f4"},
+    "event_table": {
+        "is_cc": "i4",
+        "nu_pdg": "i4",
+        "nu_energy": "f4",
+        "lep_energy": "f4",
+        "nu_dir": "f4",
+        "nu_vtx": "f4",
+        "nu_vtx_corr": "f4",
+        "nu_vtx_wire_pos": "i4",
+        "nu_vtx_wire_time": "f4",
+    },
+    "particle_table": {
+        "g4_id": "i4",
+        "g4_pdg": "i4",
+        "parent_id": "i4",
+        "category": "i4",
+        "instance": "i4",
+        "momentum": "f4",
+        "start_position": "f4",
+        "end_position": "f4",
+    },
+    "pandoraPrimary_table": {
+        "slice_id": "i4",
+        "slice_pdg": "i4",
+        "nu_score": "f4",
+        "flashmatch_score": "f4",
+        "vtx": "f4",
+        "vtx_wire_pos": "i4",
+        "vtx_wire_time": "f4",
+    },
 }
 
 

@@ -19,15 +19,29 @@ from scipy.spatial import cKDTree
 from sklearn.metrics import roc_auc_score
 
 from nuwire.geometry import COMPACT, MICROBOONE, Geometry
-from nuwire.schema import SEQ_CNT
+from nuwire.io.h5schema import SEQ_CNT
 from nuwire.simulate import event_truth, simulate_file
 
 # The real samples (reference notes on the OpenSamples WithWire files).
 REFERENCE = {
-    "bnb": {"mean": 1.20, "median": 1.08, "std": 0.67, "lo": 0.06, "hi": 6.61, "cc": 17_564 / 24_332,
-            "flavours": {14: 23_984 / 24_332, -14: 208 / 24_332, 12: 134 / 24_332, -12: 6 / 24_332}},
-    "nue": {"mean": 1.62, "median": 1.46, "std": 0.86, "lo": 0.13, "hi": 6.13, "cc": 1.0,
-            "flavours": {12: 19_448 / 19_940, -12: 492 / 19_940}},
+    "bnb": {
+        "mean": 1.20,
+        "median": 1.08,
+        "std": 0.67,
+        "lo": 0.06,
+        "hi": 6.61,
+        "cc": 17_564 / 24_332,
+        "flavours": {14: 23_984 / 24_332, -14: 208 / 24_332, 12: 134 / 24_332, -12: 6 / 24_332},
+    },
+    "nue": {
+        "mean": 1.62,
+        "median": 1.46,
+        "std": 0.86,
+        "lo": 0.13,
+        "hi": 6.13,
+        "cc": 1.0,
+        "flavours": {12: 19_448 / 19_940, -12: 492 / 19_940},
+    },
 }
 N_TRUTH = 2000
 

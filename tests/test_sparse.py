@@ -25,7 +25,9 @@ from nuwire.sparse import (
 H, W = 13, 17
 
 
-def random_sparse(batch: int, channels: int, seed: int, density: float = 0.15, empty: tuple[int, ...] = ()) -> SparseTensor:
+def random_sparse(
+    batch: int, channels: int, seed: int, density: float = 0.15, empty: tuple[int, ...] = ()
+) -> SparseTensor:
     """A float64 sparse batch with sites on every border of every non-empty image."""
     g = torch.Generator().manual_seed(seed)
     mask = torch.rand(batch, H, W, generator=g) < density
@@ -51,8 +53,9 @@ def at_sites(dense: torch.Tensor, x: SparseTensor) -> torch.Tensor:
     return dense.permute(0, 2, 3, 1)[b, r, c]
 
 
-def check_grads(sparse_in: SparseTensor, dense_in: torch.Tensor, sparse_w: torch.Tensor, dense_w: torch.Tensor,
-                kernel: int) -> None:
+def check_grads(
+    sparse_in: SparseTensor, dense_in: torch.Tensor, sparse_w: torch.Tensor, dense_w: torch.Tensor, kernel: int
+) -> None:
     assert sparse_w.grad is not None and dense_w.grad is not None
     from nuwire.sparse.ops import dense_weight
 
@@ -83,8 +86,9 @@ def test_submanifold_conv_equals_conv2d_at_every_site(kernel: int, c_in: int, c_
 
 @pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 0), (3, 2, 1), (3, 3, 0), (3, 1, 1), (4, 2, 1)])
 @pytest.mark.parametrize(("c_in", "c_out", "batch"), [(1, 3, 1), (4, 2, 3)])
-def test_strided_conv_equals_conv2d_everywhere(kernel: int, stride: int, padding: int, c_in: int, c_out: int,
-                                               batch: int) -> None:
+def test_strided_conv_equals_conv2d_everywhere(
+    kernel: int, stride: int, padding: int, c_in: int, c_out: int, batch: int
+) -> None:
     torch.manual_seed(kernel * 10 + stride)
     conv = SparseConv2d(c_in, c_out, kernel, stride=stride, padding=padding).double()
     x = leaf(random_sparse(batch, c_in, seed=kernel + stride + c_in, empty=(2,) if batch == 3 else ()))
@@ -96,8 +100,12 @@ def test_strided_conv_equals_conv2d_everywhere(kernel: int, stride: int, padding
     assert y.shape == tuple(ref.shape[-2:])
     # Off the output sites the dense result is zero: its window holds no input site.
     torch.testing.assert_close(densify(y), ref, rtol=1e-10, atol=1e-10)
-    reach = F.conv2d((densify(x) != 0).any(1, keepdim=True).double(), torch.ones(1, 1, kernel, kernel,
-                     dtype=torch.float64), stride=stride, padding=padding)
+    reach = F.conv2d(
+        (densify(x) != 0).any(1, keepdim=True).double(),
+        torch.ones(1, 1, kernel, kernel, dtype=torch.float64),
+        stride=stride,
+        padding=padding,
+    )
     assert torch.equal(sparsify(reach).coords, y.coords)  # the sites are exactly where the window reaches
 
     upstream = torch.randn(y.features.shape, dtype=torch.float64)

@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from nuwire.data import SparseImageSet, make_loader
+from nuwire.images.image_set import SparseImageSet, make_loader
+from nuwire.images.render import IMAGE_SCHEMA
+from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
 from nuwire.sparse import densify, sparsify
-from nuwire.views import ViewSpec
 
 SAMPLE = "nue_WithWire_00"
 FULL = (3200, 1728)  # MicroBooNE plane 2 after the default 2×2 render
@@ -46,8 +47,9 @@ def tracks(rng: np.random.Generator, shape: tuple[int, int], n_tracks: int) -> n
     return np.unique(np.concatenate(pos))
 
 
-def write_set(directory: Path, shape: tuple[int, int], n_events: int, n_tracks: int, seed: int = 0) -> tuple[
-        list[Path], pd.DataFrame]:
+def write_set(
+    directory: Path, shape: tuple[int, int], n_events: int, n_tracks: int, seed: int = 0
+) -> tuple[list[Path], pd.DataFrame]:
     rng = np.random.default_rng(seed)
     h, w = shape
     rows, cols, values = [], [], []
@@ -56,26 +58,44 @@ def write_set(directory: Path, shape: tuple[int, int], n_events: int, n_tracks: 
         rows.append((pos // w).tolist())
         cols.append((pos % w).tolist())
         values.append(rng.integers(1, 256, len(pos)).tolist())
-    table = pa.table({
-        "sample": [SAMPLE] * n_events, "run": [1] * n_events, "subrun": [1] * n_events,
-        "event": list(range(n_events)), "plane": [2] * n_events, "height": [h] * n_events,
-        "width": [w] * n_events, "row": rows, "col": cols, "value": values,
-    }, schema=pa.schema([("sample", pa.string()), ("run", pa.int32()), ("subrun", pa.int32()),
-                         ("event", pa.int32()), ("plane", pa.int8()), ("height", pa.int32()),
-                         ("width", pa.int32()), ("row", pa.list_(pa.uint16())), ("col", pa.list_(pa.uint16())),
-                         ("value", pa.list_(pa.uint8()))]))
+    table = pa.table(
+        {
+            "sample": [SAMPLE] * n_events,
+            "run": [1] * n_events,
+            "subrun": [1] * n_events,
+            "event": list(range(n_events)),
+            "plane": [2] * n_events,
+            "height": [h] * n_events,
+            "width": [w] * n_events,
+            "row": rows,
+            "col": cols,
+            "value": values,
+        },
+        schema=IMAGE_SCHEMA,
+    )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{SAMPLE}.parquet"
     pq.write_table(table, path)
-    events = pd.DataFrame({"sample": SAMPLE, "run": 1, "subrun": 1, "event": np.arange(n_events),
-                           "label": np.arange(n_events) % 2,
-                           "reco_row_p2": rng.uniform(0, h, n_events), "reco_col_p2": rng.uniform(0, w, n_events)})
+    events = pd.DataFrame(
+        {
+            "sample": SAMPLE,
+            "run": 1,
+            "subrun": 1,
+            "event": np.arange(n_events),
+            "label": np.arange(n_events) % 2,
+            "reco_row_p2": rng.uniform(0, h, n_events),
+            "reco_col_p2": rng.uniform(0, w, n_events),
+        }
+    )
     events.loc[0, ["reco_row_p2", "reco_col_p2"]] = np.nan  # no vertex: the crop centres on the charge
     return [path], events
 
 
-@pytest.mark.parametrize("view", [ViewSpec((2,), 1.0), ViewSpec((2,), 0.5), ViewSpec((2,), 0.5, crop=24),
-                                  ViewSpec((2,), 1.0, crop=80)], ids=["whole", "scale0.5", "crop24", "crop80"])
+@pytest.mark.parametrize(
+    "view",
+    [ViewSpec((2,), 1.0), ViewSpec((2,), 0.5), ViewSpec((2,), 0.5, crop=24), ViewSpec((2,), 1.0, crop=80)],
+    ids=["whole", "scale0.5", "crop24", "crop80"],
+)
 def test_sparse_batch_has_the_pixels_of_the_dense_batch(view: ViewSpec, tmp_path: Path) -> None:
     files, events = write_set(tmp_path, (61, 47), n_events=7, n_tracks=4)
     ds = SparseImageSet.load(files, events, view)
@@ -120,7 +140,6 @@ def test_sparse_path_allocates_nothing_the_size_of_a_whole_plane(tmp_path: Path)
     idx = np.array([0, 1])
     torch.manual_seed(0)
     model = build_model("sparse_resnet", ds.input_shapes, width=8).train()
-
 
     def sparse_step() -> None:
         F.cross_entropy(model(*ds.sparse_batch(idx)), torch.tensor([0, 1])).backward()

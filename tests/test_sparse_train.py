@@ -1,4 +1,4 @@
-"""sparse_resnet through nuwire.train: it learns the track-orientation set of test_train.py from
+"""sparse_resnet through nuwire.learn.train: it learns the track-orientation set of test_train.py from
 sparse batches, and a SIGTERM mid-run followed by a resume gives the uninterrupted result exactly.
 
 Reuses test_train.py's dataset (32 × 32 plane-2 images, whole plane at scale 1.0) and its
@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 import torch
 
-from nuwire.train import SIGTERM_EXIT, TrainConfig
-from test_train import _wait_for, assert_same_result, data_dir, make_config, run  # noqa: F401 (data_dir: fixture)
+from builders import evaluate_outputs
+from nuwire.learn.train import SIGTERM_EXIT, TrainConfig
+from test_train import _wait_for, assert_same_result, make_config, run
 
 
 def sparse_config() -> TrainConfig:
@@ -40,11 +41,16 @@ def test_sparse_resnet_trains_from_sparse_batches(reference: tuple[Path, dict]) 
     assert history["val_auc"].max() > 0.8, history["val_auc"].tolist()
 
 
-def test_sparse_sigterm_then_resume_equals_uninterrupted(data_dir: Path, reference: tuple[Path, dict],
-                                                         tmp_path: Path) -> None:
+def test_sparse_sigterm_then_resume_equals_uninterrupted(
+    data_dir: Path, reference: tuple[Path, dict], tmp_path: Path
+) -> None:
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    proc = subprocess.Popen([sys.executable, __file__, str(data_dir), str(out), str(ckpt)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, str(data_dir), str(out), str(ckpt)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     _wait_for(ckpt / "last.pt", proc)
     proc.send_signal(signal.SIGTERM)
     log = proc.communicate(timeout=60)[0]
@@ -57,19 +63,22 @@ def test_sparse_sigterm_then_resume_equals_uninterrupted(data_dir: Path, referen
     assert meta["best_epoch"] == reference[1]["best_epoch"]
 
 
-def test_sparse_resnet_evaluates_and_skips_occlusion_with_the_reason(data_dir: Path, reference: tuple[Path, dict],
-                                                                       tmp_path: Path) -> None:
-    from nuwire.evaluate import SPARSE_SKIPPED, evaluate
+def test_sparse_resnet_evaluates_and_skips_occlusion_with_the_reason(
+    data_dir: Path, reference: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from nuwire.evaluation.evaluate import SPARSE_SKIPPED, evaluate
     from nuwire.models import build_model
     from test_train import load_sets
 
     _, val_set = load_sets(data_dir)
-    val_set.events = val_set.events.assign(category=np.where(val_set.labels == 1, "nue_cc", "numu_cc"),
-                                           nu_energy=1.0)
+    val_set.events = val_set.events.assign(category=np.where(val_set.labels == 1, "nue_cc", "numu_cc"), nu_energy=1.0)
     model = build_model("sparse_resnet", val_set.input_shapes, width=8)
     model.load_state_dict(torch.load(reference[0] / "best.pt", weights_only=True))
-    metrics = evaluate(model, val_set, val_set, tmp_path, synthetic=True)
-    assert metrics["occlusion"]["skipped"].startswith(SPARSE_SKIPPED.split("{")[0]) and metrics["occlusion"]["events"] == []
+    metrics = evaluate(model, val_set, val_set, evaluate_outputs(tmp_path), synthetic=True)
+    assert (
+        metrics["occlusion"]["skipped"].startswith(SPARSE_SKIPPED.split("{")[0])
+        and metrics["occlusion"]["events"] == []
+    )
     assert len(pd.read_parquet(tmp_path / "predictions.parquet")) == 2 * len(val_set)
     assert (tmp_path / "occlusion.png").stat().st_size > 0
 

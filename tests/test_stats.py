@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from nuwire.metrics import metrics_report
+from nuwire.evaluation.metrics import metrics_report
 from nuwire.stats.bootstrap import (
     auc_resampled,
     bootstrap_report,
@@ -168,8 +168,7 @@ def control_frame(tmp_path, n_per_sample: int, shift: float, seed: int) -> pd.Da
 
 
 def test_sample_control_flags_a_network_that_tells_the_samples_apart(tmp_path):
-    flagged = sample_identity_control(control_frame(tmp_path, 1500, shift=0.5, seed=3), threshold=0.5,
-                                      resamples=500)
+    flagged = sample_identity_control(control_frame(tmp_path, 1500, shift=0.5, seed=3), threshold=0.5, resamples=500)
     assert flagged["flag"] and flagged["verdict"].startswith("DIFFERENCE")
     assert flagged["efficiency_difference"]["ci95"][1] < 0  # inclusive CC νe selected less often
     assert flagged["sample_auc"]["ci95"][0] > 0.5
@@ -197,7 +196,8 @@ def test_calibration_of_a_calibrated_score():
     table = reliability_table(y, s, n_bins=10)
     assert table["n"].sum() == s.size
     inside = (table["fraction_lo"] - 3 * (table["fraction_hi"] - table["fraction_lo"]) <= table["mean_score"]) & (
-        table["mean_score"] <= table["fraction_hi"] + 3 * (table["fraction_hi"] - table["fraction_lo"]))
+        table["mean_score"] <= table["fraction_hi"] + 3 * (table["fraction_hi"] - table["fraction_lo"])
+    )
     assert inside.all()
     assert brier_score(y, s) == pytest.approx(brier_score_loss(y, s))
     assert reliability_table([1], [1.0], n_bins=4)["n"].tolist() == [0, 0, 0, 1]  # score 1 in the last bin
@@ -205,9 +205,16 @@ def test_calibration_of_a_calibrated_score():
 
 @pytest.mark.parametrize(
     ("value", "error", "text"),
-    [(0.8384, 0.0312, "0.838 ± 0.031"), (0.8384, 0.0962, "0.84 ± 0.10"), (0.8384, 0.0047, "0.838 ± 0.005"),
-     (0.8384, 0.0355, "0.84 ± 0.04"), (157.3, 12.4, "157 ± 12"), (1234.0, 356.0, "1200 ± 400"),
-     (0.5, 0.0, "0.500"), (None, 0.1, "")],
+    [
+        (0.8384, 0.0312, "0.838 ± 0.031"),
+        (0.8384, 0.0962, "0.84 ± 0.10"),
+        (0.8384, 0.0047, "0.838 ± 0.005"),
+        (0.8384, 0.0355, "0.84 ± 0.04"),
+        (157.3, 12.4, "157 ± 12"),
+        (1234.0, 356.0, "1200 ± 400"),
+        (0.5, 0.0, "0.500"),
+        (None, 0.1, ""),
+    ],
 )
 def test_value_pm_error_digits(value, error, text):
     assert format_pm(value, error) == text

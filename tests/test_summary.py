@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nuwire.atomic import write_json
-from nuwire.comparisons import answers, compare_all, load_results, metric_rows
-from nuwire.metrics import metrics_report
+from nuwire.evaluation.metrics import metrics_report
+from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.io.atomic import write_json
+from nuwire.report.comparisons import answers, compare_all, load_results, metric_rows
+from nuwire.report.summary import auc_by_point, display_table, forest_plot, run_summary
 from nuwire.stats.bootstrap import bootstrap_report, canonical_order
 from nuwire.stats.sample_control import sample_identity_control
-from nuwire.summary import auc_by_point, display_table, forest_plot, run_summary
-from nuwire.sweep import SweepPoint, expand_sweep, train_seed_settings
 
 N_TEST = 400
 
@@ -77,7 +77,7 @@ def sweep(tmp_path_factory):
 
 def test_tables_read_like_a_paper(sweep):
     _, files, points = sweep
-    rows = metric_rows(load_results(files, points))
+    rows = metric_rows(load_results(files, _predictions(files), points))
     table = display_table(rows)
     assert len(table) == 3 * len(points)
     lenet = table[table["arch"] == "lenet"].iloc[0]
@@ -92,7 +92,7 @@ def test_tables_read_like_a_paper(sweep):
 
 def test_comparisons_pair_same_events_and_find_the_better_model(sweep):
     _, files, points = sweep
-    results = load_results(files, points)
+    results = load_results(files, _predictions(files), points)
     table = compare_all(results)
     assert len(table) == 10  # every pair of 5 points
     top50 = table["a"].str.contains("top50") | table["b"].str.contains("top50")
@@ -115,14 +115,36 @@ def test_run_summary_writes_every_output(sweep, tmp_path):
     bench = tmp_path / "b.tsv"
     bench.write_text("s\th:m:s\tmax_rss\tcpu_time\n1.0\t0:00:01\t10\t0.5\n")
     (tmp_path / "inputs.json").write_text("[]")
-    names = ("table", "values", "html", "comparisons", "comparisons_html", "forest", "roc", "auc", "runtimes",
-             "provenance")
-    suffix = {"table": "tsv", "values": "tsv", "comparisons": "tsv", "runtimes": "tsv", "html": "html",
-              "comparisons_html": "html", "provenance": "html"}
+    names = (
+        "table",
+        "values",
+        "html",
+        "comparisons",
+        "comparisons_html",
+        "forest",
+        "roc",
+        "auc",
+        "runtimes",
+        "provenance",
+    )
+    suffix = {
+        "table": "tsv",
+        "values": "tsv",
+        "comparisons": "tsv",
+        "runtimes": "tsv",
+        "html": "html",
+        "comparisons_html": "html",
+        "provenance": "html",
+    }
     outputs = {k: str(tmp_path / f"{k}.{suffix.get(k, 'png')}") for k in names}
-    run_summary(files, [str(bench)], ["dataset"], points, outputs, True, {"a": 1}, tmp_path / "inputs.json")
+    run_summary(
+        files, _predictions(files), [str(bench)], ["dataset"], points, outputs, True, {"a": 1}, tmp_path / "inputs.json"
+    )
     page = Path(outputs["html"]).read_text()
-    assert page.index("This run (test set)") < page.index("For reference only: thesis") and 'class="dataframe thesis"' in page
+    assert (
+        page.index("This run (test set)") < page.index("For reference only: thesis")
+        and 'class="dataframe thesis"' in page
+    )
     assert " ± " in page and "128.0000" not in page and "400.0000" not in page
     comparisons = Path(outputs["comparisons_html"]).read_text()
     assert "Does the multi-view network beat the best single-plane one?" in comparisons
@@ -141,7 +163,7 @@ def test_auc_figure_with_more_than_five_cuts_and_one_scale(tmp_path):
         point = SweepPoint("alexnet", "2", "0.5", f"cut{i}", "whole")
         files.append(write_point(tmp_path, point, frame, 0.1 * i, seed=i))
         points.append(point.as_dict())
-    results = load_results(files, points)
+    results = load_results(files, _predictions(files), points)
     auc_by_point(results, tmp_path / "auc.png", synthetic=True)
     forest_plot(results, tmp_path / "forest.png", synthetic=True)
     assert (tmp_path / "auc.png").stat().st_size > 0 and (tmp_path / "forest.png").stat().st_size > 0
@@ -171,7 +193,7 @@ def test_summary_adds_the_seed_spread_to_the_bootstrap_error(tmp_path):
         point = SweepPoint("resnet", "2", "0.5", "full", "whole", seed)
         files.append(write_point(tmp_path, point, frame, strength, seed=seed))
         points.append(point.as_dict())
-    (result,) = load_results(files, points)
+    (result,) = load_results(files, _predictions(files), points)
     auc = result.auc()
     aucs = [json.loads(Path(f).read_text())["test"]["uncertainty"]["roc_auc"] for f in files]
     boot = np.mean([a["error"] for a in aucs])
@@ -182,3 +204,8 @@ def test_summary_adds_the_seed_spread_to_the_bootstrap_error(tmp_path):
     shown = display_table(metric_rows([result]))
     assert shown["seeds"].iloc[0] == "3"
     assert float(shown["roc_auc seed sd"].iloc[0]) == pytest.approx(auc["seed_sd"], abs=0.01)
+
+
+def _predictions(metrics_files: list) -> list[Path]:
+    """The predictions.parquet that write_point wrote beside each metrics.json."""
+    return [Path(f).with_name("predictions.parquet") for f in metrics_files]

@@ -1,4 +1,4 @@
-"""nuwire.train: real training steps on a small learnable image set written as image Parquet.
+"""nuwire.learn.train: real training steps on a small learnable image set written as image Parquet.
 
 Signal events carry a vertical track, background events a horizontal one, on 32×32 plane-2
 images; LeNet with ReLUs learns that in a few epochs. The interruption tests run a ViT (it has
@@ -21,76 +21,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import torch
 
-from nuwire import checkpoint
-from nuwire.data import CutSpec, SparseImageSet, ViewSpec, select_events
-from nuwire.device import select_device
+from builders import SIZE, train_outputs
 from nuwire.errors import CheckpointError, ConfigError
-from nuwire.train import (
+from nuwire.events.cuts import CutSpec, select_events
+from nuwire.images.image_set import SparseImageSet
+from nuwire.images.views import ViewSpec
+from nuwire.learn import checkpoint
+from nuwire.learn.device import select_device
+from nuwire.learn.train import (
     SIGTERM_EXIT,
     TrainConfig,
     _is_better,
     balanced_class_weights,
-    config_hash,
     train,
+    training_hash,
 )
 
-SIZE = 32
-N_TRAIN, N_VAL = 192, 64
 EPOCHS = 6
 VIEW = ViewSpec(planes=(2,), scale=1.0, crop=None)
-
-
-# ---------------------------------------------------------------- a small learnable dataset
-
-
-def _image(rng: np.random.Generator, signal: bool) -> np.ndarray:
-    img = np.zeros((SIZE, SIZE), dtype=np.uint8)
-    a, b = rng.integers(2, SIZE - 14, size=2)
-    length = rng.integers(8, 13)
-    if signal:
-        img[a : a + length, b] = rng.integers(120, 255, size=length)  # vertical: along time
-    else:
-        img[a, b : b + length] = rng.integers(120, 255, size=length)  # horizontal: along wires
-    noise = rng.integers(0, SIZE, size=(6, 2))
-    img[noise[:, 0], noise[:, 1]] = rng.integers(20, 80, size=6)
-    return img
-
-
-def write_dataset(directory: Path, seed: int = 3) -> tuple[list[Path], pd.DataFrame]:
-    """One image Parquet file (docs/architecture.md schema) and an event index for it."""
-    rng = np.random.default_rng(seed)
-    n = N_TRAIN + N_VAL
-    labels = np.arange(n) % 2
-    rng.shuffle(labels)
-    records: dict[str, list] = {k: [] for k in ("sample", "run", "subrun", "event", "plane", "height", "width",
-                                                 "row", "col", "value")}
-    for i, label in enumerate(labels):
-        for plane in range(3):
-            img = _image(rng, bool(label)) if plane == 2 else np.zeros((SIZE, SIZE), np.uint8)
-            rows, cols = np.nonzero(img)  # row-major order
-            for key, value in (("sample", "nue_WithWire_00"), ("run", 1), ("subrun", 1), ("event", i),
-                               ("plane", plane), ("height", SIZE), ("width", SIZE), ("row", rows.tolist()),
-                               ("col", cols.tolist()), ("value", img[rows, cols].tolist())):
-                records[key].append(value)
-    schema = pa.schema([("sample", pa.string()), ("run", pa.int32()), ("subrun", pa.int32()), ("event", pa.int32()),
-                        ("plane", pa.int8()), ("height", pa.int32()), ("width", pa.int32()),
-                        ("row", pa.list_(pa.uint16())), ("col", pa.list_(pa.uint16())),
-                        ("value", pa.list_(pa.uint8()))])
-    directory.mkdir(parents=True, exist_ok=True)
-    image_file = directory / "nue_WithWire_00.parquet"
-    pq.write_table(pa.table(records, schema=schema), image_file)
-    index = pd.DataFrame({
-        "sample": "nue_WithWire_00", "run": 1, "subrun": 1, "event": np.arange(n, dtype=np.int32),
-        "label": labels, "lep_energy": rng.uniform(0.1, 2.0, n),
-        "split": np.where(np.arange(n) < N_TRAIN, "train", "val"),
-    })
-    index.to_parquet(directory / "events.parquet")
-    return [image_file], index
 
 
 def load_sets(directory: Path) -> tuple[SparseImageSet, SparseImageSet]:
@@ -102,8 +53,18 @@ def load_sets(directory: Path) -> tuple[SparseImageSet, SparseImageSet]:
 
 def make_config(**overrides) -> TrainConfig:
     """LeNet with ReLUs and Adam: learns the track orientation in a few epochs."""
-    base = TrainConfig(arch="lenet", hparams={"activation": "relu"}, optimizer="adam", lr=3e-3, batch_size=16,
-                       epochs=EPOCHS, lr_decay_gamma=0.9, class_weights="balanced", seed=5, threads=1)
+    base = TrainConfig(
+        arch="lenet",
+        hparams={"activation": "relu"},
+        optimizer="adam",
+        lr=3e-3,
+        batch_size=16,
+        epochs=EPOCHS,
+        lr_decay_gamma=0.9,
+        class_weights="balanced",
+        seed=5,
+        threads=1,
+    )
     return replace(base, **overrides)
 
 
@@ -114,8 +75,16 @@ def resume_config(**overrides) -> TrainConfig:
 
 def run(directory: Path, out: Path, ckpt: Path, cfg: TrainConfig, progress: bool = False) -> dict:
     train_set, val_set = load_sets(directory)
-    return train(cfg, train_set, val_set, out, ckpt, train_set.input_shapes, extra={"view": VIEW, "cut": "full"},
-                 progress=progress)
+    return train(
+        cfg,
+        train_set,
+        val_set,
+        train_outputs(out),
+        ckpt,
+        train_set.input_shapes,
+        extra={"view": VIEW, "cut": "full"},
+        progress=progress,
+    )
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
@@ -130,13 +99,6 @@ def assert_same_result(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys()
     for key in wa:
         assert torch.equal(wa[key], wb[key]), key
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("images")
-    write_dataset(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +161,9 @@ def test_early_stopping(data_dir: Path, tmp_path: Path) -> None:
 def _start_worker(data_dir: Path, out: Path, ckpt: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, __file__, str(data_dir), str(out), str(ckpt)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -241,8 +205,19 @@ def test_sigkill_then_resume_equals_uninterrupted(data_dir: Path, reference: tup
     assert proc.returncode == -signal.SIGKILL
 
     state = checkpoint.load(ckpt / "last.pt")
-    expected = {"format", "config_hash", "epoch", "model", "optimizer", "scheduler", "rng", "best", "bad_epochs",
-                "stopped_early", "history"}
+    expected = {
+        "format",
+        "config_hash",
+        "epoch",
+        "model",
+        "optimizer",
+        "scheduler",
+        "rng",
+        "best",
+        "bad_epochs",
+        "stopped_early",
+        "history",
+    }
     assert set(state) == expected
     assert len(state["history"]) == state["epoch"]
     for best_file in ckpt.glob("best-e*.pt"):
@@ -263,18 +238,18 @@ def test_sigkill_then_resume_equals_uninterrupted(data_dir: Path, reference: tup
 # ---------------------------------------------------------------- small pieces
 
 
-def test_config_hash_is_canonical_and_sensitive() -> None:
-    a = config_hash(make_config(), {"cut": "full", "view": {"planes": [2], "scale": 0.5}})
-    b = config_hash(make_config(lr=3e-3, threads=2), {"view": {"scale": 0.5, "planes": [2]}, "cut": "full"})
+def test_training_hash_is_canonical_and_sensitive() -> None:
+    a = training_hash(make_config(), {"cut": "full", "view": {"planes": [2], "scale": 0.5}})
+    b = training_hash(make_config(lr=3e-3, threads=2), {"view": {"scale": 0.5, "planes": [2]}, "cut": "full"})
     assert a == b and len(a) == 64
-    assert a != config_hash(make_config(seed=6), {"cut": "full", "view": {"planes": [2], "scale": 0.5}})
-    assert a != config_hash(make_config(), {"cut": "top50", "view": {"planes": [2], "scale": 0.5}})
-    assert config_hash(make_config(lr=1)) == config_hash(make_config(lr=1.0))
+    assert a != training_hash(make_config(seed=6), {"cut": "full", "view": {"planes": [2], "scale": 0.5}})
+    assert a != training_hash(make_config(), {"cut": "top50", "view": {"planes": [2], "scale": 0.5}})
+    assert training_hash(make_config(lr=1)) == training_hash(make_config(lr=1.0))
     # Execution settings are left out, so a rerun with more loader workers can still resume.
-    assert config_hash(make_config(num_workers=2, device="cpu")) == config_hash(make_config())
+    assert training_hash(make_config(num_workers=2, device="cpu")) == training_hash(make_config())
     # A ViewSpec hashes as its fields.
     as_dict = {"view": {"planes": [2], "scale": 1.0, "crop": None}}
-    assert config_hash(make_config(), {"view": VIEW}) == config_hash(make_config(), as_dict)
+    assert training_hash(make_config(), {"view": VIEW}) == training_hash(make_config(), as_dict)
 
 
 def test_config_errors_name_the_field() -> None:
@@ -284,10 +259,22 @@ def test_config_errors_name_the_field() -> None:
         make_config(seed=-1)
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainConfig.from_settings("vit", {"optimizer": "adam", "lr": 1e-3, "batch_size": 16, "epochs": 10, "lrate": 1})
-    cfg = TrainConfig.from_settings("vit", {"optimizer": "adam", "lr": 1e-3, "batch_size": 16, "epochs": 10,
-                                             "lr_decay_gamma": 0.9, "early_stopping_patience": 10,
-                                             "hparams": {"patch": 16}, "seed": 1, "threads": 2,
-                                             "num_workers": 0, "device": "auto"})
+    cfg = TrainConfig.from_settings(
+        "vit",
+        {
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "batch_size": 16,
+            "epochs": 10,
+            "lr_decay_gamma": 0.9,
+            "early_stopping_patience": 10,
+            "hparams": {"patch": 16},
+            "seed": 1,
+            "threads": 2,
+            "num_workers": 0,
+            "device": "auto",
+        },
+    )
     assert cfg.optimizer == "adam" and cfg.hparams == {"patch": 16}
 
 

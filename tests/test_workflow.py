@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -30,8 +31,18 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     assert (results / "dataset" / "events.parquet").exists()
     assert (results / "summary" / "summary.tsv").exists()
     point = results / "models" / "lenet" / "plane2" / "scale0.5" / "full" / "whole"
-    for name in ("best.pt", "history.csv", "metrics.json", "predictions.parquet", "roc.png", "occlusion.png",
-                 "reliability.png", "sample_control.png", "feature_maps.png", "embedding.png"):
+    for name in (
+        "best.pt",
+        "history.csv",
+        "metrics.json",
+        "predictions.parquet",
+        "roc.png",
+        "occlusion.png",
+        "reliability.png",
+        "sample_control.png",
+        "feature_maps.png",
+        "embedding.png",
+    ):
         assert (point / name).stat().st_size > 0, name
     for name in ("summary.tsv", "summary_values.tsv", "comparisons.tsv", "comparisons.html", "forest.png"):
         assert (results / "summary" / name).stat().st_size > 0, name
@@ -55,7 +66,7 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
 
 
 def test_runtimes_and_provenance_pages(finished_run: Path):
-    from nuwire.provenance import git_commit, sha256_file
+    from nuwire.report.provenance import git_commit, sha256_file
 
     results = finished_run / "results"
     jobs = pd.read_csv(results / "summary" / "runtimes.tsv", sep="\t")["job"].tolist()
@@ -70,7 +81,7 @@ def test_runtimes_and_provenance_pages(finished_run: Path):
     # The effective config written to results/config.yaml is the one the provenance hashes.
     effective = results / "config.yaml"
     stated = effective.read_text().splitlines()[2].rsplit(" ", 1)[1]
-    from nuwire.provenance import config_hash
+    from nuwire.report.provenance import config_hash
 
     assert config_hash(yaml.safe_load(effective.read_text())) == stated and stated in page
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_runs import ROOT, SNAKEMAKE
-from zenodo_server import Records, serve
 
 from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import COMPACT
+from nuwire.io.zenodo import RemoteFile, parse_listing, record_listing, remote_files, verified_copy
 from nuwire.simulate import file_name, simulate_file
-from nuwire.zenodo import RemoteFile, parse_listing, record_listing, remote_files, verified_copy
+from workflow_runs import ROOT, SNAKEMAKE
+from zenodo_server import Records, serve
 
 SAMPLES = {101: [("bnb", 0), ("bnb", 1)], 202: [("nue", 0)]}  # record -> its files
 TARGETS = ["results/dataset/events.parquet"]
@@ -107,9 +107,22 @@ def zenodo_run(workdir: Path, records: Records, *args: str) -> subprocess.Comple
     zenodo = {"records": sorted(records.files), "base_url": "http://127.0.0.1:9", "download_dir": "downloads"}
     config.write_text(yaml.safe_dump({"input": {"source": "zenodo", "zenodo": zenodo}}))
     return subprocess.run(
-        [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--cores", "2", *args, "--configfile", str(config),
-         "--config", f"input={{zenodo: {{base_url: '{records.base_url}'}}}}"],  # fmt: skip
-        cwd=workdir, capture_output=True, text=True, timeout=600,
+        [
+            SNAKEMAKE,
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--cores",
+            "2",
+            *args,
+            "--configfile",
+            str(config),
+            "--config",
+            f"input={{zenodo: {{base_url: '{records.base_url}'}}}}",
+        ],  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -41,8 +41,14 @@ def planned_jobs(output: str) -> dict[str, int]:
     return jobs
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "config/test.yaml",
-              env: dict[str, str] | None = None, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    config: str = "config/test.yaml",
+    env: dict[str, str] | None = None,
+    timeout: float = 1500,
+) -> subprocess.CompletedProcess[str]:
     """`snakemake --cores 2 ARGS --configfile CONFIG` in `workdir` (ARGS may hold targets), with
     `env` as the environment if given; with `check`, a failure raises with the tail of the output."""
     proc = subprocess.run(
@@ -60,9 +66,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, config: str = "conf
 
 
 # Keys of JSON fields that legitimately differ between two runs of the same config.
-TIMING_KEYS = re.compile(
-    r"seconds|elapsed|duration|runtime|timestamp|wall_?time|started|finished|^time$|_time$|^time_"
-)
+TIMING_KEYS = re.compile(r"seconds|elapsed|duration|runtime|timestamp|wall_?time|started|finished|^time$|_time$|^time_")
 
 
 def without_timing(value: Any) -> Any:

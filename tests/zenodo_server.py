@@ -33,7 +33,9 @@ class Records:
             if path.name in self.wrong_md5:
                 md5 = "0" * 32
             link = f"{self.base_url}/api/records/{record}/files/{path.name}/content"
-            entries.append({"key": path.name, "size": path.stat().st_size, "checksum": f"md5:{md5}", "links": {"self": link}})
+            entries.append(
+                {"key": path.name, "size": path.stat().st_size, "checksum": f"md5:{md5}", "links": {"self": link}}
+            )
         return {"id": record, "files": entries}
 
     def file(self, record: int, key: str) -> Path | None:
@@ -49,7 +51,12 @@ def _handler(records: Records) -> type[BaseHTTPRequestHandler]:
             parts = self.path.strip("/").split("/")
             if not head:
                 records.gets[self.path] += 1
-            if len(parts) == 3 and parts[:2] == ["api", "records"] and parts[2].isdigit() and int(parts[2]) in records.files:
+            if (
+                len(parts) == 3
+                and parts[:2] == ["api", "records"]
+                and parts[2].isdigit()
+                and int(parts[2]) in records.files
+            ):
                 body = json.dumps(records.listing(int(parts[2]))).encode()
                 self._send(body, "application/json", head)
             elif len(parts) == 6 and parts[:2] == ["api", "records"] and parts[3] == "files" and parts[5] == "content":

@@ -35,7 +35,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> None:
-    from nuwire.inspect import format_inspection, inspect_files, write_inspection
+    from nuwire.io.inspect import format_inspection, inspect_files, write_inspection
 
     table = inspect_files(args.files)
     print(format_inspection(table))
@@ -44,7 +44,7 @@ def _cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from nuwire.render import RenderParams, render_file
+    from nuwire.images.render import RenderParams, render_file
 
     params = RenderParams(dw=args.dw, dt=args.dt, threshold=args.threshold, saturation=args.saturation)
     for path in args.files:

@@ -53,8 +53,10 @@ def slurm_cluster() -> Iterator[None]:
     if _setup("status", timeout=60).returncode != 0:
         proc = _setup("start")
         if proc.returncode != 0:
-            _unavailable(f"the single-node Slurm did not start (setup_slurm.sh start, status {proc.returncode}):\n"
-                         f"{proc.stderr[-3000:]}")
+            _unavailable(
+                f"the single-node Slurm did not start (setup_slurm.sh start, status {proc.returncode}):\n"
+                f"{proc.stderr[-3000:]}"
+            )
         started = True
     try:
         yield

@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+
 from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, without_timing
 
 CONFIG = "config/test.yaml"
@@ -35,9 +36,11 @@ LOCAL_RULES = ("all", "effective_config")  # `localrule: True`: run by Snakemake
 GPU_RULES = {"train", "evaluate"}
 TASK_ENV_DIR = ".slurm-task-env"  # the TaskProlog writes here when the submit directory has it
 TEST_OVERRIDES = (
-    "--slurm-status-command", "squeue",
+    "--slurm-status-command",
+    "squeue",
     "--slurm-no-account",
-    "--slurm-init-seconds-before-status-checks", "5",
+    "--slurm-init-seconds-before-status-checks",
+    "5",
     "--slurm-keep-successful-logs",
 )
 RUN_TIMEOUT = 1200
@@ -112,8 +115,9 @@ def runs(slurm_cluster, tmp_path_factory) -> Runs:
     env["XDG_CONFIG_HOME"] = str(xdg)
 
     # The documented one step that makes the profile name resolve: make slurm-profile.
-    link = subprocess.run(["make", "-s", "-C", str(ROOT), "slurm-profile"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    link = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "slurm-profile"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert link.returncode == 0, link.stdout + link.stderr
 
     slurm_dir = copy_workflow(base / "slurm")
@@ -121,8 +125,14 @@ def runs(slurm_cluster, tmp_path_factory) -> Runs:
     (slurm_dir / TASK_ENV_DIR).mkdir()
 
     # `--profile profiles/slurm` (the path form) plans the run; its job table is what must reach Slurm.
-    dry = subprocess.run([SNAKEMAKE, "-n", "--profile", "profiles/slurm", "--configfile", CONFIG], cwd=slurm_dir,
-                         env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        [SNAKEMAKE, "-n", "--profile", "profiles/slurm", "--configfile", CONFIG],
+        cwd=slurm_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     dry_output = dry.stdout + dry.stderr
     planned = {rule: n for rule, n in planned_jobs(dry.stdout).items() if rule not in LOCAL_RULES}
@@ -130,11 +140,22 @@ def runs(slurm_cluster, tmp_path_factory) -> Runs:
 
     # The local reference run goes on meanwhile: the Slurm run mostly waits for status checks.
     with open(base / "local.log", "w") as local_log:
-        local = subprocess.Popen([SNAKEMAKE, "--cores", "2", "--configfile", CONFIG], cwd=local_dir, env=env,
-                                 stdout=local_log, stderr=subprocess.STDOUT)
+        local = subprocess.Popen(
+            [SNAKEMAKE, "--cores", "2", "--configfile", CONFIG],
+            cwd=local_dir,
+            env=env,
+            stdout=local_log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            proc = subprocess.run([SNAKEMAKE, "--profile", "slurm", "--configfile", CONFIG, *TEST_OVERRIDES],
-                                  cwd=slurm_dir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            proc = subprocess.run(
+                [SNAKEMAKE, "--profile", "slurm", "--configfile", CONFIG, *TEST_OVERRIDES],
+                cwd=slurm_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT,
+            )
         except subprocess.TimeoutExpired as err:
             out = (err.stdout or b"").decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
             _cancel(out)
@@ -152,8 +173,9 @@ def runs(slurm_cluster, tmp_path_factory) -> Runs:
     shown = subprocess.run(["scontrol", "show", "job", "-d", "-o"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     jobs = [job for job in parse_scontrol(shown.stdout) if job.get("JobName") == run_id]
-    return Runs(slurm_dir, local_dir, xdg, dry_output, output, run_id, planned, jobs,
-                read_task_env(slurm_dir / TASK_ENV_DIR))
+    return Runs(
+        slurm_dir, local_dir, xdg, dry_output, output, run_id, planned, jobs, read_task_env(slurm_dir / TASK_ENV_DIR)
+    )
 
 
 def _cancel(output: str) -> None:
@@ -185,8 +207,10 @@ def test_every_job_ran_as_a_slurm_job(runs: Runs, capsys: pytest.CaptureFixture[
     with capsys.disabled():
         print()
         for job in runs.jobs:
-            print(f"slurm job {job['JobId']}: rule {rule_of(job)}, {job['JobState']}, exit {job['ExitCode']}, "
-                  f"TRES {job.get('TRES', '?')}, GRES {job.get('JOB_GRES', '(null)')}")
+            print(
+                f"slurm job {job['JobId']}: rule {rule_of(job)}, {job['JobState']}, exit {job['ExitCode']}, "
+                f"TRES {job.get('TRES', '?')}, GRES {job.get('JOB_GRES', '(null)')}"
+            )
     by_rule: dict[str, int] = {}
     for job in runs.jobs:
         by_rule[rule_of(job)] = by_rule.get(rule_of(job), 0) + 1
@@ -255,7 +279,9 @@ def test_outputs_equal_a_local_run(runs: Runs):
     for point in points:
         a, b = (json.loads((root / point / "metrics.json").read_text()) for root in (slurm, local))
         assert without_timing(a) == without_timing(b), point
-        assert (slurm / point / "predictions.parquet").read_bytes() == (local / point / "predictions.parquet").read_bytes()
+        assert (slurm / point / "predictions.parquet").read_bytes() == (
+            local / point / "predictions.parquet"
+        ).read_bytes()
         wa, wb = (torch.load(root / point / "best.pt", weights_only=True) for root in (slurm, local))
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), point
         ha, hb = (pd.read_csv(root / point / "history.csv").drop(columns="seconds") for root in (slurm, local))

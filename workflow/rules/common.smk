@@ -1,11 +1,13 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
 import re
+
+import yaml
 from pathlib import Path
 
-from nuwire.config import SAMPLE_NAME, check_config
+from nuwire.pipeline.config import SAMPLE_NAME, check_config
 from nuwire.errors import NuwireError
-from nuwire.inputs import samples_by_stem
-from nuwire.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.io.inputs import sample_group, samples_by_stem
+from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
 
 try:
     check_config(config)
@@ -41,7 +43,7 @@ def _opensamples_files():
 
 def _zenodo_files():
     """{sample: RemoteFile} of the records' listings (fetched once, kept under RESULTS/zenodo/)."""
-    from nuwire.zenodo import remote_files
+    from nuwire.io.zenodo import remote_files
 
     try:
         return remote_files(config["input"]["zenodo"], f"{RESULTS}/zenodo")
@@ -105,6 +107,11 @@ def all_metrics(wildcards=None):
     return [f"{point_dir(p)}/metrics.json" for p in SWEEP]
 
 
+def all_predictions(wildcards=None):
+    """Each point's test scores, in the order of all_metrics (the summary pairs them)."""
+    return [f"{point_dir(p)}/predictions.parquet" for p in SWEEP]
+
+
 def benchmark_jobs():
     """(job, Snakemake benchmark file) of every job the summary reports the runtime of. Not the
     simulate jobs: their files may come from an earlier run, and asking for their benchmark
@@ -150,14 +157,14 @@ def get_final_output():
 
 
 # -- what reruns what (README, "What reruns what") ------------------------------------------------
-from nuwire.fingerprint import package_dir_for, stage_fingerprint
+from nuwire.pipeline.fingerprint import package_dir_for, stage_fingerprint
 
 # NUWIRE_DIR (the Snakefile's): as a module, workflow.basedir is the user's directory.
 _NUWIRE_SOURCES = package_dir_for(NUWIRE_DIR)
 
 
 def code(stage):
-    """Fingerprint of the nuwire code the stage's script runs (nuwire.fingerprint), for params:
+    """Fingerprint of the nuwire code the stage's script runs (nuwire.pipeline.fingerprint), for params:
     editing that code reruns the stage and what follows; touching a file does not."""
     return stage_fingerprint(f"{NUWIRE_DIR}/workflow/scripts/{stage}.py", _NUWIRE_SOURCES)
 
@@ -168,7 +175,7 @@ def point_cuts(wildcards):
 
 
 # -- sweep points the images cannot serve, refused before any job ---------------------------------
-from nuwire.config import check_point_images, check_point_models, input_geometry
+from nuwire.pipeline.config import check_point_images, check_point_models, input_geometry
 
 try:
     _GEOMETRY = input_geometry(config, next(iter(INPUT_FILES.values()), None))
@@ -181,7 +188,7 @@ except NuwireError as err:
 
 
 # -- input names a job could not be made for, refused before any job ------------------------------
-from nuwire.config import check_sample_names
+from nuwire.pipeline.config import check_sample_names
 
 try:
     check_sample_names(INPUT_FILES)
@@ -189,10 +196,18 @@ except NuwireError as err:
     raise WorkflowError(str(err)) from None
 
 
-# -- one workflow at a time per results directory (nuwire.results_lock) ---------------------------
+# -- resources: one place, the workflow profile ------------------------------------------------
+# Each rule's `resources:` are profiles/default's `set-resources` entry for it, read here, so the
+# rules and the profile cannot disagree, and a run without the profile (`--workflow-profile none`,
+# or nuwire used as a module from another directory) still gets them.
+with open(NUWIRE_DIR / "profiles" / "default" / "config.yaml") as _profile:
+    RESOURCES = yaml.safe_load(_profile)["set-resources"]
+
+
+# -- one workflow at a time per results directory (nuwire.pipeline.results_lock) ---------------------------
 import atexit
 
-from nuwire import results_lock
+from nuwire.pipeline import results_lock
 
 
 onstart:

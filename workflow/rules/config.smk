@@ -5,12 +5,12 @@
 rule effective_config:
     output:
         EFFECTIVE_CONFIG,
-    params:
-        config=canonical(config),
     log:
         f"{RESULTS}/logs/effective_config.log",
     localrule: True
     conda:
         "../../envs/nuwire.yaml"
+    params:
+        config=canonical(config),
     script:
         "../scripts/effective_config.py"

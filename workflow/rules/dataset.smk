@@ -33,6 +33,15 @@ rule dataset:
             category="Dataset",
             labels={"figure": "event displays"},
         ),
+    log:
+        f"{RESULTS}/logs/dataset.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["dataset"],
     params:
         code=code("dataset"),
         downsample=canonical(config["render"]["downsample"]),
@@ -42,15 +51,5 @@ rule dataset:
         synthetic=SYNTHETIC,
         event_displays=config.get("dataset", {}).get("event_displays", 2),
         max_skipped_fraction=config.get("dataset", {}).get("max_skipped_fraction", 0.05),
-    log:
-        f"{RESULTS}/logs/dataset.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/dataset.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../../envs/nuwire.yaml"
     script:
         "../scripts/dataset.py"

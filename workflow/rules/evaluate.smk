@@ -1,6 +1,7 @@
 # evaluate: test-set scores, metrics with bootstrap intervals at fixed and validation-chosen thresholds,
 # calibration, the sample-identity control and what the network looks at (figures).
 
+
 rule evaluate:
     input:
         index=f"{RESULTS}/dataset/events.parquet",
@@ -22,22 +23,20 @@ rule evaluate:
         occlusion=model_figure("occlusion"),
         feature_maps=model_figure("feature_maps"),
         embedding=model_figure("embedding"),
+    log:
+        f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: config["train"].get("threads", 2)
+    resources:
+        **RESOURCES["evaluate"],
     params:
         code=code("evaluate"),
         cuts=point_cuts,
         settings=train_settings,
         evaluate=canonical(config.get("evaluate", {})),
         synthetic=SYNTHETIC,
-    log:
-        f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
-    threads: config["train"].get("threads", 2)
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=1,
-    conda:
-        "../../envs/nuwire.yaml"
     script:
         "../scripts/evaluate.py"

@@ -6,17 +6,16 @@ rule inspect:
         all_input_h5,
     output:
         f"{RESULTS}/dataset/inspect.tsv",
-    params:
-        code=code("inspect"),
     log:
         f"{RESULTS}/logs/inspect.log",
     benchmark:
         f"{RESULTS}/benchmarks/inspect.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     conda:
         "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["inspect"],
+    params:
+        code=code("inspect"),
     script:
         "../scripts/inspect.py"

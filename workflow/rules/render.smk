@@ -7,20 +7,19 @@ rule render:
     output:
         images=f"{RESULTS}/images/{{sample}}.parquet",
         qc=f"{RESULTS}/images/{{sample}}.qc.json",
+    log:
+        f"{RESULTS}/logs/render/{{sample}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/render/{{sample}}.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["render"],
     params:
         code=code("render"),
         downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],
-    log:
-        f"{RESULTS}/logs/render/{{sample}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/render/{{sample}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1500,
-        runtime=60,
-    conda:
-        "../../envs/nuwire.yaml"
     script:
         "../scripts/render.py"

@@ -6,6 +6,7 @@
 rule summary:
     input:
         metrics=all_metrics,
+        predictions=all_predictions,
         benchmarks=all_benchmarks,
         inputs=f"{RESULTS}/dataset/inputs.json",
     output:
@@ -59,6 +60,15 @@ rule summary:
             category="Provenance",
             labels={"table": "code, config, packages and input files"},
         ),
+    log:
+        f"{RESULTS}/logs/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summary.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["summary"],
     params:
         code=code("summary"),
         synthetic=SYNTHETIC,
@@ -66,15 +76,5 @@ rule summary:
         benchmark_jobs=[job for job, _ in benchmark_jobs()],
         # The effective config, hashed into the provenance page.
         config=canonical(config),
-    log:
-        f"{RESULTS}/logs/summary.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/summary.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/nuwire.yaml"
     script:
         "../scripts/summary.py"

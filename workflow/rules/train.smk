@@ -9,6 +9,15 @@ rule train:
         weights=f"{MODEL_DIR}/best.pt",
         history=f"{MODEL_DIR}/history.csv",
         meta=f"{MODEL_DIR}/train_meta.json",
+    log:
+        f"{RESULTS}/logs/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: config["train"].get("threads", 2)
+    resources:
+        **RESOURCES["train"],
     params:
         code=code("train"),
         settings=train_settings,
@@ -16,16 +25,5 @@ rule train:
         # Not an output: Snakemake deletes outputs before rerunning a job, and the checkpoint
         # must survive a kill so the rerun can resume from it.
         checkpoint_dir=lambda wc: f"{RESULTS}/checkpoints/{wc.arch}/plane{wc.plane}/scale{wc.scale}/{wc.cut}/{wc.window}",
-    log:
-        f"{RESULTS}/logs/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
-    threads: config["train"].get("threads", 2)
-    resources:
-        mem_mb=16000,
-        runtime=720,
-        gpu=1,
-    conda:
-        "../../envs/nuwire.yaml"
     script:
         "../scripts/train.py"

@@ -9,13 +9,13 @@ rule zenodo_download:
         lambda wc: storage.http(ZENODO_FILES[wc.sample].url),
     output:
         f"{ZENODO_DIR}/{{sample}}.h5",
-    params:
-        remote=lambda wc: asdict(ZENODO_FILES[wc.sample]),
     log:
         f"{RESULTS}/logs/zenodo_download/{{sample}}.log",
     # Downloads run where Snakemake runs (the login node has the network; compute nodes may not).
     localrule: True
     conda:
         "../../envs/nuwire.yaml"
+    params:
+        remote=lambda wc: asdict(ZENODO_FILES[wc.sample]),
     script:
         "../scripts/zenodo_download.py"

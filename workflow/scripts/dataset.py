@@ -6,11 +6,11 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.atomic import write_json  # noqa: E402
-from nuwire.dataset import run_dataset  # noqa: E402
-from nuwire.provenance import input_manifest  # noqa: E402
-from nuwire.render import RenderParams  # noqa: E402
-from nuwire.stage import run_stage  # noqa: E402
+from nuwire.events.dataset import DatasetOutputs, run_dataset  # noqa: E402
+from nuwire.images.render import RenderParams  # noqa: E402
+from nuwire.io.atomic import write_json  # noqa: E402
+from nuwire.pipeline.stage import run_stage  # noqa: E402
+from nuwire.report.provenance import input_manifest  # noqa: E402
 
 
 def main(smk):
@@ -22,7 +22,13 @@ def main(smk):
         h5_files=list(smk.input.h5),
         image_files=list(smk.input.images),
         qc_files=list(smk.input.qc),
-        out_dir=Path(smk.output.index).parent,
+        outputs=DatasetOutputs(
+            index=smk.output.index,
+            statistics=smk.output.statistics,
+            qc=smk.output.qc,
+            energy=smk.output.energy,
+            displays=smk.output.displays,
+        ),
         params=params,
         split_fractions=(p.split["train"], p.split["val"], p.split["test"]),
         synthetic=p.synthetic,

@@ -6,15 +6,16 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.evaluate import run_evaluate_job  # noqa: E402
-from nuwire.stage import run_stage, set_threads  # noqa: E402
-from nuwire.sweep import SweepPoint  # noqa: E402
+from nuwire.evaluation.evaluate import EvaluateOutputs, run_evaluate_job  # noqa: E402
+from nuwire.events.sweep import SweepPoint  # noqa: E402
+from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 
 
 def main(smk):
     set_threads(smk.threads)
     run_evaluate_job(
         index_path=smk.input.index,
+        inputs_manifest=smk.input.inputs,
         image_files=list(smk.input.images),
         weights=smk.input.weights,
         meta=smk.input.meta,
@@ -23,7 +24,9 @@ def main(smk):
         settings=smk.params.settings,
         cuts=smk.params.cuts,
         evaluate_settings=smk.params.evaluate,
-        out_dir=Path(smk.output.metrics).parent,
+        # The rule's outputs by name; `curves` (the training curves) is drawn by the job itself.
+        outputs=EvaluateOutputs(**{k: v for k, v in smk.output.items() if k != "curves"}),
+        curves=smk.output.curves,
         synthetic=smk.params.synthetic,
     )
 

@@ -6,8 +6,8 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.inspect import format_inspection, inspect_files, write_inspection  # noqa: E402
-from nuwire.stage import run_stage  # noqa: E402
+from nuwire.io.inspect import format_inspection, inspect_files, write_inspection  # noqa: E402
+from nuwire.pipeline.stage import run_stage  # noqa: E402
 
 
 def main(smk):

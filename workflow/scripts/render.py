@@ -6,8 +6,8 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.render import RenderParams, render_file  # noqa: E402
-from nuwire.stage import run_stage  # noqa: E402
+from nuwire.images.render import RenderParams, render_file  # noqa: E402
+from nuwire.pipeline.stage import run_stage  # noqa: E402
 
 
 def main(smk):
@@ -15,7 +15,9 @@ def main(smk):
     params = RenderParams(
         dw=p.downsample["wire"], dt=p.downsample["time"], threshold=p.threshold, saturation=p.saturation
     )
-    render_file(smk.input[0], smk.output.images, smk.output.qc, sample=smk.wildcards.sample, params=params, progress=True)
+    render_file(
+        smk.input[0], smk.output.images, smk.output.qc, sample=smk.wildcards.sample, params=params, progress=True
+    )
 
 
 run_stage(snakemake, main)

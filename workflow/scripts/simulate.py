@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from nuwire.geometry import get_geometry  # noqa: E402
+from nuwire.pipeline.stage import run_stage  # noqa: E402
 from nuwire.simulate import simulate_file  # noqa: E402
-from nuwire.stage import run_stage  # noqa: E402
 
 
 def main(smk):

@@ -6,9 +6,9 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.stage import run_stage, set_threads  # noqa: E402
-from nuwire.sweep import SweepPoint  # noqa: E402
-from nuwire.train import run_train_job  # noqa: E402
+from nuwire.events.sweep import SweepPoint  # noqa: E402
+from nuwire.learn.train import TrainOutputs, run_train_job  # noqa: E402
+from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 
 
 def main(smk):
@@ -19,7 +19,7 @@ def main(smk):
         point=SweepPoint.from_wildcards(smk.wildcards),
         settings=smk.params.settings,
         cuts=smk.params.cuts,
-        out_dir=Path(smk.output.weights).parent,
+        outputs=TrainOutputs(weights=smk.output.weights, history=smk.output.history, meta=smk.output.meta),
         checkpoint_dir=Path(smk.params.checkpoint_dir),
         threads=smk.threads,
     )

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from nuwire.errors import ConfigError
+from nuwire.events.sweep import ARCH_VIEWS
 from nuwire.models.alexnet import build_alexnet
 from nuwire.models.lenet import build_lenet
 from nuwire.models.mvresnet import build_mvresnet
@@ -46,14 +47,23 @@ ARCHITECTURES: dict[str, Builder] = {
     "sparse_mvresnet": build_sparse_mvresnet,
 }
 
-# Planes each architecture reads: single-view models take plane images one at a time.
-_VIEWS: dict[str, int] = {"mvresnet": 3, "sparse_mvresnet": 3}
+# The list of architectures and their plane counts is nuwire.events.sweep.ARCH_VIEWS; the builders
+# here must cover exactly it.
+if set(ARCHITECTURES) != set(ARCH_VIEWS):
+    raise RuntimeError(f"nuwire.models builders {sorted(ARCHITECTURES)} differ from ARCH_VIEWS {sorted(ARCH_VIEWS)}")
 # Architectures that take `nuwire.sparse.SparseTensor`s (`SparseImageSet.sparse_batch`), not dense images.
 SPARSE_INPUT = frozenset({"sparse_resnet", "sparse_mvresnet"})
 
 __all__ = [
-    "ARCHITECTURES", "build_model", "count_parameters", "default_hparams", "final_linear", "first_layer_maps",
-    "penultimate", "takes_sparse", "views_for",
+    "ARCHITECTURES",
+    "build_model",
+    "count_parameters",
+    "default_hparams",
+    "final_linear",
+    "first_layer_maps",
+    "penultimate",
+    "takes_sparse",
+    "views_for",
 ]
 
 
@@ -69,7 +79,7 @@ def _builder(arch: str) -> Builder:
 def views_for(arch: str) -> int:
     """How many plane images `forward` takes: 1, or 3 for the multi-view models."""
     _builder(arch)
-    return _VIEWS.get(arch, 1)
+    return ARCH_VIEWS[arch]
 
 
 def takes_sparse(arch_or_model: str | nn.Module) -> bool:
@@ -91,9 +101,7 @@ def _check_shapes(arch: str, input_shapes: Sequence[Sequence[int]]) -> list[tupl
     try:
         shapes = [(int(h), int(w)) for h, w in input_shapes]
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{arch}: input_shapes {input_shapes!r} must be a list of (height, width) pairs."
-        ) from None
+        raise ConfigError(f"{arch}: input_shapes {input_shapes!r} must be a list of (height, width) pairs.") from None
     if len(shapes) != n:
         raise ConfigError(
             f"{arch} takes {n} view(s) (one image per plane), but input_shapes has {len(shapes)}: {shapes}."
@@ -117,8 +125,7 @@ def _dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str, Any]) 
             twin(*views)
         except (RuntimeError, ValueError) as err:
             raise ConfigError(
-                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). "
-                "Use a larger scale or crop."
+                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). Use a larger scale or crop."
             ) from None
 
 
@@ -133,8 +140,7 @@ def _sparse_dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str,
             twin(*views)
         except ValueError as err:
             raise ConfigError(
-                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). "
-                "Use a larger scale or crop."
+                f"{arch}: input shape(s) {shapes} too small for this architecture ({err}). Use a larger scale or crop."
             ) from None
 
 

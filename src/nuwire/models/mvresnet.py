@@ -115,9 +115,7 @@ def build_mvresnet(
 ) -> MultiViewResNet:
     """Branches = stem + stages 1..merge_stage (1–4); merge_size None = smallest branch grid."""
     if isinstance(merge_stage, bool) or not isinstance(merge_stage, int) or not 1 <= merge_stage <= N_STAGES:
-        raise ConfigError(
-            f"mvresnet hparam merge_stage: {merge_stage!r} must be one of 1, 2, 3, 4 (4 = late fusion)."
-        )
+        raise ConfigError(f"mvresnet hparam merge_stage: {merge_stage!r} must be one of 1, 2, 3, 4 (4 = late fusion).")
     if merge_size is None:
         grids = [branch_grid(s, merge_stage) for s in input_shapes]
         size = (min(g[0] for g in grids), min(g[1] for g in grids))
@@ -126,7 +124,5 @@ def build_mvresnet(
     else:
         size = tuple(int(s) for s in merge_size)  # type: ignore[assignment]
     if len(size) != 2 or min(size) < 1:
-        raise ConfigError(
-            f"mvresnet hparam merge_size: {merge_size!r} must be an int or [rows, cols], each >= 1."
-        )
+        raise ConfigError(f"mvresnet hparam merge_size: {merge_size!r} must be an int or [rows, cols], each >= 1.")
     return MultiViewResNet(merge_size=size, width=width, merge_stage=merge_stage, blocks=blocks)

@@ -81,9 +81,7 @@ def check_resnet_hparams(arch: str, width: int, blocks: Sequence[int]) -> tuple[
     if width < 1:
         raise ConfigError(f"{arch} hparam width: {width} must be >= 1 (64 is ResNet-18; 16 or 32 for CPU).")
     if len(blocks) != N_STAGES or min(blocks) < 1:
-        raise ConfigError(
-            f"{arch} hparam blocks: {list(blocks)} must be {N_STAGES} counts >= 1, e.g. [2, 2, 2, 2]."
-        )
+        raise ConfigError(f"{arch} hparam blocks: {list(blocks)} must be {N_STAGES} counts >= 1, e.g. [2, 2, 2, 2].")
     return blocks
 
 
@@ -95,10 +93,7 @@ class ResNet(nn.Module):
         widths = stage_widths(width)
         self.stem = make_stem(width)
         self.stages = nn.Sequential(
-            *(
-                make_stage(widths[i - 1] if i else width, widths[i], blocks[i], stage_stride(i))
-                for i in range(N_STAGES)
-            )
+            *(make_stage(widths[i - 1] if i else width, widths[i], blocks[i], stage_stride(i)) for i in range(N_STAGES))
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], 2)

@@ -40,8 +40,11 @@ STEM_STRIDE = 4
 class SparseBasicBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
-        self.conv1: nn.Module = (SubmanifoldConv2d(in_channels, out_channels, 3) if stride == 1
-                                 else SparseConv2d(in_channels, out_channels, stride, stride=stride))
+        self.conv1: nn.Module = (
+            SubmanifoldConv2d(in_channels, out_channels, 3)
+            if stride == 1
+            else SparseConv2d(in_channels, out_channels, stride, stride=stride)
+        )
         self.bn1 = SparseBatchNorm(out_channels)
         self.conv2 = SubmanifoldConv2d(out_channels, out_channels, 3)
         self.bn2 = SparseBatchNorm(out_channels)
@@ -50,11 +53,13 @@ class SparseBasicBlock(nn.Module):
         # rulebook) when downsampling, a 1×1 submanifold convolution when only the width changes.
         self.downsample: nn.Module = nn.Identity()
         if stride != 1:
-            self.downsample = nn.Sequential(SparseConv2d(in_channels, out_channels, stride, stride=stride),
-                                            SparseBatchNorm(out_channels))
+            self.downsample = nn.Sequential(
+                SparseConv2d(in_channels, out_channels, stride, stride=stride), SparseBatchNorm(out_channels)
+            )
         elif in_channels != out_channels:
-            self.downsample = nn.Sequential(SubmanifoldConv2d(in_channels, out_channels, 1),
-                                            SparseBatchNorm(out_channels))
+            self.downsample = nn.Sequential(
+                SubmanifoldConv2d(in_channels, out_channels, 1), SparseBatchNorm(out_channels)
+            )
 
     def forward(self, x: SparseTensor) -> SparseTensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -69,8 +74,12 @@ class SparseBranch(nn.Module):
         super().__init__()
         widths = stage_widths(width)
         self.stem = nn.Sequential(
-            SubmanifoldConv2d(1, width, STEM_KERNEL), SparseBatchNorm(width), SparseReLU(),
-            SparseConv2d(width, width, STEM_STRIDE, stride=STEM_STRIDE), SparseBatchNorm(width), SparseReLU(),
+            SubmanifoldConv2d(1, width, STEM_KERNEL),
+            SparseBatchNorm(width),
+            SparseReLU(),
+            SparseConv2d(width, width, STEM_STRIDE, stride=STEM_STRIDE),
+            SparseBatchNorm(width),
+            SparseReLU(),
         )
         stages = []
         for i in range(N_STAGES):

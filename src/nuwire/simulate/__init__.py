@@ -23,12 +23,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nuwire.atomic import atomic_path
 from nuwire.geometry import Geometry
-from nuwire.schema import TABLES
+from nuwire.io.atomic import atomic_path
+from nuwire.io.h5schema import TABLES
+from nuwire.io.opensamples_writer import OpenSamplesWriter
 from nuwire.simulate.event import simulate_event
 from nuwire.simulate.samples import SAMPLES, check_sample, event_truth, run_number
-from nuwire.writer import OpenSamplesWriter
 
 __all__ = ["SAMPLES", "event_truth", "file_name", "run_number", "simulate_event", "simulate_file", "simulate_files"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nuwire.geometry import Geometry
-from nuwire.schema import PARTICLE_CATEGORY
+from nuwire.io.h5schema import PARTICLE_CATEGORY
 from nuwire.simulate.channels import channel_status, run_period
 from nuwire.simulate.cosmics import cosmics
 from nuwire.simulate.detector import active_box, project

@@ -74,8 +74,13 @@ def real_reference() -> dict:
     counts = np.asarray(raw["counts_times_3"], np.float64) / 3.0
     if not np.array_equal(edges, EDGES):
         raise ValueError(f"{REFERENCE_PATH}: bin edges differ from the notebook's 100 bins of 2 from 0 to 200")
-    return {"event": raw["event"], "source": raw["source"], "edges": edges, "counts": counts,
-            "figures": figures(counts, edges)}
+    return {
+        "event": raw["event"],
+        "source": raw["source"],
+        "edges": edges,
+        "counts": counts,
+        "figures": figures(counts, edges),
+    }
 
 
 def summarise(per_readout: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -83,8 +88,12 @@ def summarise(per_readout: list[dict[str, float]]) -> dict[str, dict[str, float]
     out = {}
     for name in FIGURES:
         values = np.asarray([f[name] for f in per_readout], np.float64)
-        out[name] = {"median": float(np.median(values)), "min": float(values.min()), "max": float(values.max()),
-                     "n": len(values)}
+        out[name] = {
+            "median": float(np.median(values)),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "n": len(values),
+        }
     return out
 
 

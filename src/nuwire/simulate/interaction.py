@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nuwire.schema import PARTICLE_CATEGORY
+from nuwire.io.h5schema import PARTICLE_CATEGORY
 from nuwire.simulate.material import ELECTRON_MASS, MASS_MEV, XI_CONST, max_energy_transfer
 from nuwire.simulate.particles import ParticleRegistry
 from nuwire.simulate.samples import InteractionTruth
@@ -162,8 +162,16 @@ def track_particles(
         inel_len[is_p] = rng.exponential(PROTON_INEL_CM, int(is_p.sum()))
     cut = np.where(apdg == 13, DELTA_MIN_MEV, np.inf)  # muons make their δ-rays as particles (below)
     res = propagate(
-        tr.start, tr.direction, tr.ke, mass, np.minimum(exit_len, inel_len), tr.g4_id, tr.t0, rng,
-        step=step, delta_cut_mev=cut,
+        tr.start,
+        tr.direction,
+        tr.ke,
+        mass,
+        np.minimum(exit_len, inel_len),
+        tr.g4_id,
+        tr.t0,
+        rng,
+        step=step,
+        delta_cut_mev=cut,
     )
     parts = [res.deposits]
     interacted = ~res.stopped & (inel_len < exit_len)

@@ -8,7 +8,7 @@ need.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _density_effect(bg2: np.ndarray) -> np.ndarray:
     return np.where(x >= _STERN_X1, full, np.where(x >= _STERN_X0, mid, 0.0))
 
 
-@lru_cache(maxsize=None)
+@cache
 def range_table(mass_mev: float) -> tuple[np.ndarray, np.ndarray]:
     """(kinetic energy grid, CSDA range in cm) for a particle of this mass."""
     ke = _TABLE_KE

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from nuwire.schema import PARTICLE_CATEGORY
+from nuwire.io.h5schema import PARTICLE_CATEGORY
 
 PDG_CATEGORY = {
-    211: "pion", 111: "pion", 13: "muon", 321: "kaon", 2212: "proton", 11: "electron", 22: "photon",
+    211: "pion",
+    111: "pion",
+    13: "muon",
+    321: "kaon",
+    2212: "proton",
+    11: "electron",
+    22: "photon",
 }
 
 

@@ -40,7 +40,9 @@ COHERENT_ADC = 0.25  # coherent noise of a 48-channel group per tick (ADC)
 COHERENT_GROUP = 48
 COHERENT_SMOOTH_TICKS = 16
 MILD_NOISE_FACTOR = 3.0
-BURSTS_PER_NOISY_CHANNEL = 250.0  # per readout: a few dozen bright blobs among many faint ones; ~40× a normal wire's hits
+BURSTS_PER_NOISY_CHANNEL = (
+    250.0  # per readout: a few dozen bright blobs among many faint ones; ~40× a normal wire's hits
+)
 BURST_MEDIAN_ADC = 500.0  # ADC·ticks of a median burst; the brightest (lognormal tail) saturate the display
 BURST_SIGMA_TICKS = 2.5  # short: each burst is its own hit
 
@@ -80,8 +82,9 @@ def plane_of_rows(geometry: Geometry, rows: np.ndarray) -> np.ndarray:
     return np.searchsorted(_first_rows(geometry), rows, side="right") - 1
 
 
-def _add_pulses(adc: np.ndarray, row: np.ndarray, centre: np.ndarray, amp: np.ndarray, sigma: np.ndarray,
-                n_ticks: int) -> None:
+def _add_pulses(
+    adc: np.ndarray, row: np.ndarray, centre: np.ndarray, amp: np.ndarray, sigma: np.ndarray, n_ticks: int
+) -> None:
     """Scatter-add Gaussian pulses (area `amp`) into the flat array `adc` (rows of n_ticks)."""
     if len(row) == 0:
         return

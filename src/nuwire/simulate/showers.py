@@ -83,6 +83,66 @@ class _Live:
         return len(self.energy)
 
 
+# One function per process. Each draws its random numbers in a fixed order and appends the
+# particles it makes to `parts`; shower() calls them in a fixed order, so an event is reproducible.
+
+
+def _bremsstrahlung(hi: _Live, rng: np.random.Generator, parts: list[_Live]) -> tuple[np.ndarray, ...]:
+    """High-energy electrons: ionise along a straight step, then radiate a photon and scatter.
+    Returns the ionising step (start, direction, length, owner, t0, energy) for the deposits."""
+    m = len(hi)
+    step = np.minimum(rng.exponential(BREM_STEP_CM, m), 0.5 * hi.energy / MIP_DEDX)
+    segment = (hi.pos.copy(), hi.dir.copy(), step, hi.owner, hi.t0, hi.energy)
+    e_after = hi.energy - MIP_DEDX * step
+    k = np.exp(rng.random(m) * np.log(K_MIN))
+    e_gamma = k * e_after
+    new_pos = hi.pos + hi.dir * step[:, None]
+    # Space angle of a 2-D Gaussian of plane width θ0: Rayleigh, not θ0·|N|.
+    theta_ms = rng.rayleigh(13.6 / e_after * np.sqrt(step / X0_CM))
+    theta_g = ELECTRON_MASS / np.maximum(e_after, 1.0) * np.abs(rng.standard_normal(m))
+    g_dir = rotate(hi.dir, theta_g, rng.uniform(0, 2 * np.pi, m))
+    e_dir = rotate(hi.dir, theta_ms, rng.uniform(0, 2 * np.pi, m))
+    parts.append(_Live(np.ones(m, bool), e_after - e_gamma, new_pos, e_dir, hi.owner, hi.t0, hi.primary))
+    keep = e_gamma > PHOTOABSORB_MEV
+    photons = _Live(np.zeros(m, bool), e_gamma, new_pos, g_dir, hi.owner, hi.t0, np.zeros(m, bool))
+    parts.append(photons.take(keep))
+    return segment
+
+
+def _pair_production(pp: _Live, rng: np.random.Generator, parts: list[_Live]) -> None:
+    """e- and e+ share the photon energy above threshold, nearly collinear."""
+    q = len(pp)
+    avail = pp.energy - 2 * ELECTRON_MASS
+    u = rng.random(q)
+    phi = rng.uniform(0, 2 * np.pi, q)
+    for frac, dphi in ((u, 0.0), (1 - u, np.pi)):
+        e = np.maximum(frac * avail, 0.0)
+        theta = ELECTRON_MASS / np.maximum(e + ELECTRON_MASS, 1.0) * np.abs(rng.standard_normal(q))
+        d = rotate(pp.dir, theta, phi + dphi)
+        parts.append(_Live(np.ones(q, bool), e, pp.pos, d, pp.owner, pp.t0, np.zeros(q, bool)))
+
+
+def _compton(cc: _Live, rng: np.random.Generator, parts: list[_Live]) -> None:
+    """Compton scattering: electron energy uniform up to the Compton edge; the photon goes on."""
+    q = len(cc)
+    eps_min = 1.0 / (1.0 + 2.0 * cc.energy / ELECTRON_MASS)
+    eps = eps_min + (1 - eps_min) * rng.random(q)
+    e_out = eps * cc.energy
+    cos_g = np.clip(1 - ELECTRON_MASS / e_out + ELECTRON_MASS / cc.energy, -1, 1)
+    g_dir = rotate(cc.dir, np.arccos(cos_g), rng.uniform(0, 2 * np.pi, q))
+    p_e = cc.dir * cc.energy[:, None] - g_dir * e_out[:, None]
+    e_dir = p_e / np.maximum(np.linalg.norm(p_e, axis=1, keepdims=True), 1e-12)
+    e_e = cc.energy - e_out
+    parts.append(_Live(np.ones(q, bool), e_e, cc.pos, e_dir, cc.owner, cc.t0, np.zeros(q, bool)))
+    parts.append(_Live(np.zeros(q, bool), e_out, cc.pos, g_dir, cc.owner, cc.t0, np.zeros(q, bool)))
+
+
+def _photoabsorption(ab: _Live) -> Deposits:
+    """Photons at or below the absorption energy: a point deposit where they stop."""
+    point = np.zeros((len(ab), 3))
+    return Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0, point)
+
+
 def shower(
     seeds: EmSeeds,
     registry: ParticleRegistry | None,
@@ -129,27 +189,11 @@ def shower(
         # High-energy electrons: ionise along a straight step, then radiate and scatter.
         hi = live.take(live.is_e & (live.energy > CRITICAL_ENERGY_MEV))
         if len(hi):
-            m = len(hi)
-            step = np.minimum(rng.exponential(BREM_STEP_CM, m), 0.5 * hi.energy / MIP_DEDX)
-            segments.append((hi.pos.copy(), hi.dir.copy(), step, hi.owner, hi.t0, hi.energy))
-            e_after = hi.energy - MIP_DEDX * step
-            k = np.exp(rng.random(m) * np.log(K_MIN))
-            e_gamma = k * e_after
-            new_pos = hi.pos + hi.dir * step[:, None]
-            # Space angle of a 2-D Gaussian of plane width θ0: Rayleigh, not θ0·|N|.
-            theta_ms = rng.rayleigh(13.6 / e_after * np.sqrt(step / X0_CM))
-            theta_g = ELECTRON_MASS / np.maximum(e_after, 1.0) * np.abs(rng.standard_normal(m))
-            g_dir = rotate(hi.dir, theta_g, rng.uniform(0, 2 * np.pi, m))
-            e_dir = rotate(hi.dir, theta_ms, rng.uniform(0, 2 * np.pi, m))
-            parts.append(_Live(np.ones(m, bool), e_after - e_gamma, new_pos, e_dir, hi.owner, hi.t0, hi.primary))
-            keep = e_gamma > PHOTOABSORB_MEV
-            photons = _Live(np.zeros(m, bool), e_gamma, new_pos, g_dir, hi.owner, hi.t0, np.zeros(m, bool))
-            parts.append(photons.take(keep))
+            segments.append(_bremsstrahlung(hi, rng, parts))
 
         # Photons: fly without depositing, then convert, Compton-scatter or be absorbed.
         ph = live.take(~live.is_e)
         if len(ph):
-            m = len(ph)
             pair = ph.energy > PAIR_MEV
             mean = np.where(pair, PAIR_LENGTH_CM, compton_length_cm(ph.energy))
             dist = rng.exponential(mean)
@@ -159,36 +203,15 @@ def shower(
             end_primary(ph.take(pair), at[pair], "conv")
             end_primary(ph.take(~pair & ~absorbed), at[~pair & ~absorbed], "compt")
             end_primary(ph.take(absorbed), at[absorbed], "phot")
-            # Pair production: e- and e+ share the energy above threshold, nearly collinear.
             pp = ph.take(pair)
             if len(pp):
-                q = len(pp)
-                avail = pp.energy - 2 * ELECTRON_MASS
-                u = rng.random(q)
-                phi = rng.uniform(0, 2 * np.pi, q)
-                for frac, dphi in ((u, 0.0), (1 - u, np.pi)):
-                    e = np.maximum(frac * avail, 0.0)
-                    theta = ELECTRON_MASS / np.maximum(e + ELECTRON_MASS, 1.0) * np.abs(rng.standard_normal(q))
-                    d = rotate(pp.dir, theta, phi + dphi)
-                    parts.append(_Live(np.ones(q, bool), e, pp.pos, d, pp.owner, pp.t0, np.zeros(q, bool)))
-            # Compton scattering: electron energy uniform up to the Compton edge.
+                _pair_production(pp, rng, parts)
             cc = ph.take(~pair & ~absorbed)
             if len(cc):
-                q = len(cc)
-                eps_min = 1.0 / (1.0 + 2.0 * cc.energy / ELECTRON_MASS)
-                eps = eps_min + (1 - eps_min) * rng.random(q)
-                e_out = eps * cc.energy
-                cos_g = np.clip(1 - ELECTRON_MASS / e_out + ELECTRON_MASS / cc.energy, -1, 1)
-                g_dir = rotate(cc.dir, np.arccos(cos_g), rng.uniform(0, 2 * np.pi, q))
-                p_e = cc.dir * cc.energy[:, None] - g_dir * e_out[:, None]
-                e_dir = p_e / np.maximum(np.linalg.norm(p_e, axis=1, keepdims=True), 1e-12)
-                e_e = cc.energy - e_out
-                parts.append(_Live(np.ones(q, bool), e_e, cc.pos, e_dir, cc.owner, cc.t0, np.zeros(q, bool)))
-                parts.append(_Live(np.zeros(q, bool), e_out, cc.pos, g_dir, cc.owner, cc.t0, np.zeros(q, bool)))
+                _compton(cc, rng, parts)
             ab = ph.take(absorbed)
             if len(ab):
-                point = np.zeros((len(ab), 3))
-                blips.append(Deposits(ab.pos, ab.energy, np.full(len(ab), 0.05), ab.owner, ab.t0, point))
+                blips.append(_photoabsorption(ab))
         live = _Live.cat(parts) if parts else live.take(np.zeros(len(live), bool))
 
     deposits = [

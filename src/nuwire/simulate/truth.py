@@ -9,9 +9,9 @@ leave the vertex. (Hits are found on the waveforms: `nuwire.simulate.hits`.)
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass
+
+import numpy as np
 
 from nuwire.geometry import Geometry
 from nuwire.simulate.detector import nearest_wires, space_charge

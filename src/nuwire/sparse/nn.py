@@ -49,8 +49,9 @@ class SparseConv2d(_SparseConv):
     """Strided convolution (no bias) onto every output site its window reaches: F.conv2d's sites
     that can be non-zero. kernel = stride, padding 0 gives the usual sites // stride downsampling."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2, stride: int = 2,
-                 padding: int = 0) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 2, stride: int = 2, padding: int = 0
+    ) -> None:
         super().__init__(in_channels, out_channels, kernel_size)
         self.stride, self.padding = stride, padding
 
@@ -68,8 +69,9 @@ class SparseBatchNorm(nn.BatchNorm1d):
         if self.training and len(x) < 2:
             # One site or none carries no batch statistics (and none would turn the running ones
             # to NaN): normalise with the running statistics, leaving them as they are.
-            out = F.batch_norm(x.features, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
-                               self.eps)
+            out = F.batch_norm(
+                x.features, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
             return x.with_features(out)
         return x.with_features(super().forward(x.features))
 
@@ -94,5 +96,6 @@ def global_avg_pool(x: SparseTensor) -> Tensor:
 def global_max_pool(x: SparseTensor) -> Tensor:
     """(B, C) maximum of the feature rows of each sample over its sites (0 for an empty sample)."""
     index = _batch_index(x)[:, None].expand(-1, x.channels)
-    return x.features.new_zeros(x.batch_size, x.channels).scatter_reduce(0, index, x.features, "amax",
-                                                                          include_self=False)
+    return x.features.new_zeros(x.batch_size, x.channels).scatter_reduce(
+        0, index, x.features, "amax", include_self=False
+    )

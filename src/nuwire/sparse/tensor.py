@@ -57,8 +57,12 @@ class SparseTensor:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> SparseTensor:
         """On `device`, with an empty rulebook cache (rulebooks are built where the tensor lives)."""
-        return SparseTensor(self.coords.to(device, non_blocking=non_blocking),
-                            self.features.to(device, non_blocking=non_blocking), self.batch_size, self.shape)
+        return SparseTensor(
+            self.coords.to(device, non_blocking=non_blocking),
+            self.features.to(device, non_blocking=non_blocking),
+            self.batch_size,
+            self.shape,
+        )
 
     def pin_memory(self) -> SparseTensor:
         """Page-locked copies, for the DataLoader's pin_memory on CUDA hosts."""

@@ -31,12 +31,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from nuwire.events.keys import EVENT_KEY
+
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20250701
 LEVELS = {"ci68": 0.6827, "ci95": 0.95}
 METHOD = "stratified percentile bootstrap over test events (signal and background resampled separately)"
 THRESHOLD_METRICS = ("accuracy", "tpr", "tnr", "precision", "f1")
-KEY_COLUMNS = ["sample", "run", "subrun", "event"]
+KEY_COLUMNS = list(EVENT_KEY)
 CHUNK = 250  # resamples per block: bounds memory at CHUNK x n_events floats
 
 
@@ -92,7 +94,7 @@ def threshold_metrics_resampled(
     y_true: ArrayLike, score: ArrayLike, threshold: float, counts: np.ndarray
 ) -> dict[str, np.ndarray]:
     """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
-    a ratio has no denominator (as `nuwire.metrics` gives None)."""
+    a ratio has no denominator (as `nuwire.evaluation.metrics` gives None)."""
     y = np.asarray(y_true).astype(bool).reshape(-1)
     called = np.asarray(score, dtype=np.float64).reshape(-1) >= threshold
     w = counts.astype(np.float64)
@@ -148,7 +150,7 @@ def bootstrap_report(
     counts: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Intervals of every test metric of `measured` (the "test" block of
-    `nuwire.metrics.metrics_report`, plus an optional "brier" value): ROC AUC, Brier score and,
+    `nuwire.evaluation.metrics.metrics_report`, plus an optional "brier" value): ROC AUC, Brier score and,
     at each of its thresholds, accuracy, TPR, TNR, precision and F1.
 
     `y_true` and `score` must be in `canonical_order` for resamples to be shared between points;

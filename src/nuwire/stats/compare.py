@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from nuwire.evaluation.metrics import roc_auc
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import LEVELS, auc_resampled
-from nuwire.metrics import roc_auc
 
 
 def seed_standard_error(values: Sequence[float]) -> float:

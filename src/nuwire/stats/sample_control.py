@@ -24,11 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nuwire.dataset import sample_group
-from nuwire.metrics import roc_auc
+from nuwire.evaluation.metrics import roc_auc
+from nuwire.io.inputs import sample_group
 from nuwire.stats.binomial import Z68, Z95, newcombe_difference, wilson_interval
-from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, auc_resampled, canonical_order, interval
-from nuwire.stats.bootstrap import stratified_counts
+from nuwire.stats.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    auc_resampled,
+    canonical_order,
+    interval,
+    stratified_counts,
+)
 
 INCLUSIVE, NUE = "bnb", "nue"
 SIGNAL_CATEGORY = "nue_cc"
@@ -64,8 +70,9 @@ def sample_identity_control(
     rows = {g: _group_row(g, score[groups == g], threshold) for g in (INCLUSIVE, NUE)}
     inc, nue = rows[INCLUSIVE], rows[NUE]
     d, lo, hi = newcombe_difference(inc["n_selected"], inc["n_signal"], nue["n_selected"], nue["n_signal"])
-    _, flag_lo, flag_hi = newcombe_difference(inc["n_selected"], inc["n_signal"], nue["n_selected"], nue["n_signal"],
-                                              z=Z_FLAG)
+    _, flag_lo, flag_hi = newcombe_difference(
+        inc["n_selected"], inc["n_signal"], nue["n_selected"], nue["n_signal"], z=Z_FLAG
+    )
     comparable = inc["n_signal"] > 0 and nue["n_signal"] > 0
     from_nue = (groups == NUE).astype(np.int64)
     both = from_nue[(groups == NUE) | (groups == INCLUSIVE)]
@@ -89,10 +96,13 @@ def sample_identity_control(
     return {
         "threshold": float(threshold),
         "groups": rows,
-        "efficiency_difference": {"value": None if not comparable else d, "ci95": None if not comparable else [lo, hi],
-                                  "of": f"{INCLUSIVE} minus {NUE}"},  # fmt: skip
-        "sample_auc": sample_auc | {"of": f"P(score of a {NUE} event > score of a {INCLUSIVE} event)",
-                                    "tested": bool(auc_testable)},
+        "efficiency_difference": {
+            "value": None if not comparable else d,
+            "ci95": None if not comparable else [lo, hi],
+            "of": f"{INCLUSIVE} minus {NUE}",
+        },  # fmt: skip
+        "sample_auc": sample_auc
+        | {"of": f"P(score of a {NUE} event > score of a {INCLUSIVE} event)", "tested": bool(auc_testable)},
         "flag": bool(eff_differs or auc_differs),
         "verdict": verdict,
     }

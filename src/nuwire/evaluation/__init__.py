@@ -1,0 +1,1 @@
+"""Evaluating a trained point: scores, metrics, occlusion and interpretation, and their figures."""

@@ -1,0 +1,542 @@
+"""Evaluate one trained sweep point: scores, metrics at three thresholds, figures.
+
+`evaluate()` takes a model whose best weights are already loaded (loading stays with the caller,
+which uses `torch.load(weights_only=True)`) and the validation and test `SparseImageSet`s. The
+validation set serves only to choose the F1-optimal threshold; every reported number except the
+`val` block of metrics.json is computed on the test set.
+
+Files written (each atomically), named by the rule (`EvaluateOutputs`)
+---------------------------------------------------------------------
+predictions.parquet  one row per event of both sets: sample, run, subrun, event, split ('val' or
+                     'test'), label, score (softmax probability of νe CC), category, nu_energy,
+                     lep_energy
+metrics.json         `nuwire.evaluation.metrics.metrics_report` (keys score_rule, threshold_choice, val, test),
+                     with test.uncertainty: bootstrap intervals of every test metric
+                     (`nuwire.stats.bootstrap`); calibration (reliability bins); sample_control
+                     (`nuwire.stats.sample_control`); n_events per split; the occlusion, feature-map
+                     and embedding settings; and the caller's provenance keys
+roc.png, scores.png, efficiency.png, confusion.png, reliability.png, sample_control.png
+                     efficiency, confusion and the sample control at the validation-chosen threshold
+occlusion.png        νe log-odds occlusion maps of a confident signal, a confident background, a
+                     missed signal and a false positive test event (`nuwire.evaluation.interpret`)
+feature_maps.png     the first convolution's output for the first of those events
+embedding.png        PCA and t-SNE of the penultimate-layer features of the test events
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from nuwire.errors import NuwireError
+from nuwire.evaluation.evaluate_plots import (
+    plot_confusion,
+    plot_efficiency,
+    plot_reliability,
+    plot_roc,
+    plot_sample_control,
+    plot_score_distributions,
+    plot_training_curves,
+)
+from nuwire.evaluation.interpret import embed, embedding_subset, occlusion_settings, pick_occlusion_events
+from nuwire.evaluation.interpret_plots import OcclusionPanel, plot_embedding, plot_feature_maps, plot_occlusion
+from nuwire.evaluation.metrics import metrics_report, split_warnings
+from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
+from nuwire.events.keys import EVENT_KEY
+from nuwire.events.sweep import SweepPoint, load_point_split
+from nuwire.io.atomic import atomic_path, write_json
+from nuwire.learn import checkpoint
+from nuwire.learn.device import DeviceSetup, placement, select_device
+from nuwire.models import build_model, first_layer_maps, penultimate, takes_sparse
+from nuwire.pipeline.failures import read_json
+from nuwire.report.provenance import provenance
+from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.stats.calibration import reliability_table
+from nuwire.stats.sample_control import sample_identity_control
+
+LOG = logging.getLogger(__name__)
+PathLike = str | os.PathLike[str]
+
+KEY_COLUMNS = list(EVENT_KEY)
+PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
+FIGURES = (
+    "roc",
+    "scores",
+    "efficiency",
+    "confusion",
+    "reliability",
+    "sample_control",
+    "occlusion",
+    "feature_maps",
+    "embedding",
+)
+MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
+# The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
+METRICS_KEYS = (
+    "score_rule",
+    "threshold_choice",
+    "val",
+    "test",
+    "n_events",
+    "calibration",
+    "sample_control",
+    "occlusion",
+    "feature_maps",
+    "embedding",
+    "synthetic",
+    "warnings",
+)
+EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
+SPARSE_SKIPPED = (
+    "not computed for sparse models: {what} works on a dense image, and a sparse model reads whole "
+    "planes that are never densified"
+)
+
+
+class ImageSet(Protocol):
+    """What evaluate() needs of `nuwire.images.image_set.SparseImageSet`."""
+
+    labels: np.ndarray
+    events: pd.DataFrame
+
+    def __len__(self) -> int: ...
+
+    def batch(self, idx: np.ndarray) -> list[Tensor]: ...
+
+    def sparse_batch(self, idx: np.ndarray) -> list[Any]: ...
+
+
+def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup) -> list[Any]:
+    """Events idx as the model reads them (sparse tensors or dense images), on its device."""
+    views = dataset.sparse_batch(idx) if takes_sparse(model) else dataset.batch(idx)
+    return [setup.place_batch(v) for v in views]
+
+
+@torch.no_grad()
+def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+    """Softmax probability of class 1 (νe CC) for every event of `dataset`, in its order (float64).
+
+    The model must already be on setup.device and in eval mode."""
+    n = len(dataset)
+    scores: list[Tensor] = []
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, min(start + batch_size, n))
+        views = model_views(model, dataset, idx, setup)
+        with setup.autocast():
+            logits = model(*views)
+        # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
+        scores.append(torch.softmax(logits.float(), dim=1)[:, 1])
+    if not scores:
+        return np.empty(0, dtype=np.float64)
+    return torch.cat(scores).cpu().double().numpy()
+
+
+def _check_scores(score: np.ndarray, split: str) -> None:
+    bad = int((~np.isfinite(score)).sum())
+    if bad:
+        raise NuwireError(
+            f"the model gives NaN or infinite scores for {bad} of {score.size} {split} events: its weights "
+            "diverged in training (see history.csv; a NaN loss is the sign). Retrain with a lower learning "
+            "rate, then evaluate again."
+        )
+
+
+def predictions_frame(dataset: ImageSet, score: np.ndarray, split: str) -> pd.DataFrame:
+    events = dataset.events.reset_index(drop=True)
+    frame = events[KEY_COLUMNS].copy()
+    frame["split"] = split
+    frame["label"] = np.asarray(dataset.labels, dtype=np.int64)
+    frame["score"] = score
+    for column in ("category", "nu_energy", "lep_energy"):
+        frame[column] = events[column].to_numpy()
+    return frame[PREDICTION_COLUMNS]
+
+
+@torch.no_grad()
+def feature_set(
+    model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup, batch_size: int = 64
+) -> np.ndarray:
+    """(len(idx), D) penultimate-layer features (`nuwire.models.penultimate`) of events idx."""
+    out = []
+    for start in range(0, idx.size, batch_size):
+        views = model_views(model, dataset, idx[start : start + batch_size], setup)
+        with setup.autocast():
+            out.append(penultimate(model, *views).float().cpu())
+    return torch.cat(out).double().numpy() if out else np.empty((0, 0))
+
+
+def _event_label(events: pd.DataFrame, i: int) -> tuple[str, dict[str, Any]]:
+    row = events.iloc[int(i)]
+    # .item(): plain Python numbers, so the returned metrics equal what metrics.json holds.
+    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in KEY_COLUMNS}
+    return f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}", keys
+
+
+def _occlusion_panels(
+    model: nn.Module,
+    test_set: ImageSet,
+    setup: DeviceSetup,
+    score: np.ndarray,
+    threshold: float,
+    n: int,
+    patch: int,
+    stride: int | None,
+    max_positions: int,
+) -> tuple[list[OcclusionPanel], dict[str, Any]]:
+    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, n)
+    events = test_set.events.reset_index(drop=True)
+    planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
+    panels: list[OcclusionPanel] = []
+    used: dict[str, Any] = {"target": "νe log-odds", "events": [], "max_positions": max_positions}
+    for i, kind in chosen:
+        views = [setup.place_batch(v) for v in test_set.batch(np.array([i]))]
+        # The last view is the collection plane both for single-plane sets (planes=(2,)) and for
+        # the three-plane ones (planes=(0, 1, 2)).
+        view_index = len(views) - 1
+        plane = int(planes[view_index]) if planes is not None else None
+        image = views[view_index][0, 0].float().cpu().numpy()
+        p, s = occlusion_settings(image, patch, stride, max_positions)
+        with setup.autocast():
+            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, p, s, progress=True)
+        drop = spread_to_pixels(drops, rows, cols, p, image.shape)
+        key, keys = _event_label(events, i)
+        panels.append(OcclusionPanel(
+            image=image, drop=drop, category=str(events.iloc[int(i)]["category"]), score=float(score[i]),
+            label=f"{key}, " + (f"plane {plane}" if plane is not None else f"view {view_index}"), kind=kind,
+            patch=p, stride=s, positions=int(scored.sum()),
+        ))  # fmt: skip
+        used["events"].append(keys | {"kind": kind, "view_index": view_index, "plane": plane, "patch": p,
+                                      "stride": s, "positions_scored": int(scored.sum())})  # fmt: skip
+        LOG.info("occlusion of %s (%s): %d charged positions, patch %d, stride %d", key, kind, int(scored.sum()), p, s)
+    return panels, used
+
+
+def _feature_maps(
+    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, index: int, out: Path, synthetic: bool
+) -> dict[str, Any]:
+    views = [setup.place_batch(v) for v in test_set.batch(np.array([index]))]
+    view_index = len(views) - 1
+    with torch.no_grad(), setup.autocast():
+        maps = first_layer_maps(model, *views)
+    key, keys = _event_label(test_set.events.reset_index(drop=True), index)
+    image = views[view_index][0, 0].float().cpu().numpy()
+    if not maps:  # a model without a convolution on the image (none of the registry's)
+        plot_feature_maps(
+            image, np.zeros((0, 1, 1)), f"{key}: the model has no convolution on the image", out, synthetic
+        )
+        return keys | {"channels": 0}
+    chosen = maps[min(view_index, len(maps) - 1)][0].float().cpu().numpy()
+    plot_feature_maps(image, chosen, key, out, synthetic)
+    return keys | {"channels": int(chosen.shape[0])}
+
+
+@dataclass(frozen=True)
+class EvaluateOutputs:
+    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`; the rule's
+    `curves` figure is the job's, `run_evaluate_job`)."""
+
+    metrics: PathLike
+    predictions: PathLike
+    roc: PathLike
+    scores: PathLike
+    efficiency: PathLike
+    confusion: PathLike
+    reliability: PathLike
+    sample_control: PathLike
+    occlusion: PathLike
+    feature_maps: PathLike
+    embedding: PathLike
+
+
+@dataclass
+class _Scores:
+    """Stage 1's results: scores, labels, the metrics report and the predictions table."""
+
+    val_y: np.ndarray
+    test_y: np.ndarray
+    test_score: np.ndarray
+    report: dict[str, Any]
+    predictions: pd.DataFrame
+    test_frame: pd.DataFrame
+    warnings: list[str]
+
+    @property
+    def chosen(self) -> float:
+        return float(self.report["threshold_choice"]["threshold"])
+
+
+def evaluate(
+    model: nn.Module,
+    val_set: ImageSet,
+    test_set: ImageSet,
+    outputs: EvaluateOutputs,
+    synthetic: bool,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+    n_occlusion: int = 4,
+    provenance: dict[str, Any] | None = None,
+    occlusion_patch: int = 8,
+    occlusion_stride: int | None = None,
+    max_occlusion_positions: int = MAX_OCCLUSION_POSITIONS,
+    bootstrap_resamples: int = DEFAULT_RESAMPLES,
+    bootstrap_seed: int = DEFAULT_SEED,
+    embedding_events: int = EMBEDDING_EVENTS,
+) -> dict[str, Any]:
+    """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
+
+    In stages: scores and metrics with their bootstrap (`_score`), the performance figures
+    (`_performance_figures`), what the network looks at (`_interpretation_figures`), metrics.json.
+    The model is moved to `device` and left there, in eval mode.
+
+    ``provenance`` keys (e.g. "training": train_meta, "point", "inputs") are added at the top level
+    of metrics.json; they may not reuse the keys evaluate() writes. ``occlusion_patch`` is in
+    pixels of the model's input image; the stride defaults to the patch size. Every uncertainty is
+    a bootstrap over TEST events (``bootstrap_resamples`` resamples, seeded by ``bootstrap_seed``);
+    the validation set only chooses the threshold.
+    """
+    provenance = dict(provenance or {})
+    clash = sorted(set(provenance) & set(METRICS_KEYS))
+    if clash:  # checked first, so that nothing is written
+        raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
+    setup = placement(device)
+    model = setup.place_model(model)
+    model.eval()
+
+    scores = _score(model, val_set, test_set, setup, batch_size, bootstrap_resamples, bootstrap_seed)
+    with atomic_path(outputs.predictions) as tmp:
+        scores.predictions.to_parquet(tmp, index=False)
+    reliability, control = _performance_figures(
+        scores, test_set, outputs, synthetic, bootstrap_resamples, bootstrap_seed
+    )
+    interpretation = _interpretation_figures(
+        model,
+        test_set,
+        setup,
+        scores,
+        outputs,
+        synthetic,
+        n_occlusion,
+        occlusion_patch,
+        occlusion_stride,
+        max_occlusion_positions,
+        embedding_events,
+        bootstrap_seed,
+        batch_size,
+    )
+    payload: dict[str, Any] = {
+        **scores.report,
+        "n_events": {"val": int(len(scores.val_y)), "test": int(len(scores.test_y))},
+        "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
+        "sample_control": control,
+        **interpretation,
+        "synthetic": bool(synthetic),
+        "warnings": scores.warnings,
+    }
+    payload.update(provenance)
+    write_json(outputs.metrics, payload)
+    return payload
+
+
+def _score(
+    model: nn.Module,
+    val_set: ImageSet,
+    test_set: ImageSet,
+    setup: DeviceSetup,
+    batch_size: int,
+    bootstrap_resamples: int,
+    bootstrap_seed: int,
+) -> _Scores:
+    """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
+    val_score = score_set(model, val_set, setup, batch_size)
+    test_score = score_set(model, test_set, setup, batch_size)
+    _check_scores(val_score, "validation")
+    _check_scores(test_score, "test")
+    val_y = np.asarray(val_set.labels, dtype=np.int64)
+    test_y = np.asarray(test_set.labels, dtype=np.int64)
+
+    report = metrics_report(val_y, val_score, test_y, test_score)
+    warnings = split_warnings(report)
+    for warning in warnings:
+        LOG.warning("%s", warning)
+    predictions = pd.concat(
+        [predictions_frame(val_set, val_score, "val"), predictions_frame(test_set, test_score, "test")],
+        ignore_index=True,
+    )
+    test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
+    order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
+    report["test"]["uncertainty"] = bootstrap_report(
+        test_y[order], test_score[order], report["test"], bootstrap_resamples, bootstrap_seed
+    )
+    chosen = report["threshold_choice"]["threshold"]
+    test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
+    auc_ci = report["test"]["uncertainty"]["roc_auc"]
+    LOG.info(
+        "test: %d events (%d signal), ROC AUC %s (68%% interval %s); val-chosen threshold %.4f gives accuracy %s, "
+        "TPR %s, precision %s", len(test_y), int(test_y.sum()), report["test"]["roc_auc"], auc_ci.get("ci68"), chosen,
+        test_at_chosen["accuracy"], test_at_chosen["tpr"], test_at_chosen["precision"],
+    )  # fmt: skip
+    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings)
+
+
+def _performance_figures(
+    scores: _Scores,
+    test_set: ImageSet,
+    outputs: EvaluateOutputs,
+    synthetic: bool,
+    bootstrap_resamples: int,
+    bootstrap_seed: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """ROC, score distributions, efficiency, confusion, reliability and the sample-identity control."""
+    test_y, test_score, report, chosen = scores.test_y, scores.test_score, scores.report, scores.chosen
+    test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
+    test_events = test_set.events.reset_index(drop=True)
+    thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
+    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic)
+    plot_score_distributions(
+        test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
+    )
+    plot_efficiency(
+        test_y,
+        test_score,
+        test_events["nu_energy"].to_numpy(),
+        chosen,
+        Path(outputs.efficiency),
+        synthetic,
+        title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)",
+    )
+    plot_confusion(
+        test_at_chosen,
+        Path(outputs.confusion),
+        synthetic,
+        title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)",
+    )
+    reliability = reliability_table(test_y, test_score)
+    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
+    control = sample_identity_control(scores.test_frame, chosen, bootstrap_resamples, bootstrap_seed)
+    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
+    return reliability, control
+
+
+def _interpretation_figures(
+    model: nn.Module,
+    test_set: ImageSet,
+    setup: DeviceSetup,
+    scores: _Scores,
+    outputs: EvaluateOutputs,
+    synthetic: bool,
+    n_occlusion: int,
+    occlusion_patch: int,
+    occlusion_stride: int | None,
+    max_occlusion_positions: int,
+    embedding_events: int,
+    bootstrap_seed: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Occlusion maps, first-layer feature maps and the embedding; returns their metrics.json entries."""
+    test_y, test_score, chosen = scores.test_y, scores.test_score, scores.chosen
+    if takes_sparse(model):
+        skipped = SPARSE_SKIPPED.format(what="occlusion slides a patch over a dense image; it")
+        LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
+        panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": skipped}
+    else:
+        panels, occlusion_used = _occlusion_panels(
+            model,
+            test_set,
+            setup,
+            test_score,
+            chosen,
+            n_occlusion,
+            occlusion_patch,
+            occlusion_stride,
+            max_occlusion_positions,
+        )
+    plot_occlusion(
+        panels,
+        Path(outputs.occlusion),
+        synthetic,
+        note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None,
+    )
+    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
+    feature_path = Path(outputs.feature_maps)
+    features_used = (_feature_maps(model, test_set, setup, first[0][0], feature_path, synthetic)
+                     if first else {"channels": 0})  # fmt: skip
+    if not first:
+        why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
+        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), feature_path, synthetic)
+    subset = embedding_subset(len(test_y), embedding_events, bootstrap_seed)
+    coords = embed(feature_set(model, test_set, subset, setup, batch_size), bootstrap_seed)
+    test_events = test_set.events.reset_index(drop=True)
+    plot_embedding(
+        coords,
+        test_events["category"].to_numpy()[subset],
+        test_score[subset],
+        Path(outputs.embedding),
+        synthetic,
+        n_total=len(test_y),
+    )
+    return {
+        "occlusion": occlusion_used,
+        "feature_maps": features_used,
+        "embedding": {
+            "events": int(subset.size),
+            "pca_explained_variance": coords["explained"],
+            "tsne": coords["tsne"] is not None,
+        },
+    }
+
+
+def run_evaluate_job(
+    index_path: str | os.PathLike[str],
+    inputs_manifest: str | os.PathLike[str],
+    image_files: Sequence[str | os.PathLike[str]],
+    weights: str | os.PathLike[str],
+    meta: str | os.PathLike[str],
+    history: str | os.PathLike[str],
+    point: SweepPoint,
+    settings: Mapping[str, Any],
+    cuts: dict[str, dict[str, Any]],
+    evaluate_settings: Mapping[str, Any],
+    outputs: EvaluateOutputs,
+    curves: str | os.PathLike[str],
+    synthetic: bool,
+) -> dict[str, Any]:
+    """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
+    train_meta = read_json(meta, made_by="train")
+    model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
+    model.load_state_dict(checkpoint.load(weights))
+    val_set = load_point_split(index_path, image_files, point, cuts, "val")
+    test_set = load_point_split(index_path, image_files, point, cuts, "test")
+    plot_training_curves(pd.read_csv(history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
+    inputs = read_json(inputs_manifest, made_by="dataset")
+    setup = select_device(str(settings.get("device", "auto")))
+    return evaluate(
+        model,
+        val_set,
+        test_set,
+        outputs,
+        synthetic=synthetic,
+        device=setup.device,
+        batch_size=int(evaluate_settings.get("batch_size", 64)),
+        n_occlusion=int(evaluate_settings.get("occlusion_events", 4)),
+        occlusion_patch=int(evaluate_settings.get("occlusion_patch", 8)),
+        max_occlusion_positions=int(evaluate_settings.get("occlusion_max_positions", MAX_OCCLUSION_POSITIONS)),
+        bootstrap_resamples=int(evaluate_settings.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
+        bootstrap_seed=int(evaluate_settings.get("bootstrap_seed", DEFAULT_SEED)),
+        embedding_events=int(evaluate_settings.get("embedding_events", EMBEDDING_EVENTS)),
+        provenance={
+            "point": point.as_dict(),
+            "training": train_meta,
+            "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, inputs),
+        },
+    )

@@ -1,0 +1,1 @@
+"""The event index: stable splits, energy cuts, dataset figures, and the sweep points that read them."""

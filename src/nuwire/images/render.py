@@ -1,0 +1,548 @@
+"""Render wire planes into sparse 8-bit images: one HDF5 file -> one Parquet file + a QC record.
+
+The pixel formula (the contract in docs/formats.md; anyone can re-derive a pixel from the HDF5):
+
+    S      = sum of the ADC values in a block of dw wires × dt ticks, accumulated in float64
+             (a trailing partial block at the end of either axis is summed as it is)
+    cutoff = threshold · dw · dt / 6          sat = saturation · dw · dt / 6      (float64)
+    pixel  = 0                                                  if S < cutoff or S <= 0
+             clip(round(255 · min(S, sat) / sat), 1, 255)       otherwise
+
+`round` is numpy's round-half-to-even. The "/ 6" keeps threshold and saturation in the units of
+the OpenSamples example (ADC per 6-tick block). Float64 accumulation of float32 ADC values is exact
+unless a block mixes values more than ~2^28 apart in magnitude, so the sum does not depend on the
+order of addition. `S <= 0` only matters when threshold = 0: a block without charge stays empty
+instead of becoming a 1 everywhere.
+
+Image rows are time blocks (ceil(n_ticks / dt)), columns are wire blocks (ceil(n_wires / dw)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from nuwire import __version__
+from nuwire.errors import ConfigError, InputFileError
+from nuwire.geometry import N_PLANES
+from nuwire.io.atomic import atomic_path
+from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
+
+FORMAT_VERSION = "nuwire-sparse-images/1"
+
+# Rendered events per Parquet row group. Fixed (not tuned to data size) so the file layout is a
+# function of the input only; 16 full-geometry events of sparse pixels are a few tens of MB.
+ROW_GROUP_EVENTS = 16
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 9
+MAX_INDEX = np.iinfo(np.uint16).max  # row and col are stored as uint16
+
+# List items are named "element", as Parquet's standard LIST layout stores them, so
+# the schema read back from a file equals this one exactly.
+IMAGE_SCHEMA = pa.schema(
+    [
+        pa.field("sample", pa.string(), nullable=False),
+        pa.field("run", pa.int32(), nullable=False),
+        pa.field("subrun", pa.int32(), nullable=False),
+        pa.field("event", pa.int32(), nullable=False),
+        pa.field("plane", pa.int8(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("row", pa.list_(pa.field("element", pa.uint16())), nullable=False),
+        pa.field("col", pa.list_(pa.field("element", pa.uint16())), nullable=False),
+        pa.field("value", pa.list_(pa.field("element", pa.uint8())), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Block size (dw wires × dt ticks) and the threshold/saturation in ADC per 6-tick block."""
+
+    dw: int = 2
+    dt: int = 2
+    threshold: float = 10.0
+    saturation: float = 100.0
+
+    def __post_init__(self) -> None:
+        for name in ("dw", "dt"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(
+                    f"render {name} = {value!r}: the downsampling factor must be a whole number ≥ 1 "
+                    "(render.downsample.wire / render.downsample.time in the config)."
+                )
+        for name in ("threshold", "saturation"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ConfigError(f"render {name} = {value!r}: must be a number (render.{name}).")
+            # Canonical floats: 10 and 10.0 give the same metadata, QC and bytes.
+            object.__setattr__(self, name, float(value))
+        if not math.isfinite(self.threshold) or self.threshold < 0:
+            raise ConfigError(f"render threshold = {self.threshold!r}: must be a finite number ≥ 0 (render.threshold).")
+        if not math.isfinite(self.saturation) or self.saturation <= self.threshold:
+            raise ConfigError(
+                f"render saturation = {self.saturation!r}: must be finite and greater than the threshold "
+                f"({self.threshold}) (render.saturation)."
+            )
+
+    @property
+    def cutoff(self) -> float:
+        """Block-sum cutoff: sums below it become 0."""
+        return self.threshold * self.dw * self.dt / 6
+
+    @property
+    def sat(self) -> float:
+        """Block sum that maps to 255; larger sums are clipped to it."""
+        return self.saturation * self.dw * self.dt / 6
+
+    def image_shape(self, n_wires: int, n_ticks: int) -> tuple[int, int]:
+        """(height, width) = (time blocks, wire blocks) of a plane with this many wires and ticks."""
+        return -(-n_ticks // self.dt), -(-n_wires // self.dw)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class SparseImage:
+    """One plane's image as coordinates and values of its nonzero pixels, row-major order."""
+
+    height: int
+    width: int
+    row: np.ndarray  # uint16
+    col: np.ndarray  # uint16
+    value: np.ndarray  # uint8, never 0
+
+    def dense(self) -> np.ndarray:
+        return densify(self.row, self.col, self.value, self.height, self.width)
+
+
+# -- the formula ------------------------------------------------------------------------------
+def block_sums(adc: np.ndarray, dw: int, dt: int) -> np.ndarray:
+    """Float64 sums over blocks of dw wires × dt ticks, shaped (wire blocks, time blocks).
+
+    Adds the dt (then dw) strided views of the array instead of padding and reshaping, so the
+    array is never copied whole; partial trailing blocks just receive fewer terms. This is the
+    formula's order of addition; `_exact_sums` repeats it for selected blocks.
+    """
+    n_wires, n_ticks = adc.shape
+    n_tb, n_wb = -(-n_ticks // dt), -(-n_wires // dw)
+    by_time = np.zeros((n_wires, n_tb), dtype=np.float64)
+    for k in range(min(dt, n_ticks)):
+        part = adc[:, k::dt]
+        by_time[:, : part.shape[1]] += part
+    sums = np.zeros((n_wb, n_tb), dtype=np.float64)
+    for k in range(min(dw, n_wires)):
+        part = by_time[k::dw]
+        sums[: part.shape[0]] += part
+    return sums
+
+
+def pixel_values(sums: np.ndarray, params: RenderParams) -> np.ndarray:
+    """8-bit values of block sums that pass the cutoff (callers select those; see module doc)."""
+    scaled = 255.0 * np.minimum(sums, params.sat) / params.sat
+    return np.clip(np.round(scaled), 1, 255).astype(np.uint8)
+
+
+class NonFiniteADC(ValueError):
+    """A plane holds NaN or infinite ADC values; the message is the event's skip reason."""
+
+
+def render_plane_sparse(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> SparseImage:
+    """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire).
+
+    A plane with NaN or infinite values raises NonFiniteADC (such an event is skipped, never
+    rendered) unless `allow_non_finite`, when their blocks are simply not pixels.
+
+    Summing every block of a full-size plane in float64 costs more than reading the plane from
+    HDF5, yet wire readouts are ~99% zeros. So the plane is walked in bands of whole wire blocks
+    (contiguous rows, small enough to stay in cache), each band names its *candidate* blocks
+    (a superset of the blocks that can pass the cutoff, see `_candidates`), and only those are
+    summed, in float64 and in `block_sums`' order: the pixels are exactly the formula's.
+    """
+    if adc.ndim != 2:
+        raise ValueError(f"a plane must be 2-D (wires, ticks), got shape {adc.shape}")
+    height, width = params.image_shape(*adc.shape)
+    if height - 1 > MAX_INDEX or width - 1 > MAX_INDEX:
+        raise ConfigError(
+            f"render: an image of {height} × {width} pixels does not fit uint16 coordinates; "
+            "increase render.downsample."
+        )
+    band_wires = WIRE_BAND_BLOCKS * params.dw
+    rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
+    finite = True
+    for first_wire in range(0, adc.shape[0] if adc.size else 0, band_wires):
+        band = adc[first_wire : first_wire + band_wires]
+        c, r = _candidates(band, params)
+        s = _exact_sums(band, r, c, params.dw, params.dt)  # while the band is still in cache
+        # Every block holding a NaN or inf is a candidate (see `_candidates`) and its float64 sum is
+        # then NaN or inf, while finite float32 values cannot overflow a float64 sum: so this finds
+        # any non-finite input value for the price of a check on the candidate sums.
+        finite = finite and bool(np.isfinite(s).all())
+        keep = (s >= params.cutoff) & (s > 0)
+        rows.append(r[keep])
+        cols.append(c[keep] + first_wire // params.dw)
+        sums.append(s[keep])
+    if not finite and not allow_non_finite:
+        raise NonFiniteADC(non_finite_reason(adc))
+    r, c, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(sums)
+    order = np.argsort(r * width + c)  # row-major (time block, wire block); keys are unique
+    row, col = r[order].astype(np.uint16), c[order].astype(np.uint16)
+    return SparseImage(height, width, row, col, pixel_values(s[order], params))
+
+
+# Wire blocks per band: 64 × dw wires of 6400 float32 ticks is 3.3 MB, which stays in cache from
+# the first pass over the band to the last; of 4 to 2000 blocks, 64 was fastest on full-geometry
+# planes (smaller bands pay numpy's per-call overhead, larger ones leave the cache).
+WIRE_BAND_BLOCKS = 64
+# A band with more occupied blocks than this fraction is screened by value instead of by occupancy.
+DENSE_BAND_FRACTION = 1 / 8
+_U32 = 2.0**-24  # unit roundoff of float32
+
+
+def _candidates(band: np.ndarray, params: RenderParams) -> tuple[np.ndarray, np.ndarray]:
+    """(wire block, time block) of every block of `band` that may pass the cutoff.
+
+    Occupancy first: a block whose values all have all-zero bits sums to +0 and is never a pixel,
+    so the blocks holding any nonzero bit pattern (including -0.0, NaN and inf, which the exact
+    sum then judges) are a superset of the pixels that needs no rounding argument. On ~99%-zero
+    readouts that is ~1.5× the pixel count. Where noise fills a band it would be nearly every
+    block, so such a band is screened by its float32 block sums instead (`_above_cutoff`).
+    """
+    occupied = _occupied(band, params.dw, params.dt)
+    idx = np.flatnonzero(occupied)  # flatnonzero + divmod: np.nonzero of a 2-D mask is ~20× slower
+    if len(idx) > DENSE_BAND_FRACTION * occupied.size:
+        idx = _above_cutoff(band, params)
+    return np.divmod(idx, occupied.shape[1])
+
+
+def _occupied(band: np.ndarray, dw: int, dt: int) -> np.ndarray:
+    """Bool (wire blocks, time blocks): does any value of the block have a nonzero bit pattern?"""
+    size = band.dtype.itemsize
+    # Where dt allows, one unsigned word covers several ticks (two float32 in a uint64): fewer,
+    # contiguous operations. Needs contiguous ticks and whole words in every row.
+    per_word = 8 // size if 8 % size == 0 else 1
+    if not (dt % per_word == 0 and band.shape[1] % per_word == 0 and band.strides[1] == size):
+        per_word = 1
+    words = band.view(np.dtype(f"u{size * per_word}"))
+    words = _fold(words, dw, 0, np.bitwise_or)  # wires first: whole rows, contiguous
+    words = _fold(words, dt // per_word, 1, np.bitwise_or)
+    return words != 0
+
+
+def _above_cutoff(band: np.ndarray, params: RenderParams) -> np.ndarray:
+    """Flat indices (into the band's block grid) of the blocks whose sum may reach the cutoff.
+
+    Float32 block sums with a margin that bounds their rounding error, so the test
+    `approx >= cutoff - margin` misses no pixel:
+    - dw, dt ≤ 2 (the default 2 × 2) and values that float32 holds exactly: every rounded sum is
+      stored in W (wires folded) or A (then ticks folded) and errs by ≤ u·|itself| (u = 2^-24), so
+      |A - S| ≤ u(|A| + 2·max|W|) ≤ 4.01·u·max|W|; the margin is 8·u·max|W| (W is half the band
+      and already in cache);
+    - otherwise any order of float32 additions of n = dw·dt terms errs by ≤ γ(n-1)·Σ|x| ≤ 2·n²·u·M
+      (M = the band's largest |value|; rounding other inputs to float32 adds ≤ u·M per term).
+    The n·2^-125 term covers subnormal results and flush-to-zero. When the margin is unusable (NaN
+    or infinite values, float32 overflow, or a cutoff within the margin of 0, i.e. threshold 0)
+    the band is summed exactly in float64.
+    """
+    dw, dt, n = params.dw, params.dt, params.dw * params.dt
+    wires = _fold(band, dw, 0, np.add, np.float32)
+    # The tight bound needs values that float32 holds exactly (float64 inputs are rounded first).
+    tight = dw <= 2 and dt <= 2 and np.can_cast(band.dtype, np.float32, "safe")
+    m = _max_abs(wires) if tight else _max_abs(band)
+    margin = (8.0 if tight else 2.0 * n * n) * _U32 * m + n * 2.0**-125
+    if not math.isfinite(m) or n * m > 1e37 or params.cutoff - margin <= 0:
+        sums = block_sums(band, dw, dt)
+        return np.flatnonzero((sums >= params.cutoff) & (sums > 0))
+    approx = _fold(wires, dt, 1, np.add, np.float32)
+    return np.flatnonzero(approx >= params.cutoff - margin)
+
+
+def _max_abs(x: np.ndarray) -> float:
+    """Largest |value| (NaN if any value is NaN): two reductions, no temporary array."""
+    return max(abs(float(x.max())), abs(float(x.min()))) if x.size else 0.0
+
+
+def _fold(x: np.ndarray, step: int, axis: int, op: np.ufunc, dtype: Any = None) -> np.ndarray:
+    """op-reduce each `step` consecutive entries along `axis` (a trailing partial group as it is)."""
+    if step == 1:
+        return x
+
+    def part(a: np.ndarray, start: int, stop: int | None = None, stride: int = 1) -> np.ndarray:
+        index = slice(start, stop, stride)
+        return a[index] if axis == 0 else a[:, index]
+
+    first = part(x, 0, stride=step)
+    out = np.empty(first.shape, dtype=dtype or x.dtype)
+    if x.shape[axis] == 1:
+        out[...] = first
+    for k in range(1, min(step, x.shape[axis])):
+        nxt = part(x, k, stride=step)
+        m = nxt.shape[axis]
+        # `dtype` makes the ufunc compute in the output type (int16 inputs would wrap in int16).
+        if k == 1:  # first op second straight into `out`: no separate copy pass
+            op(part(first, 0, m), nxt, out=part(out, 0, m), dtype=out.dtype)
+            part(out, m)[...] = part(first, m)
+        else:
+            op(part(out, 0, m), nxt, out=part(out, 0, m), dtype=out.dtype)
+    return out
+
+
+def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, dw: int, dt: int) -> np.ndarray:
+    """Float64 sums of the blocks (time block r, wire block c), added in `block_sums`' order.
+
+    block_sums adds from +0.0, which changes no sum (only -0.0 to +0.0, never a pixel), so each
+    wire's ticks are summed from its first term here.
+    """
+    n_wires, n_ticks = band.shape
+    w0, t0 = c * dw, r * dt
+    if n_wires % dw == 0 and n_ticks % dt == 0 and band.flags.c_contiguous:
+        flat, base = band.reshape(-1), w0 * n_ticks + t0  # a view; 1-D gathers are the cheapest
+
+        def term(kw: int, kt: int) -> np.ndarray:
+            return flat.take(base + (kw * n_ticks + kt)).astype(np.float64)
+    else:
+
+        def term(kw: int, kt: int) -> np.ndarray:
+            w, t = w0 + kw, t0 + kt
+            values = band[np.minimum(w, n_wires - 1), np.minimum(t, n_ticks - 1)].astype(np.float64)
+            values[(w >= n_wires) | (t >= n_ticks)] = 0.0  # trailing partial blocks have fewer terms
+            return values
+
+    total = None
+    for kw in range(dw):
+        by_time = term(kw, 0)
+        for kt in range(1, dt):
+            by_time += term(kw, kt)
+        total = by_time if total is None else total + by_time
+    return total
+
+
+def render_plane(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> np.ndarray:
+    """Dense uint8 image of one plane: shape (ceil(n_ticks/dt), ceil(n_wires/dw))."""
+    return render_plane_sparse(adc, params, allow_non_finite).dense()
+
+
+def densify(row: Any, col: Any, value: Any, height: int, width: int) -> np.ndarray:
+    """Dense uint8 (height, width) image from sparse coordinates and values."""
+    image = np.zeros((int(height), int(width)), dtype=np.uint8)
+    image[np.asarray(row, dtype=np.intp), np.asarray(col, dtype=np.intp)] = np.asarray(value, dtype=np.uint8)
+    return image
+
+
+# -- Parquet writing -------------------------------------------------------------------------
+class _RowBuffer:
+    """Rendered rows waiting for the next row group: flat pixel arrays plus per-row lengths."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.keys: list[tuple[int, int, int, int, int, int]] = []  # run, subrun, event, plane, h, w
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.n_events = 0
+
+    def add_event(self, run: int, subrun: int, event: int, images: list[SparseImage]) -> None:
+        for plane, img in enumerate(images):
+            self.keys.append((run, subrun, event, plane, img.height, img.width))
+            self.rows.append(img.row)
+            self.cols.append(img.col)
+            self.values.append(img.value)
+        self.n_events += 1
+
+    def table(self, sample: str) -> pa.Table:
+        keys = np.asarray(self.keys, dtype=np.int64).reshape(-1, 6)
+        lengths = np.asarray([len(v) for v in self.values], dtype=np.int64)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+
+        def flat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+
+        columns = [
+            pa.array([sample] * len(keys), pa.string()),
+            pa.array(keys[:, 0].astype(np.int32)),
+            pa.array(keys[:, 1].astype(np.int32)),
+            pa.array(keys[:, 2].astype(np.int32)),
+            pa.array(keys[:, 3].astype(np.int8)),
+            pa.array(keys[:, 4].astype(np.int32)),
+            pa.array(keys[:, 5].astype(np.int32)),
+            _list(offsets, flat(self.rows, np.uint16), IMAGE_SCHEMA.field("row").type),
+            _list(offsets, flat(self.cols, np.uint16), IMAGE_SCHEMA.field("col").type),
+            _list(offsets, flat(self.values, np.uint8), IMAGE_SCHEMA.field("value").type),
+        ]
+        return pa.Table.from_arrays(columns, schema=IMAGE_SCHEMA)
+
+
+def _list(offsets: pa.Array, values: np.ndarray, list_type: pa.DataType) -> pa.Array:
+    """A list column from flat values and offsets (no per-pixel Python objects)."""
+    return pa.ListArray.from_arrays(offsets, pa.array(values), type=list_type)
+
+
+def image_schema(params: RenderParams, geometry_name: str, sample: str) -> pa.Schema:
+    """The image schema with file-level metadata (no timestamps: same input, same bytes)."""
+    return IMAGE_SCHEMA.with_metadata(
+        {
+            "nuwire.format": FORMAT_VERSION,
+            "nuwire.version": __version__,
+            "nuwire.render_params": params.to_json(),
+            "nuwire.geometry": geometry_name,
+            "nuwire.sample": sample,
+        }
+    )
+
+
+def _parquet_writer(sink: Path | pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        sink,
+        schema,
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        # Measured on track-like images (benchmarks/bench_render.py), both geometries: values
+        # compress best as a dictionary, `row` (non-decreasing in row-major order) as deltas, `col`
+        # plain under zstd: 10-15% smaller than all-plain. All standard Parquet encodings.
+        use_dictionary=["sample", "value.list.element"],
+        column_encoding={"row.list.element": "DELTA_BINARY_PACKED", "col.list.element": "PLAIN"},
+        write_statistics=["run", "subrun", "event", "plane"],  # lets readers skip row groups by event
+    )
+
+
+# -- one file --------------------------------------------------------------------------------
+def render_file(
+    h5_path: str | os.PathLike[str],
+    parquet_path: str | os.PathLike[str],
+    qc_path: str | os.PathLike[str],
+    sample: str,
+    params: RenderParams,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Render every event of `h5_path`; write the image Parquet and the QC JSON; return the QC.
+
+    One event's dense planes are in memory at a time; rendered pixels are flushed every
+    ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
+    (the Parquet first, then the QC), so a killed job leaves neither under its final name.
+    """
+    skipped: list[dict[str, Any]] = []
+    rendered = 0
+    with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
+        geometry = f.geometry
+        # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
+        # before closing its file, and the open descriptor would keep the space and the mount busy.
+        with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
+            writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
+            try:
+                buffer = _RowBuffer()
+                bar = tqdm(
+                    total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True
+                )
+                with bar:
+                    # The renderer finds NaN/inf values itself (see render_plane_sparse), so the
+                    # reader need not read every event a second time to look for them.
+                    for ev in f.iter_events(check_finite=False):
+                        bar.update(1)
+                        if ev.planes is not None:
+                            try:
+                                images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
+                            except NonFiniteADC:
+                                ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
+                        if ev.planes is None:
+                            skipped.append(_skip_record(ev))
+                            continue
+                        ev.planes = None  # drop the dense planes before the next event is read
+                        buffer.add_event(ev.run, ev.subrun, ev.event, images)
+                        rendered += 1
+                        if buffer.n_events == ROW_GROUP_EVENTS:
+                            _flush(writer, buffer, sample)
+                    if buffer.n_events:
+                        _flush(writer, buffer, sample)
+            finally:
+                writer.close()
+            if f.n_events and not rendered:  # a whole file lost is an error, never a QC footnote
+                raise InputFileError(
+                    f"{h5_path}: none of its {f.n_events} events could be rendered; every one was skipped "
+                    f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
+                    "shows what it holds) and remove it from the input directory or replace it."
+                )
+        n_events = f.n_events
+        qc = {
+            "file": str(h5_path),
+            "sample": sample,
+            "geometry": geometry.name,
+            "params": asdict(params),
+            "nuwire_version": __version__,
+            "events_in_file": n_events,
+            "rendered": rendered,
+            "skipped": len(skipped),
+            "skipped_events": skipped,
+            "reconciled": n_events == rendered + len(skipped),
+        }
+        # Every event is either rendered or listed with its reason; anything else is a bug here.
+        assert qc["reconciled"], f"{h5_path}: {n_events} events but {rendered} rendered + {len(skipped)} skipped"
+        qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return qc
+
+
+def count_reasons(skipped: list[dict[str, Any]]) -> str:
+    """'reason (×n); ...' of skip records, most frequent first."""
+    counts = Counter(e["reason"] for e in skipped)
+    return "; ".join(f"{reason} (×{n})" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _skip_record(ev: Event) -> dict[str, Any]:
+    return {
+        "index": ev.index,
+        "run": ev.run,
+        "subrun": ev.subrun,
+        "event": ev.event,
+        "reason": ev.skip_reason or "unknown reason",
+    }
+
+
+def _flush(writer: pq.ParquetWriter, buffer: _RowBuffer, sample: str) -> None:
+    table = buffer.table(sample)
+    writer.write_table(table, row_group_size=max(1, table.num_rows))  # exactly one row group
+    buffer.clear()
+
+
+# -- reading back ----------------------------------------------------------------------------
+def read_event_images(parquet_path: str | os.PathLike[str], run: int, subrun: int, event: int) -> list[np.ndarray]:
+    """Dense images of the planes of one event, in plane order (row-group statistics prune the read)."""
+    table = pq.read_table(
+        parquet_path,
+        columns=["plane", "height", "width", "row", "col", "value"],
+        filters=[("run", "=", int(run)), ("subrun", "=", int(subrun)), ("event", "=", int(event))],
+    )
+    if table.num_rows == 0:
+        raise KeyError(f"{parquet_path}: no images for event {run}/{subrun}/{event}")
+    table = table.sort_by("plane")
+    out = []
+    for i in range(table.num_rows):
+        out.append(
+            densify(
+                table["row"][i].values.to_numpy(zero_copy_only=False),
+                table["col"][i].values.to_numpy(zero_copy_only=False),
+                table["value"][i].values.to_numpy(zero_copy_only=False),
+                table["height"][i].as_py(),
+                table["width"][i].as_py(),
+            )
+        )
+    return out
+
+
+def read_metadata(parquet_path: str | os.PathLike[str]) -> dict[str, str]:
+    """The nuwire.* key-value metadata of an image file."""
+    meta = pq.read_schema(parquet_path).metadata or {}
+    return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"nuwire.")}

@@ -1,0 +1,138 @@
+"""The real WithWire files from their Zenodo records: the record listing, and verified copies.
+
+A record's public metadata (GET BASE_URL/api/records/ID) lists each file's name (`key`), size,
+checksum ("md5:...") and download link (`links.self`). The listing is fetched once per record and
+kept in the results directory; the Snakemake storage plugin for HTTP downloads each file, and
+`verified_copy` puts it into the download directory only once its size and MD5 match the listing,
+through a temporary file renamed at the end, so a partial or damaged file never carries the name a
+render job reads.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nuwire.errors import ConfigError, InputFileError
+from nuwire.io.atomic import atomic_path, write_json
+from nuwire.io.inputs import samples_by_stem
+
+CHUNK = 8 << 20
+TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    record: int
+    key: str
+    size: int
+    md5: str
+    url: str
+
+
+def listing_url(base_url: str, record: int) -> str:
+    return f"{base_url.rstrip('/')}/api/records/{record}"
+
+
+def parse_listing(metadata: dict[str, Any], record: int, base_url: str) -> list[RemoteFile]:
+    """The files of a record's metadata; a file without an MD5 checksum is refused (it could not be
+    verified)."""
+    files = metadata.get("files")
+    if not isinstance(files, list):
+        raise ConfigError(
+            f"input.zenodo: {listing_url(base_url, record)} has no 'files' list; is input.zenodo.base_url "
+            "the records API of a Zenodo (or compatible) server?"
+        )
+    out = []
+    for entry in files:
+        key = entry["key"]
+        algorithm, _, digest = str(entry.get("checksum", "")).partition(":")
+        if algorithm != "md5" or not digest:
+            raise ConfigError(
+                f"input.zenodo: file {key!r} of record {record} lists checksum {entry.get('checksum')!r}, "
+                "not 'md5:...'; it cannot be verified."
+            )
+        url = entry.get("links", {}).get("self") or f"{listing_url(base_url, record)}/files/{key}/content"
+        out.append(RemoteFile(record=record, key=key, size=int(entry["size"]), md5=digest, url=url))
+    return out
+
+
+def record_listing(base_url: str, record: int, cache_dir: str | os.PathLike[str]) -> list[RemoteFile]:
+    """The record's files, from `cache_dir/RECORD.json` when it was fetched from the same server
+    before, else fetched once and kept there."""
+    cached = Path(cache_dir) / f"{record}.json"
+    if cached.exists():
+        kept = json.loads(cached.read_text())
+        if kept.get("base_url") == base_url:
+            return [RemoteFile(**f) for f in kept["files"]]
+    url = listing_url(base_url, record)
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            metadata = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise ConfigError(
+            f"input.zenodo: cannot read the listing of record {record} from {url} ({err}). Check the "
+            "network and input.zenodo.base_url, or download the files and use input.source: opensamples."
+        ) from None
+    files = parse_listing(metadata, record, base_url)
+    write_json(cached, {"base_url": base_url, "record": record, "files": [asdict(f) for f in files]})
+    return files
+
+
+def remote_files(zenodo: dict[str, Any], cache_dir: str | os.PathLike[str]) -> dict[str, RemoteFile]:
+    """{sample: file} of every record's files matching `zenodo['pattern']`; two files of one name
+    (in two records) are refused rather than one dropped."""
+    by_key: dict[str, RemoteFile] = {}
+    for record in zenodo["records"]:
+        for f in record_listing(zenodo["base_url"], int(record), cache_dir):
+            if fnmatch.fnmatch(f.key, zenodo["pattern"]):
+                # A path per (record, key), so samples_by_stem sees both files of a shared name.
+                by_key[f"record {record}/{f.key}"] = f
+    not_h5 = sorted(key for key in by_key if not key.endswith(".h5"))
+    if not_h5:
+        raise ConfigError(
+            f"input.zenodo.pattern {zenodo['pattern']!r} matches files that are not .h5: {not_h5[:3]}; "
+            "narrow it to the WithWire HDF5 files."
+        )
+    samples = samples_by_stem(by_key, field="input.zenodo.records")
+    if not samples:
+        raise ConfigError(
+            f"input.zenodo: no file of records {zenodo['records']} matches pattern {zenodo['pattern']!r}."
+        )
+    return {stem: by_key[path] for stem, path in samples.items()}
+
+
+def md5_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_copy(source: str | os.PathLike[str], target: str | os.PathLike[str], remote: RemoteFile) -> None:
+    """Copy the downloaded `source` to `target` if its size and MD5 are the listing's; otherwise
+    nothing is written under `target` and the error names the file and both checksums."""
+    size = os.path.getsize(source)
+    digest = hashlib.md5(usedforsecurity=False)
+    with atomic_path(target) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+        while block := src.read(CHUNK):
+            digest.update(block)
+            dst.write(block)
+        if size != remote.size or digest.hexdigest() != remote.md5:
+            # The download itself goes too, so that a rerun fetches the file again instead of
+            # checking the same bad copy (the storage plugin keeps a copy it thinks complete).
+            Path(source).unlink(missing_ok=True)
+            raise InputFileError(
+                f"{remote.url}: the downloaded {remote.key} has {size:,} bytes and MD5 {digest.hexdigest()}, "
+                f"but record {remote.record} lists {remote.size:,} bytes and MD5 {remote.md5}. It was not "
+                "kept; run again to download it again (if it fails the same way, the record or a proxy "
+                "serves another file than the listing says)."
+            )

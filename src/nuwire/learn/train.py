@@ -1,0 +1,672 @@
+"""Train one sweep point: a `TrainConfig` and two `SparseImageSet`s in, weights and metrics out.
+
+One plain loop in the style of PyTorch's examples. Per epoch: one pass over the shuffled training
+set (loss, accuracy and ROC AUC collected on the fly), one pass over the validation set, a row in
+`history.csv`, and a checkpoint. The weights of the best validation epoch (highest val AUC; a tie
+goes to the lower val loss) become `best.pt`. The loss is cross-entropy over the two logits for
+every architecture, optionally class-weighted (the thesis's ViT used binary cross-entropy on one
+score, which is the same function of the logit difference).
+
+Files
+-----
+outputs.history           one row per finished epoch (rewritten atomically after each epoch)
+outputs.weights           state dict of the best validation epoch (written at the end)
+outputs.meta              arch, hparams, input shapes, best epoch, config hash... (written last,
+                          so its presence means the point finished)
+checkpoint_dir/last.pt    everything needed to continue after the last finished epoch
+checkpoint_dir/best-eNNNN.pt  weights of the best epoch so far (written only when validation
+                          improves, so last.pt need not carry a second copy of the weights)
+
+Resuming: when `checkpoint_dir/last.pt` exists and carries this job's config hash, training goes on
+from the next epoch. The shuffle order is a function of (seed, epoch) and the RNG states are
+restored, so on the CPU the final weights and history equal those of an uninterrupted run with the
+same thread count. A checkpoint with another hash raises `CheckpointError` instead of being
+silently overwritten or, worse, continued.
+
+When training finishes, the checkpoint files are deleted after the outputs are written: they would
+only cost disk space per sweep point, and a stale finished checkpoint would turn the next legitimate
+rerun (say after the dataset changed) into a CheckpointError. A job killed between writing the
+outputs and deleting the checkpoint resumes with no epochs left and rewrites the same outputs.
+
+SIGTERM (Slurm's notice at a time limit) stops training after the current batch: the job logs what
+happened and exits with status 143 (128 + SIGTERM) by raising `TrainingInterrupted`; the checkpoint
+from the last finished epoch stays valid. There are no mid-epoch checkpoints, so at most one epoch
+of work is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import math
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from tqdm import tqdm
+
+from nuwire.errors import CheckpointError, ConfigError, NuwireError
+from nuwire.events.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
+from nuwire.images.image_set import make_loader
+from nuwire.io.atomic import write_json, write_text
+from nuwire.learn import checkpoint
+from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
+from nuwire.models import build_model, takes_sparse
+from nuwire.report.provenance import config_hash
+
+LOG = logging.getLogger(__name__)
+PathLike = str | os.PathLike[str]
+
+OPTIMIZERS = ("sgd", "adam")
+CLASS_WEIGHTS = ("none", "balanced")
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "train_auc", "val_auc", "lr", "seconds")
+# Settings that change how fast a job runs but not what it computes; left out of the config hash
+# so that, say, a rerun granted more data-loader workers can still resume. (The thread count can
+# change float summation order: a resume with other `threads` is valid but not bit-identical.)
+EXECUTION_FIELDS = ("threads", "num_workers", "device")
+# Where each field lives in the workflow config, for error messages.
+RUN_WIDE_FIELDS = ("seed", "threads", "num_workers", "device")
+LAST = "last.pt"
+SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str
+    hparams: dict[str, Any] = field(default_factory=dict)  # passed to build_model as keywords
+    optimizer: str = "sgd"
+    lr: float = 5e-4
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0
+    batch_size: int = 16
+    epochs: int = 10
+    lr_decay_gamma: float = 1.0  # ExponentialLR, stepped once per epoch; 1.0 = constant
+    early_stopping_patience: int | None = None  # epochs without a better val AUC before stopping
+    class_weights: str = "none"  # "balanced": n / (2 n_c) from the training labels
+    seed: int = 0
+    threads: int = 1
+    num_workers: int = 0
+    amp: bool = True  # bf16 autocast; only used on CUDA
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        # Normalise numbers so that `lr: 1` and `lr: 1.0` in YAML hash alike.
+        for name in ("lr", "momentum", "weight_decay", "lr_decay_gamma"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("batch_size", "epochs", "seed", "threads", "num_workers"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if self.early_stopping_patience is not None:
+            object.__setattr__(self, "early_stopping_patience", int(self.early_stopping_patience))
+        object.__setattr__(self, "amp", bool(self.amp))
+        object.__setattr__(self, "hparams", dict(self.hparams))
+        checks = [
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {list(OPTIMIZERS)}"),
+            ("class_weights", self.class_weights in CLASS_WEIGHTS, f"one of {list(CLASS_WEIGHTS)}"),
+            ("device", self.device in DEVICE_CHOICES, f"one of {list(DEVICE_CHOICES)}"),
+            ("lr", self.lr > 0, "greater than 0"),
+            ("momentum", 0 <= self.momentum <= 1, "between 0 and 1"),
+            ("weight_decay", self.weight_decay >= 0, "0 or more"),
+            ("batch_size", self.batch_size >= 1, "1 or more"),
+            ("epochs", self.epochs >= 1, "1 or more"),
+            ("lr_decay_gamma", 0 < self.lr_decay_gamma <= 1, "in (0, 1]"),
+            (
+                "early_stopping_patience",
+                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                "null (off) or 1 or more",
+            ),
+            ("seed", self.seed >= 0, "0 or more"),
+            ("threads", self.threads >= 1, "1 or more"),
+            ("num_workers", self.num_workers >= 0, "0 or more"),
+        ]
+        for name, ok, valid in checks:
+            if not ok:
+                raise ConfigError(f"{self.field_path(name)}: got {getattr(self, name)!r}, must be {valid}.")
+
+    def field_path(self, name: str) -> str:
+        return f"train.{name}" if name in RUN_WIDE_FIELDS else f"architectures.{self.arch}.{name}"
+
+    @classmethod
+    def from_settings(cls, arch: str, settings: Mapping[str, Any]) -> TrainConfig:
+        """From the workflow's merged `architectures.<arch>` and `train` sections."""
+        known = {f.name for f in fields(cls)} - {"arch"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(f"architectures.{arch}: unknown training setting(s) {unknown}; valid: {sorted(known)}.")
+        return cls(arch=arch, **dict(settings))
+
+
+def training_hash(cfg: TrainConfig, extra: Mapping[str, Any] | None = None) -> str:
+    """The config hash of a training result: everything that decides it, i.e. the config without
+    the execution settings, plus `extra` (view spec, cut, dataset fingerprint, ...)."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in EXECUTION_FIELDS}
+    return config_hash({"train": settings, "extra": dict(extra or {})})
+
+
+class TrainingInterrupted(SystemExit):
+    """SIGTERM arrived: the job stops with status 143 and the last epoch checkpoint stays valid.
+
+    A SystemExit rather than a NuwireError so that the Snakemake script exits with the status of a
+    terminated job instead of reporting a user error."""
+
+    def __init__(self) -> None:
+        super().__init__(SIGTERM_EXIT)
+
+
+class _SigtermGuard:
+    """Turns SIGTERM into a flag the loop checks between batches (a handler that raised would do
+    so at an arbitrary bytecode, e.g. halfway through an optimizer step)."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _SigtermGuard:
+        # signal.signal only works in the main thread; elsewhere SIGTERM keeps its default action.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True  # no logging here: the handler may interrupt a logging call
+
+    def check(self) -> None:
+        if self.received:
+            raise TrainingInterrupted()
+
+
+def balanced_class_weights(labels: np.ndarray) -> torch.Tensor:
+    """n / (2 n_c) per class, so both classes carry equal total weight in the loss."""
+    counts = np.bincount(labels, minlength=2)[:2]
+    if (counts == 0).any():
+        raise ConfigError(
+            f"class_weights 'balanced' needs both classes in the training set, but it has "
+            f"{counts[0]} background and {counts[1]} signal events; check the cut and the split."
+        )
+    return torch.tensor(len(labels) / (2.0 * counts), dtype=torch.float32)
+
+
+def make_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    # Undefined with one class present (a tiny validation set); NaN ranks below any real AUC.
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def run_epoch(
+    model: nn.Module,
+    loader: Iterable[tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]],
+    setup: DeviceSetup,
+    class_w: torch.Tensor,
+    optimizer: torch.optim.Optimizer | None,
+    guard: _SigtermGuard,
+    desc: str,
+    progress: bool,
+) -> dict[str, float]:
+    """One pass; trains when given an optimizer, else evaluates. Returns loss, acc, auc."""
+    training = optimizer is not None
+    model.train(training)
+    # Kept on the device and concatenated once at the end: a .item() per batch would make every
+    # CUDA step wait for the GPU.
+    weighted_losses, weights, scores, preds, targets = [], [], [], [], []
+    with torch.set_grad_enabled(training):
+        for views, labels, _idx in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+            guard.check()
+            views = [setup.place_batch(v) for v in views]
+            labels = labels.to(setup.device, non_blocking=setup.pin_memory)
+            with setup.autocast():
+                logits = model(*views)
+            logits = logits.float()  # loss and scores in fp32 whatever autocast chose
+            per_event = F.cross_entropy(logits, labels, reduction="none")
+            w = class_w[labels]
+            loss = (per_event * w).sum() / w.sum()  # == F.cross_entropy(..., weight=class_w)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            weighted_losses.append((per_event * w).detach())
+            weights.append(w)
+            scores.append(torch.softmax(logits.detach(), dim=1)[:, 1])
+            preds.append(logits.detach().argmax(dim=1))
+            targets.append(labels)
+    guard.check()
+    y = torch.cat(targets).cpu().numpy()
+    return {
+        "loss": float(torch.cat(weighted_losses).double().sum() / torch.cat(weights).double().sum()),
+        "acc": float((torch.cat(preds) == torch.cat(targets)).double().mean()),
+        "auc": _roc_auc(y, torch.cat(scores).cpu().numpy()),
+    }
+
+
+def _is_better(auc: float, loss: float, best: Mapping[str, Any] | None) -> bool:
+    """Higher val AUC wins; equal AUC goes to the lower val loss; NaN AUC ranks lowest."""
+    if best is None:
+        return True
+    key = (-math.inf if math.isnan(auc) else auc, -loss)
+    best_key = (-math.inf if math.isnan(best["auc"]) else best["auc"], -best["loss"])
+    return key > best_key
+
+
+def history_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)  # floats as repr: round-trips exactly
+    return buffer.getvalue()
+
+
+def _best_path(checkpoint_dir: Path, epoch: int) -> Path:
+    return checkpoint_dir / f"best-e{epoch:04d}.pt"
+
+
+def _remove_stale_best(checkpoint_dir: Path, keep_epoch: int | None) -> None:
+    keep = None if keep_epoch is None else _best_path(checkpoint_dir, keep_epoch)
+    for path in checkpoint_dir.glob("best-e*.pt"):
+        if path != keep:
+            path.unlink(missing_ok=True)
+
+
+def _load_resume(path: Path, expected_hash: str) -> dict[str, Any]:
+    state = checkpoint.load(path)
+    found = state.get("config_hash") if isinstance(state, dict) else None
+    if found != expected_hash:
+        raise CheckpointError(
+            f"{path} is a checkpoint of another training configuration (config hash "
+            f"{str(found)[:12]}…, this job has {expected_hash[:12]}…): the settings, view, cut or "
+            f"dataset changed since it was written, so it cannot be resumed. Delete it (or the "
+            f"directory {path.parent}) to start this job over."
+        )
+    if state.get("format") != checkpoint.FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written in checkpoint format {state.get('format')!r}, this version reads "
+            f"{checkpoint.FORMAT_VERSION}. Delete it (or the directory {path.parent}) to start over."
+        )
+    best = state["best"]
+    if best is not None and not _best_path(path.parent, best["epoch"]).exists():
+        raise CheckpointError(
+            f"{path} refers to {_best_path(path.parent, best['epoch']).name}, which is missing. "
+            f"Delete the directory {path.parent} to start this job over."
+        )
+    return state
+
+
+@dataclass(frozen=True)
+class TrainOutputs:
+    """The files train() writes, as the train rule names them (`snakemake.output`)."""
+
+    weights: PathLike
+    history: PathLike
+    meta: PathLike
+
+
+def _remove_temporaries(checkpoint_dir: Path, outputs: TrainOutputs) -> None:
+    """Temporary files of atomic writes that a SIGKILL interrupted (see nuwire.io.atomic)."""
+    targets = [checkpoint_dir / LAST, checkpoint_dir / "best-e*.pt"]
+    targets += [Path(p) for p in (outputs.weights, outputs.history, outputs.meta)]
+    for target in targets:
+        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _reporting_interruption(
+    guard: _SigtermGuard, history: list[dict[str, Any]], last_path: Path, log: logging.Logger
+) -> Iterator[None]:
+    """Log a SIGTERM stop in one clear line; turn the loader error it may cause into the stop."""
+    try:
+        try:
+            yield
+        except Exception:
+            # A SIGTERM sent to the whole process group also kills data-loader workers, and the
+            # loader then raises; that is the interruption, not a bug.
+            if guard.received:
+                raise TrainingInterrupted() from None
+            raise
+    except TrainingInterrupted:
+        done = len(history)
+        kept = f"the checkpoint {last_path} (end of epoch {done}) stays" if done else "no epoch had finished"
+        log.warning(
+            "SIGTERM received during epoch %d: stopping (exit status %d); %s; rerun the job to resume from epoch %d.",
+            done + 1,
+            SIGTERM_EXIT,
+            kept,
+            done + 1,
+        )
+        raise
+
+
+@contextlib.contextmanager
+def _determinism(enabled: bool) -> Iterator[None]:
+    """Deterministic kernels for the run only: the setting is process-wide."""
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def train(
+    cfg: TrainConfig,
+    train_set: Any,
+    val_set: Any,
+    outputs: TrainOutputs,
+    checkpoint_dir: Path,
+    input_shapes: Sequence[Sequence[int]],
+    extra: Mapping[str, Any] | None = None,
+    log: logging.Logger | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train `cfg.arch` on `train_set`, pick the best epoch on `val_set`; return train_meta.
+
+    `train_set` and `val_set` are `nuwire.images.image_set.SparseImageSet`s (anything with `labels` that
+    `make_loader` accepts). `extra` holds what else decides the result (view spec, cut, dataset
+    fingerprint); the config hash is `training_hash(cfg, {"input_shapes": ..., **extra})`.
+    Raises CheckpointError for a checkpoint of another configuration and TrainingInterrupted
+    (a SystemExit with status 143) on SIGTERM.
+    """
+    log = log or LOG
+    checkpoint_dir = Path(checkpoint_dir)
+    shapes = [tuple(int(n) for n in s) for s in input_shapes]
+    digest = training_hash(cfg, {"input_shapes": [list(s) for s in shapes], **dict(extra or {})})
+    train_labels = np.asarray(train_set.labels, dtype=np.int64)
+    n_train, n_val = len(train_labels), len(np.asarray(val_set.labels))
+    if n_train == 0 or n_val == 0:
+        raise NuwireError(
+            f"training {cfg.arch}: the training set has {n_train} and the validation set {n_val} events; "
+            "both need at least one. Check the cut and the split fractions."
+        )
+    setup = select_device(cfg.device, amp=cfg.amp)
+    torch.set_num_threads(cfg.threads)
+    if setup.is_cuda:
+        # Fastest kernels for fixed input shapes. GPU runs are therefore not bit-reproducible,
+        # and a resume on the GPU continues correctly but not bit for bit.
+        torch.backends.cudnn.benchmark = True
+    with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
+        return _train(
+            cfg, train_set, val_set, outputs, checkpoint_dir, shapes, digest, train_labels, setup, guard, log, progress
+        )
+
+
+@dataclass
+class TrainingState:
+    """What a resumed training needs besides the data: model, optimiser, scheduler and RNG state,
+    the history and the early-stopping bookkeeping. `save` and `restore` are the one place a
+    checkpoint (`last.pt`) is written and read."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    digest: str  # the config hash a checkpoint must carry to be resumed
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None  # epoch, auc, loss of the best validation epoch so far
+    bad_epochs: int = 0  # epochs since the last improvement, for early stopping
+    stopped_early: bool = False
+
+    def save(self, path: Path) -> None:
+        checkpoint.save(
+            path,
+            {
+                "format": checkpoint.FORMAT_VERSION,
+                "config_hash": self.digest,
+                "epoch": len(self.history),
+                "model": checkpoint.cpu_state_dict(self.model),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": checkpoint.rng_state(),
+                "best": self.best,
+                "bad_epochs": self.bad_epochs,
+                "stopped_early": self.stopped_early,
+                "history": self.history,
+            },
+        )
+
+    def restore(self, path: Path) -> int:
+        """Load `path` (checked against this job's config hash); returns the epoch it was saved after."""
+        state = _load_resume(path, self.digest)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        checkpoint.set_rng_state(state["rng"])  # dropout continues where it stopped
+        self.history, self.best = list(state["history"]), state["best"]
+        self.bad_epochs, self.stopped_early = int(state["bad_epochs"]), bool(state["stopped_early"])
+        return int(state["epoch"])
+
+
+def _train(
+    cfg: TrainConfig,
+    train_set: Any,
+    val_set: Any,
+    outputs: TrainOutputs,
+    checkpoint_dir: Path,
+    shapes: list[tuple[int, ...]],
+    digest: str,
+    train_labels: np.ndarray,
+    setup: DeviceSetup,
+    guard: _SigtermGuard,
+    log: logging.Logger,
+    progress: bool,
+) -> dict[str, Any]:
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # also seeds every CUDA device
+    model = setup.place_model(build_model(cfg.arch, shapes, **cfg.hparams))
+    optimizer = make_optimizer(cfg, model.parameters())
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
+    weights = balanced_class_weights(train_labels) if cfg.class_weights == "balanced" else torch.ones(2)
+    class_w = weights.to(setup.device)
+
+    state = TrainingState(model, optimizer, scheduler, digest)
+    history = state.history
+    last_path = checkpoint_dir / LAST
+    _remove_temporaries(checkpoint_dir, outputs)
+    if last_path.exists():
+        done = state.restore(last_path)
+        history = state.history
+        log.info("resuming from %s after epoch %d of %d", last_path, done, cfg.epochs)
+    _remove_stale_best(checkpoint_dir, state.best["epoch"] if state.best else None)
+    log.info(
+        "training %s (%s parameters) on %s, %d torch threads (OMP_WAIT_POLICY=%s): %d train / %d val "
+        "events, input %s, config %s",
+        cfg.arch,
+        f"{sum(p.numel() for p in model.parameters()):,}",
+        setup.describe(),
+        torch.get_num_threads(),
+        os.environ.get("OMP_WAIT_POLICY", "unset"),
+        len(train_labels),
+        len(val_set.labels),
+        shapes,
+        digest[:12],
+    )
+
+    with _reporting_interruption(guard, history, last_path, log):
+        for epoch in range(len(history) + 1, cfg.epochs + 1):
+            if state.stopped_early:
+                break
+            guard.check()
+            start = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
+            loader_args = {
+                "seed": cfg.seed,
+                "epoch": epoch,
+                "num_workers": cfg.num_workers,
+                "pin_memory": setup.pin_memory,
+                "sparse": takes_sparse(cfg.arch),
+            }
+            tr = run_epoch(
+                model,
+                make_loader(train_set, cfg.batch_size, shuffle=True, **loader_args),
+                setup,
+                class_w,
+                optimizer,
+                guard,
+                f"epoch {epoch} train",
+                progress,
+            )
+            va = run_epoch(
+                model,
+                make_loader(val_set, cfg.batch_size, shuffle=False, **loader_args),
+                setup,
+                class_w,
+                None,
+                guard,
+                f"epoch {epoch} val",
+                progress,
+            )
+            scheduler.step()
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": tr["loss"],
+                    "val_loss": va["loss"],
+                    "train_acc": tr["acc"],
+                    "val_acc": va["acc"],
+                    "train_auc": tr["auc"],
+                    "val_auc": va["auc"],
+                    "lr": lr,
+                    "seconds": round(time.perf_counter() - start, 3),
+                }
+            )
+            if _is_better(va["auc"], va["loss"], state.best):
+                state.best, state.bad_epochs = {"epoch": epoch, "auc": va["auc"], "loss": va["loss"]}, 0
+                # Written before last.pt: a kill in between leaves last.pt naming the previous file.
+                checkpoint.save(
+                    _best_path(checkpoint_dir, epoch),
+                    {"epoch": epoch, "config_hash": digest, "model": checkpoint.cpu_state_dict(model)},
+                )
+            else:
+                state.bad_epochs += 1
+            patience = cfg.early_stopping_patience
+            state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
+            state.save(last_path)
+            _remove_stale_best(checkpoint_dir, state.best["epoch"])
+            write_text(outputs.history, history_csv(history))
+            log.info(
+                "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
+                epoch,
+                cfg.epochs,
+                tr["loss"],
+                tr["acc"],
+                tr["auc"],
+                va["loss"],
+                va["acc"],
+                va["auc"],
+                lr,
+                history[-1]["seconds"],
+            )
+            if state.stopped_early:
+                log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
+
+    if guard.received:
+        # Writing the outputs takes moments; finishing beats leaving a checkpoint with nothing to do.
+        log.info("SIGTERM received after the last epoch: writing the outputs before exiting")
+    return _finish(cfg, outputs, checkpoint_dir, shapes, state, setup, log)
+
+
+def _finish(
+    cfg: TrainConfig,
+    outputs: TrainOutputs,
+    checkpoint_dir: Path,
+    shapes: list[tuple[int, ...]],
+    state: TrainingState,
+    setup: DeviceSetup,
+    log: logging.Logger,
+) -> dict[str, Any]:
+    """Write the outputs (train_meta.json last), then delete the no longer needed checkpoint."""
+    digest, history, best, stopped_early = state.digest, state.history, state.best, state.stopped_early
+    assert best is not None  # at least one epoch ran
+    best_path = _best_path(checkpoint_dir, best["epoch"])
+    best_state = checkpoint.load(best_path)
+    if best_state.get("config_hash") != digest:
+        raise CheckpointError(
+            f"{best_path} belongs to another training configuration. Delete the directory "
+            f"{checkpoint_dir} to start this job over."
+        )
+    write_text(outputs.history, history_csv(history))
+    checkpoint.save(outputs.weights, best_state["model"])
+    best_row = next(row for row in history if row["epoch"] == best["epoch"])
+    meta = {
+        "arch": cfg.arch,
+        "hparams": cfg.hparams,
+        "input_shapes": [list(s) for s in shapes],
+        "best_epoch": best["epoch"],
+        "best_val_auc": best_row["val_auc"],
+        "best_val_loss": best_row["val_loss"],
+        "config_hash": digest,
+        "epochs_run": len(history),
+        "stopped_early": stopped_early,
+        "device": setup.describe(),
+        "config": asdict(cfg),
+    }
+    write_json(outputs.meta, meta)
+    (checkpoint_dir / LAST).unlink(missing_ok=True)
+    _remove_stale_best(checkpoint_dir, None)
+    try:
+        checkpoint_dir.rmdir()
+    except OSError:
+        pass  # holds something that is not ours
+    log.info(
+        "best epoch %d: val AUC %.4f, val loss %.4f; wrote %s",
+        best["epoch"],
+        best_row["val_auc"],
+        best_row["val_loss"],
+        Path(outputs.weights).parent,
+    )
+    return meta
+
+
+def run_train_job(
+    index_path: str | os.PathLike[str],
+    image_files: Sequence[str | os.PathLike[str]],
+    point: SweepPoint,
+    settings: Mapping[str, Any],
+    cuts: dict[str, dict[str, Any]],
+    outputs: TrainOutputs,
+    checkpoint_dir: Path,
+    threads: int,
+) -> dict[str, Any]:
+    """The `train` rule: load the point's train and validation splits, then train()."""
+    cfg = TrainConfig.from_settings(point.arch, {**settings, "threads": threads})
+    train_set = load_point_split(index_path, image_files, point, cuts, "train")
+    val_set = load_point_split(index_path, image_files, point, cuts, "val")
+    LOG.info(
+        "%s: %d training and %d validation events, input %s",
+        point.label,
+        len(train_set),
+        len(val_set),
+        train_set.input_shapes,
+    )
+    extra = {
+        "view": point_view(point),
+        "cut": point_cut(point, cuts),
+        "dataset": dataset_fingerprint(train_set, val_set),
+    }
+    return train(
+        cfg, train_set, val_set, outputs, checkpoint_dir, train_set.input_shapes, extra=extra, log=LOG, progress=True
+    )

@@ -1,0 +1,1 @@
+"""Running stages as Snakemake jobs: config checks, the stage runner, error messages, code fingerprints, the lock."""

@@ -1,0 +1,108 @@
+"""System and library errors turned into messages a user can act on (which path, what to do).
+
+A `PermissionError` or a full disk while writing says which file it was writing (the final output,
+not the temporary name beside it), why, and what to free or fix; a Parquet file that cannot be
+opened is named with the stage that makes it. The original exception stays chained (`from err`),
+so the rule's log keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nuwire.errors import InputFileError, OutputError
+
+PathLike = str | os.PathLike[str]
+
+# atomic_path's temporary names: ".<target name>.<8 characters>.tmp" beside the target.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded")
+
+
+def real_target(path: PathLike) -> Path:
+    """The output a temporary file of nuwire.io.atomic stands for (the path itself otherwise)."""
+    path = Path(path)
+    match = _TEMPORARY.match(path.name)
+    return path.with_name(match.group("name")) if match else path
+
+
+def is_no_space(err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno in _NO_SPACE:
+        return True
+    # pyarrow raises OSError without an errno, the C library's text in the message.
+    return isinstance(err, OSError) and any(t in str(err).lower() for t in _NO_SPACE_TEXT)
+
+
+def _free_space(directory: Path) -> str:
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            usage = shutil.disk_usage(candidate)
+            return f"{usage.free / 1e6:.1f} MB free of {usage.total / 1e6:.1f} MB on the file system of {candidate}"
+    return "free space unknown"
+
+
+def os_error_message(err: OSError, target: PathLike | None = None) -> str | None:
+    """One paragraph for a permission or space error while writing `target`; None for other errors."""
+    path = real_target(target if target is not None else (err.filename or ""))
+    if is_no_space(err):
+        kind = "disk quota exceeded" if err.errno == errno.EDQUOT else "no space left on the device"
+        return (
+            f"{path}: writing it failed: {kind} ({_free_space(path.parent)}). Nothing partial was kept. "
+            "Free space there (old results/, checkpoints/ or logs/ of other runs are the usual culprits; "
+            "`du -sh` them) or set `results:` in the config to a larger file system, then rerun snakemake."
+        )
+    if isinstance(err, PermissionError) or err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        culprit = Path(err.filename) if err.filename else path
+        where = culprit.parent if culprit != path or not culprit.exists() else culprit
+        why = "the file system is mounted read-only" if err.errno == errno.EROFS else "permission denied"
+        what = "cannot write in it" if path.is_dir() else "cannot write it"
+        return (
+            f"{path}: {what}: {why} on {where}. Make that directory writable for you "
+            "(`ls -ld` it; `chmod u+w`, or ask its owner), or set `results:` in the config to a directory "
+            "you can write, then rerun snakemake."
+        )
+    return None
+
+
+def output_error(err: OSError, target: PathLike) -> OSError | OutputError:
+    """The OutputError for a permission/space error writing `target`, else `err` itself."""
+    message = os_error_message(err, target)
+    return err if message is None else OutputError(message)
+
+
+def parquet_error(path: PathLike, err: BaseException, made_by: str) -> InputFileError:
+    return InputFileError(
+        f"{path}: cannot be read as Parquet ({err}); it is truncated or damaged (a full disk or a copy "
+        f"cut short). Delete it and rerun snakemake: the {made_by} stage writes it again."
+    )
+
+
+def open_parquet(path: PathLike, made_by: str) -> pq.ParquetFile:
+    """pq.ParquetFile, or an InputFileError naming the file and the stage `made_by` that writes it."""
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as err:
+        if isinstance(err, FileNotFoundError):
+            raise InputFileError(f"{path}: no such file; rerun snakemake, the {made_by} stage writes it.") from err
+        raise parquet_error(path, err, made_by) from err
+
+
+def read_json(path: PathLike, made_by: str) -> object:
+    """json.loads of a file an earlier stage wrote, or an InputFileError naming it and that stage."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise InputFileError(
+            f"{path}: not a readable JSON file ({err}); it is truncated or damaged. Delete it and rerun "
+            f"snakemake: the {made_by} stage writes it again."
+        ) from err
