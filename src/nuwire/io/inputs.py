@@ -25,6 +25,6 @@ def samples_by_stem(files: Iterable[str | os.PathLike[str]], field: str = "input
     return samples
 
 
-def sample_group(sample: str | os.PathLike[str]) -> str:
-    """A sample's group, its name up to the first `_`: `bnb_WithWire_03` (or its path) -> `bnb`."""
-    return Path(sample).stem.split("_", 1)[0] if isinstance(sample, os.PathLike) else str(sample).split("_", 1)[0]
+def sample_group(sample: str) -> str:
+    """A sample's group, its name up to the first `_`: `bnb_WithWire_03` -> `bnb`."""
+    return sample.split("_", 1)[0]

@@ -482,12 +482,10 @@ def _train(
     class_w = weights.to(setup.device)
 
     state = TrainingState(model, optimizer, scheduler, digest)
-    history = state.history
     last_path = checkpoint_dir / LAST
     _remove_temporaries(checkpoint_dir, outputs)
     if last_path.exists():
         done = state.restore(last_path)
-        history = state.history
         log.info("resuming from %s after epoch %d of %d", last_path, done, cfg.epochs)
     _remove_stale_best(checkpoint_dir, state.best["epoch"] if state.best else None)
     log.info(
@@ -504,8 +502,8 @@ def _train(
         digest[:12],
     )
 
-    with _reporting_interruption(guard, history, last_path, log):
-        for epoch in range(len(history) + 1, cfg.epochs + 1):
+    with _reporting_interruption(guard, state.history, last_path, log):
+        for epoch in range(len(state.history) + 1, cfg.epochs + 1):
             if state.stopped_early:
                 break
             guard.check()
@@ -540,7 +538,7 @@ def _train(
                 progress,
             )
             scheduler.step()
-            history.append(
+            state.history.append(
                 {
                     "epoch": epoch,
                     "train_loss": tr["loss"],
@@ -566,7 +564,7 @@ def _train(
             state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
             state.save(last_path)
             _remove_stale_best(checkpoint_dir, state.best["epoch"])
-            write_text(outputs.history, history_csv(history))
+            write_text(outputs.history, history_csv(state.history))
             log.info(
                 "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
                 epoch,
@@ -578,7 +576,7 @@ def _train(
                 va["acc"],
                 va["auc"],
                 lr,
-                history[-1]["seconds"],
+                state.history[-1]["seconds"],
             )
             if state.stopped_early:
                 log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
