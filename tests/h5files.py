@@ -18,6 +18,34 @@ def blank_planes(geometry: Geometry = COMPACT) -> list[np.ndarray]:
     return [np.zeros((n, geometry.n_ticks), dtype=np.float32) for n in geometry.n_wires]
 
 
+def scattered_planes(
+    seed: int | np.random.Generator,
+    hits: int = 30,
+    low: float = 20.0,
+    high: float = 200.0,
+    geometry: Geometry = COMPACT,
+) -> list[np.ndarray]:
+    """Blank planes with `hits` point charges each, uniform in [low, high), on distinct wires.
+
+    `seed` may be a Generator, to draw several events from one stream."""
+    rng = np.random.default_rng(seed)
+    planes = blank_planes(geometry)
+    for p in planes:
+        wires = rng.choice(len(p), size=hits, replace=False)
+        ticks = rng.integers(0, p.shape[1], size=hits)
+        p[wires, ticks] = rng.uniform(low, high, size=hits).astype(np.float32)
+    return planes
+
+
+def noisy_planes(rng: np.random.Generator, density: float = 0.02) -> list[np.ndarray]:
+    """Mostly-zero planes with positive pulses and some negative values, like deconvolved wires."""
+    planes = blank_planes()
+    for p in planes:
+        mask = rng.random(p.shape) < density
+        p[mask] = rng.normal(8.0, 25.0, int(mask.sum())).astype(np.float32)
+    return planes
+
+
 def event_rows(
     key: tuple[int, int, int],
     planes: list[np.ndarray] | None,

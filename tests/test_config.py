@@ -149,3 +149,19 @@ def test_schema_defaults_cover_exactly_the_architectures_nuwire_builds():
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     assert set(schema["properties"]["architectures"]["properties"]) == set(ARCH_VIEWS) == set(ARCHITECTURES)
+
+
+def test_schema_evaluate_defaults_are_the_ones_evaluate_uses():
+    """`evaluate` settings have their defaults in the schema and in EvaluateSettings (for callers
+    outside the workflow); they must agree, and every config key must be a setting."""
+    from dataclasses import fields
+
+    from nuwire.evaluation.evaluate import EvaluateSettings
+    from nuwire.pipeline.config import SCHEMA_PATH
+
+    section = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["evaluate"]["properties"]
+    defaults = {f.name: f.default for f in fields(EvaluateSettings)}
+    assert {k: v["default"] for k, v in section.items()} == {k: defaults[k] for k in section}
+    assert EvaluateSettings.from_config({k: v["default"] for k, v in section.items()}) == EvaluateSettings()
+    with pytest.raises(ConfigError, match="evaluate: unknown setting"):
+        EvaluateSettings.from_config({"occlusion_patches": 3})

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builders import dataset_outputs
-from h5files import blank_planes, event_rows, write_file
+from h5files import blank_planes, event_rows, scattered_planes, write_file
 from nuwire.errors import ConfigError, NuwireError
 from nuwire.events.cuts import check_split_fractions
 from nuwire.events.dataset import (
@@ -31,16 +31,6 @@ from nuwire.images.render import RenderParams, render_file, render_plane
 PARAMS = RenderParams(dw=3, dt=4, threshold=10.0, saturation=100.0)
 
 
-def _planes(seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    planes = blank_planes()
-    for p in planes:
-        wires = rng.integers(0, p.shape[0], 30)
-        ticks = rng.integers(0, p.shape[1], 30)
-        p[wires, ticks] = rng.uniform(20, 200, 30).astype(np.float32)
-    return planes
-
-
 def _make_sample(tmp: Path, name: str, specs: list[dict], params: RenderParams = PARAMS):
     """Write an HDF5 file of events described by `specs`, render it; return (h5, parquet, qc)."""
     events = []
@@ -48,7 +38,7 @@ def _make_sample(tmp: Path, name: str, specs: list[dict], params: RenderParams =
         spec = dict(spec)
         key = spec.pop("key", (1, 1, i))
         planes = spec.pop("planes", "random")
-        events.append(event_rows(key, _planes(hash(key) % 1000) if planes == "random" else planes, **spec))
+        events.append(event_rows(key, scattered_planes(hash(key) % 1000) if planes == "random" else planes, **spec))
     h5 = write_file(tmp / f"{name}.h5", events)
     parquet, qc = tmp / "images" / f"{name}.parquet", tmp / "images" / f"{name}.qc.json"
     render_file(h5, parquet, qc, name, params)
@@ -132,7 +122,7 @@ def test_index_rows_columns_and_pixel_coordinates(two_samples):
     no_reco = index.iloc[1]  # event written without a Pandora vertex
     assert all(math.isnan(no_reco[f"reco_{a}_p{p}"]) for a in ("row", "col") for p in range(3))
     # Pixel counts and shapes agree with rendering the same planes directly.
-    planes = _planes(hash((1, 1, 4)) % 1000)
+    planes = scattered_planes(hash((1, 1, 4)) % 1000)
     row = index.iloc[2]
     for p in range(3):
         img = render_plane(planes[p], PARAMS)

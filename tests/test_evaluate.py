@@ -22,6 +22,7 @@ from nuwire.evaluation.evaluate import (
     FIGURES,
     METRICS_KEYS,
     PREDICTION_COLUMNS,
+    EvaluateSettings,
     evaluate,
 )
 from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
@@ -122,6 +123,20 @@ class SaveSpy:
         self.texts[Path(path).name] = [t.get_text() for t in fig.texts]
 
 
+def run_evaluate(model, val, test, out: Path, synthetic=True, device="cpu", provenance=None, **settings):
+    """evaluate() with its outputs under `out` and `settings` as EvaluateSettings keywords."""
+    return evaluate(
+        model,
+        val,
+        test,
+        evaluate_outputs(out),
+        synthetic=synthetic,
+        device=device,
+        settings=EvaluateSettings(**settings),
+        provenance=provenance,
+    )
+
+
 @pytest.fixture(scope="module")
 def single_view(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("single")
@@ -136,15 +151,16 @@ def single_view(tmp_path_factory):
     try:
         for synthetic in (True, False):
             out = tmp / ("synthetic" if synthetic else "real")
-            metrics = evaluate(
+            provenance = {"training": {"best_epoch": 3}, "point": "lenet/plane2"}
+            metrics = run_evaluate(
                 model,
                 val,
                 test,
-                evaluate_outputs(out),
-                synthetic=synthetic,
+                out,
+                synthetic,
+                provenance=provenance,
                 batch_size=7,
-                n_occlusion=2,
-                provenance={"training": {"best_epoch": 3}, "point": "lenet/plane2"},
+                occlusion_events=2,
                 occlusion_patch=4,
             )
             runs[synthetic] = (out, metrics, {k: v for k, v in spy.texts.items()})
@@ -246,7 +262,7 @@ def test_figures_carry_the_synthetic_label_only_when_synthetic(single_view):
 def test_provenance_may_not_overwrite_metrics(single_view, tmp_path):
     model, val, test, _ = single_view
     with pytest.raises(ValueError, match="test"):
-        evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, n_occlusion=0, provenance={"test": {}})
+        run_evaluate(model, val, test, tmp_path, provenance={"test": {}}, occlusion_events=0)
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
@@ -254,15 +270,8 @@ def test_multi_view_model(tmp_path):
     val, test = load_sets(tmp_path, planes=(0, 1, 2), n=30, seed=5)
     torch.manual_seed(1)
     model = build_model("mvresnet", val.input_shapes, width=4)
-    metrics = evaluate(
-        model,
-        val,
-        test,
-        evaluate_outputs(tmp_path / "out"),
-        synthetic=False,
-        batch_size=16,
-        n_occlusion=1,
-        occlusion_patch=8,
+    metrics = run_evaluate(
+        model, val, test, tmp_path / "out", synthetic=False, batch_size=16, occlusion_events=1, occlusion_patch=8
     )
     assert metrics["n_events"]["test"] == len(test)
     occluded = metrics["occlusion"]["events"][0]
@@ -274,7 +283,7 @@ def test_multi_view_model(tmp_path):
 def test_cuda_scores_match_cpu(single_view, tmp_path):
     model, val, test, runs = single_view
     cpu = pd.read_parquet(runs[True][0] / "predictions.parquet")
-    evaluate(model, val, test, evaluate_outputs(tmp_path), synthetic=True, device="cuda", n_occlusion=1)
+    run_evaluate(model, val, test, tmp_path, device="cuda", occlusion_events=1)
     gpu = pd.read_parquet(tmp_path / "predictions.parquet")
     np.testing.assert_allclose(gpu["score"], cpu["score"], atol=0.02)  # bf16 autocast
     model.cpu()

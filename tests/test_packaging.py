@@ -63,3 +63,30 @@ def test_rule_resources_come_from_the_workflow_profile_only():
     assert set(rules) == set(profile), "a rule with resources is missing from profiles/default or the reverse"
     for rule, block in rules.items():
         assert block == f'**RESOURCES["{rule}"],', f"rule {rule} writes its own resources: {block!r}"
+
+
+def _readme_packages() -> dict[str, str]:
+    """package -> what its row of the README's package table says it owns."""
+    rows = re.findall(
+        r"^\| `(nuwire\.[a-z_]+)`(?:, `(nuwire\.[a-z_]+)`)? \| (.+) \|$", (ROOT / "README.md").read_text(), re.M
+    )
+    out: dict[str, str] = {}
+    for first, second, owns in rows:
+        for name in filter(None, (first, second)):
+            out[name] = owns
+    return out
+
+
+def test_readme_package_table_matches_the_tree():
+    """Every subpackage has a row; in the areas the table lists module by module, every module is
+    named and every name is a module."""
+    src = ROOT / "src" / "nuwire"
+    packages = {f"nuwire.{p.parent.name}" for p in src.glob("*/__init__.py")}
+    table = _readme_packages()
+    assert set(table) == packages
+    for package, owns in table.items():
+        modules = {p.stem for p in (src / package.split(".")[1]).glob("*.py")} - {"__init__"}
+        named = set(re.findall(r"`([a-z_0-9]+)`", owns))
+        assert named <= modules, f"README names {sorted(named - modules)} in {package}, which has no such module"
+        if named:  # a row that lists modules lists them all
+            assert named == modules, f"README's {package} row leaves out {sorted(modules - named)}"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from h5files import blank_planes, event_rows, write_file
+from h5files import blank_planes, event_rows, noisy_planes, write_file
 from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
 from nuwire.images import render
@@ -30,15 +30,6 @@ def reference_image(adc: np.ndarray, dw: int, dt: int, threshold: float, saturat
     sat = saturation * dw * dt / 6
     value = np.clip(np.round(255 * np.minimum(s, sat) / sat), 1, 255)
     return np.where((s < cutoff) | (s <= 0), 0, value).astype(np.uint8)
-
-
-def sparse_planes(rng: np.random.Generator, density: float = 0.02) -> list[np.ndarray]:
-    """Mostly-zero planes with positive pulses and some negative values, like deconvolved wires."""
-    planes = blank_planes()
-    for p in planes:
-        mask = rng.random(p.shape) < density
-        p[mask] = rng.normal(8.0, 25.0, int(mask.sum())).astype(np.float32)
-    return planes
 
 
 def dense_from_parquet(path: Path) -> dict[tuple[int, int], np.ndarray]:
@@ -118,7 +109,7 @@ def test_tiny_sums_above_cutoff_become_one_and_empty_blocks_stay_zero():
 @pytest.mark.parametrize("dw, dt", [(1, 1), (2, 2), (3, 5), (4, 7), (7, 3)])
 def test_render_plane_matches_reference(dw, dt):
     rng = np.random.default_rng(dw * 10 + dt)
-    adc = sparse_planes(rng, density=0.05)[2]  # 500 wires x 1024 ticks: partial blocks for most (dw, dt)
+    adc = noisy_planes(rng, density=0.05)[2]  # 500 wires x 1024 ticks: partial blocks for most (dw, dt)
     params = RenderParams(dw=dw, dt=dt, threshold=10.0, saturation=100.0)
     got = render_plane(adc, params)
     want = reference_image(adc, dw, dt, 10.0, 100.0)
@@ -130,7 +121,7 @@ def test_render_plane_matches_reference(dw, dt):
 @pytest.mark.parametrize("band", [1, 5, 1000])
 def test_wire_bands_do_not_change_the_image(band, monkeypatch):
     monkeypatch.setattr(render, "WIRE_BAND_BLOCKS", band)
-    adc = sparse_planes(np.random.default_rng(band), density=0.05)[0][:, :203]  # 203 ticks: partial last block
+    adc = noisy_planes(np.random.default_rng(band), density=0.05)[0][:, :203]  # 203 ticks: partial last block
     np.testing.assert_array_equal(render_plane(adc, RenderParams(dw=2, dt=3)), reference_image(adc, 2, 3, 10.0, 100.0))
     sparse = render.render_plane_sparse(adc, RenderParams(dw=2, dt=3))
     flat = sparse.row.astype(np.int64) * sparse.width + sparse.col
@@ -162,7 +153,7 @@ def test_screens_keep_every_pixel_near_the_cutoff(dense_fraction, dw, dt, thresh
 
 @pytest.mark.parametrize("dtype", [np.float64, np.int16])
 def test_other_input_types_match_reference(dtype):
-    adc = (sparse_planes(np.random.default_rng(3), density=0.3)[2] * 300).astype(dtype)  # int16 sums overflow int16
+    adc = (noisy_planes(np.random.default_rng(3), density=0.3)[2] * 300).astype(dtype)  # int16 sums overflow int16
     params = RenderParams(dw=1, dt=2, threshold=10.0, saturation=100.0)
     np.testing.assert_array_equal(render_plane(adc, params), reference_image(adc, 1, 2, 10.0, 100.0))
 
@@ -172,7 +163,7 @@ def test_other_input_types_match_reference(dtype):
 def rendered(tmp_path: Path):
     """Three events; the second stores its wire rows in shuffled order."""
     rng = np.random.default_rng(11)
-    planes = [sparse_planes(rng) for _ in range(3)]
+    planes = [noisy_planes(rng) for _ in range(3)]
     order = rng.permutation(COMPACT.n_channels)
     events = [event_rows((5, 6, k), planes[k], wire_order=order if k == 1 else None) for k in range(3)]
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
@@ -249,13 +240,13 @@ def test_read_event_images_densifies_one_event(rendered):
 
 def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
     rng = np.random.default_rng(3)
-    nan_planes = sparse_planes(rng)
+    nan_planes = noisy_planes(rng)
     nan_planes[1][7, 100] = np.nan
-    inf_planes = sparse_planes(rng)
+    inf_planes = noisy_planes(rng)
     inf_planes[2][4, 8], inf_planes[2][5, 8] = np.inf, -np.inf  # one block: its sum is NaN, not inf
     inf_planes[0][9, 3] = np.inf
     events = [
-        event_rows((1, 1, 10), sparse_planes(rng)),
+        event_rows((1, 1, 10), noisy_planes(rng)),
         event_rows((1, 1, 11), None),  # no wire rows
         event_rows((1, 1, 12), nan_planes),  # a NaN ADC value
         event_rows((1, 1, 13), blank_planes()),  # rendered, but every plane empty
@@ -281,7 +272,7 @@ def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
 
 def test_many_row_groups_give_the_same_images(tmp_path: Path, monkeypatch):
     rng = np.random.default_rng(5)
-    planes = [sparse_planes(rng, density=0.005) for _ in range(5)]
+    planes = [noisy_planes(rng, density=0.005) for _ in range(5)]
     h5 = write_file(tmp_path / "f.h5", [event_rows((2, 0, k), planes[k]) for k in range(5)])
     monkeypatch.setattr(render, "ROW_GROUP_EVENTS", 2)
     params = RenderParams()
@@ -295,7 +286,7 @@ def test_many_row_groups_give_the_same_images(tmp_path: Path, monkeypatch):
 
 def test_failure_mid_file_leaves_no_output(tmp_path: Path, monkeypatch):
     rng = np.random.default_rng(6)
-    h5 = write_file(tmp_path / "f.h5", [event_rows((1, 1, k), sparse_planes(rng)) for k in range(3)])
+    h5 = write_file(tmp_path / "f.h5", [event_rows((1, 1, k), noisy_planes(rng)) for k in range(3)])
     real = render.render_plane_sparse
     calls = {"n": 0}
 

@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from builders import dataset_outputs
-from h5files import blank_planes, event_rows, write_file
+from h5files import event_rows, scattered_planes, write_file
 from nuwire.errors import InputFileError, NuwireError
 from nuwire.events.dataset import run_dataset
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR, Geometry
@@ -50,18 +50,10 @@ PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, thr
 # ================================================================ helpers
 
 
-def _sparse_planes(seed: int, geometry: Geometry = COMPACT) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    planes = blank_planes(geometry)
-    for p in planes:
-        wires = rng.integers(0, p.shape[0], 40)
-        ticks = rng.integers(0, p.shape[1], 40)
-        p[wires, ticks] = rng.uniform(20, 200, 40).astype(np.float32)
-    return planes
-
-
 def _small_file(path: Path, run: int = 1, n: int = 3, geometry: Geometry = COMPACT) -> Path:
-    return write_file(path, [event_rows((run, 1, k), _sparse_planes(k, geometry)) for k in range(n)], geometry)
+    return write_file(
+        path, [event_rows((run, 1, k), scattered_planes(k, hits=40, geometry=geometry)) for k in range(n)], geometry
+    )
 
 
 def _damage_chunk(path: Path, dataset: str) -> None:
@@ -294,17 +286,17 @@ def opensamples(tmp_path_factory) -> dict[str, Path]:
         for k in range(BIG_EVENTS):
             w.add_event(event_rows((9003, 1, k), planes[k % len(planes)]))
     # Events the renderer must skip with a reason: NaN, +inf and -inf ADC, no wire rows at all.
-    poisoned = [_sparse_planes(s) for s in range(3)]
+    poisoned = [scattered_planes(s) for s in range(3)]
     poisoned[0][2][10, 20] = np.nan
     poisoned[1][0][3, 4], poisoned[1][1][5, 6] = np.inf, -np.inf
     write_file(
         inputs / "nue_WithWire_03.h5",
         [
-            event_rows((9004, 1, 0), _sparse_planes(7)),
+            event_rows((9004, 1, 0), scattered_planes(7)),
             event_rows((9004, 1, 1), poisoned[0]),
             event_rows((9004, 1, 2), poisoned[1]),
             event_rows((9004, 1, 3), None),
-            event_rows((9004, 1, 4), _sparse_planes(8)),
+            event_rows((9004, 1, 4), scattered_planes(8)),
         ],
     )
     for maker in (_not_hdf5, _truncated, _nowire, _damaged_event_table):

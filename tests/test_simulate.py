@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import nuwire.simulate as simulate
+from h5files import event_rows
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR, MICROBOONE, Geometry
 from nuwire.io.h5schema import ADC_WIDTH, PARTICLE_CATEGORY, SEQ_CNT, STR, TABLES
 from nuwire.io.opensamples_writer import OpenSamplesWriter
@@ -325,30 +326,7 @@ def test_writer_round_trips_adc_exactly_across_chunk_boundaries(tmp_path: Path) 
             if n > 4:
                 adc[3, 5], adc[4, COMPACT.n_ticks - 1] = np.nan, -0.0
             blocks.append(adc)
-            key = np.array([[1, 0, k]], np.int32)
-            w.add_event(
-                {
-                    "event_table": {
-                        "event_id": key,
-                        "is_cc": [1],
-                        "nu_pdg": [12],
-                        "nu_energy": [1.0],
-                        "lep_energy": [0.5],
-                        "nu_dir": [[0, 0, 1]],
-                        "nu_vtx": [[1, 1, 1]],
-                        "nu_vtx_corr": [[1, 1, 1]],
-                        "nu_vtx_wire_pos": [[1, 1, 1]],
-                        "nu_vtx_wire_time": [1.0],
-                    },
-                    "wire_table": {
-                        "event_id": np.repeat(key, n, axis=0),
-                        "tpc": np.zeros(n, np.int32),
-                        "local_plane": np.zeros(n, np.int32),
-                        "local_wire": np.arange(n, dtype=np.float32),
-                        "adc": adc,
-                    },
-                }
-            )
+            w.add_event(event_rows((1, 0, k), [adc], reco=None))  # n rows of plane 0
     with h5py.File(path) as f:
         back = f["wire_table/adc"][()]
         seq = f["wire_table"][SEQ_CNT][()]

@@ -6,7 +6,7 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.evaluation.evaluate import EvaluateOutputs, run_evaluate_job  # noqa: E402
+from nuwire.evaluation.evaluate import EvaluateInputs, EvaluateOutputs, run_evaluate_job  # noqa: E402
 from nuwire.events.sweep import SweepPoint  # noqa: E402
 from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 
@@ -14,12 +14,7 @@ from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 def main(smk):
     set_threads(smk.threads)
     run_evaluate_job(
-        index_path=smk.input.index,
-        inputs_manifest=smk.input.inputs,
-        image_files=list(smk.input.images),
-        weights=smk.input.weights,
-        meta=smk.input.meta,
-        history=smk.input.history,
+        inputs=EvaluateInputs(**{k: v for k, v in smk.input.items()}),
         point=SweepPoint.from_wildcards(smk.wildcards),
         settings=smk.params.settings,
         cuts=smk.params.cuts,

@@ -30,7 +30,7 @@ import logging
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from nuwire.errors import NuwireError
+from nuwire.errors import ConfigError, NuwireError
 from nuwire.evaluation.evaluate_plots import (
     plot_confusion,
     plot_efficiency,
@@ -189,12 +189,10 @@ def _occlusion_panels(
     setup: DeviceSetup,
     score: np.ndarray,
     threshold: float,
-    n: int,
-    patch: int,
-    stride: int | None,
-    max_positions: int,
+    settings: EvaluateSettings,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
-    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, n)
+    max_positions = settings.occlusion_max_positions
+    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, settings.occlusion_events)
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []
@@ -206,7 +204,7 @@ def _occlusion_panels(
         view_index = len(views) - 1
         plane = int(planes[view_index]) if planes is not None else None
         image = views[view_index][0, 0].float().cpu().numpy()
-        p, s = occlusion_settings(image, patch, stride, max_positions)
+        p, s = occlusion_settings(image, settings.occlusion_patch, settings.occlusion_stride, max_positions)
         with setup.autocast():
             drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, p, s, progress=True)
         drop = spread_to_pixels(drops, rows, cols, p, image.shape)
@@ -242,6 +240,18 @@ def _feature_maps(
 
 
 @dataclass(frozen=True)
+class EvaluateInputs:
+    """What the evaluate job reads, as the evaluate rule names it (`snakemake.input`)."""
+
+    index: PathLike  # dataset/events.parquet
+    inputs: PathLike  # dataset/inputs.json, the input files' manifest (for the provenance)
+    images: Sequence[PathLike]  # every image Parquet
+    weights: PathLike
+    history: PathLike
+    meta: PathLike  # train_meta.json
+
+
+@dataclass(frozen=True)
 class EvaluateOutputs:
     """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`; the rule's
     `curves` figure is the job's, `run_evaluate_job`)."""
@@ -257,6 +267,31 @@ class EvaluateOutputs:
     occlusion: PathLike
     feature_maps: PathLike
     embedding: PathLike
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """How evaluate() scores and explains: the workflow config's `evaluate` section, whose schema
+    carries these defaults (a test checks that they agree). `occlusion_stride` is not in the config:
+    there the stride is the patch size, grown to stay under `occlusion_max_positions`."""
+
+    batch_size: int = 64
+    occlusion_events: int = 4  # test events with an occlusion map (see pick_occlusion_events)
+    occlusion_patch: int = 8  # in pixels of the model's input image
+    occlusion_stride: int | None = None  # None: the patch size
+    occlusion_max_positions: int = MAX_OCCLUSION_POSITIONS
+    bootstrap_resamples: int = DEFAULT_RESAMPLES
+    bootstrap_seed: int = DEFAULT_SEED
+    embedding_events: int = EMBEDDING_EVENTS
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> EvaluateSettings:
+        """From the validated `evaluate` section of the workflow config."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"evaluate: unknown setting(s) {unknown}; valid: {sorted(known)}.")
+        return cls(**{k: None if v is None else int(v) for k, v in section.items()})
 
 
 @dataclass
@@ -283,15 +318,8 @@ def evaluate(
     outputs: EvaluateOutputs,
     synthetic: bool,
     device: torch.device | str = "cpu",
-    batch_size: int = 64,
-    n_occlusion: int = 4,
+    settings: EvaluateSettings | None = None,
     provenance: dict[str, Any] | None = None,
-    occlusion_patch: int = 8,
-    occlusion_stride: int | None = None,
-    max_occlusion_positions: int = MAX_OCCLUSION_POSITIONS,
-    bootstrap_resamples: int = DEFAULT_RESAMPLES,
-    bootstrap_seed: int = DEFAULT_SEED,
-    embedding_events: int = EMBEDDING_EVENTS,
 ) -> dict[str, Any]:
     """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
 
@@ -300,11 +328,11 @@ def evaluate(
     The model is moved to `device` and left there, in eval mode.
 
     ``provenance`` keys (e.g. "training": train_meta, "point", "inputs") are added at the top level
-    of metrics.json; they may not reuse the keys evaluate() writes. ``occlusion_patch`` is in
-    pixels of the model's input image; the stride defaults to the patch size. Every uncertainty is
-    a bootstrap over TEST events (``bootstrap_resamples`` resamples, seeded by ``bootstrap_seed``);
+    of metrics.json; they may not reuse the keys evaluate() writes. Every uncertainty is a bootstrap
+    over TEST events (``settings.bootstrap_resamples`` resamples, seeded by ``settings.bootstrap_seed``);
     the validation set only chooses the threshold.
     """
+    settings = settings or EvaluateSettings()
     provenance = dict(provenance or {})
     clash = sorted(set(provenance) & set(METRICS_KEYS))
     if clash:  # checked first, so that nothing is written
@@ -313,27 +341,11 @@ def evaluate(
     model = setup.place_model(model)
     model.eval()
 
-    scores = _score(model, val_set, test_set, setup, batch_size, bootstrap_resamples, bootstrap_seed)
+    scores = _score(model, val_set, test_set, setup, settings)
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
-    reliability, control = _performance_figures(
-        scores, test_set, outputs, synthetic, bootstrap_resamples, bootstrap_seed
-    )
-    interpretation = _interpretation_figures(
-        model,
-        test_set,
-        setup,
-        scores,
-        outputs,
-        synthetic,
-        n_occlusion,
-        occlusion_patch,
-        occlusion_stride,
-        max_occlusion_positions,
-        embedding_events,
-        bootstrap_seed,
-        batch_size,
-    )
+    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings)
+    interpretation = _interpretation_figures(model, test_set, setup, scores, outputs, synthetic, settings)
     payload: dict[str, Any] = {
         **scores.report,
         "n_events": {"val": int(len(scores.val_y)), "test": int(len(scores.test_y))},
@@ -353,13 +365,11 @@ def _score(
     val_set: ImageSet,
     test_set: ImageSet,
     setup: DeviceSetup,
-    batch_size: int,
-    bootstrap_resamples: int,
-    bootstrap_seed: int,
+    settings: EvaluateSettings,
 ) -> _Scores:
     """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
-    val_score = score_set(model, val_set, setup, batch_size)
-    test_score = score_set(model, test_set, setup, batch_size)
+    val_score = score_set(model, val_set, setup, settings.batch_size)
+    test_score = score_set(model, test_set, setup, settings.batch_size)
     _check_scores(val_score, "validation")
     _check_scores(test_score, "test")
     val_y = np.asarray(val_set.labels, dtype=np.int64)
@@ -376,7 +386,7 @@ def _score(
     test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
     order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
     report["test"]["uncertainty"] = bootstrap_report(
-        test_y[order], test_score[order], report["test"], bootstrap_resamples, bootstrap_seed
+        test_y[order], test_score[order], report["test"], settings.bootstrap_resamples, settings.bootstrap_seed
     )
     chosen = report["threshold_choice"]["threshold"]
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
@@ -394,8 +404,7 @@ def _performance_figures(
     test_set: ImageSet,
     outputs: EvaluateOutputs,
     synthetic: bool,
-    bootstrap_resamples: int,
-    bootstrap_seed: int,
+    settings: EvaluateSettings,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """ROC, score distributions, efficiency, confusion, reliability and the sample-identity control."""
     test_y, test_score, report, chosen = scores.test_y, scores.test_score, scores.report, scores.chosen
@@ -423,7 +432,7 @@ def _performance_figures(
     )
     reliability = reliability_table(test_y, test_score)
     plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
-    control = sample_identity_control(scores.test_frame, chosen, bootstrap_resamples, bootstrap_seed)
+    control = sample_identity_control(scores.test_frame, chosen, settings.bootstrap_resamples, settings.bootstrap_seed)
     plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
     return reliability, control
 
@@ -435,13 +444,7 @@ def _interpretation_figures(
     scores: _Scores,
     outputs: EvaluateOutputs,
     synthetic: bool,
-    n_occlusion: int,
-    occlusion_patch: int,
-    occlusion_stride: int | None,
-    max_occlusion_positions: int,
-    embedding_events: int,
-    bootstrap_seed: int,
-    batch_size: int,
+    settings: EvaluateSettings,
 ) -> dict[str, Any]:
     """Occlusion maps, first-layer feature maps and the embedding; returns their metrics.json entries."""
     test_y, test_score, chosen = scores.test_y, scores.test_score, scores.chosen
@@ -450,17 +453,7 @@ def _interpretation_figures(
         LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
         panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": skipped}
     else:
-        panels, occlusion_used = _occlusion_panels(
-            model,
-            test_set,
-            setup,
-            test_score,
-            chosen,
-            n_occlusion,
-            occlusion_patch,
-            occlusion_stride,
-            max_occlusion_positions,
-        )
+        panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, settings)
     plot_occlusion(
         panels,
         Path(outputs.occlusion),
@@ -474,8 +467,8 @@ def _interpretation_figures(
     if not first:
         why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
         plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), feature_path, synthetic)
-    subset = embedding_subset(len(test_y), embedding_events, bootstrap_seed)
-    coords = embed(feature_set(model, test_set, subset, setup, batch_size), bootstrap_seed)
+    subset = embedding_subset(len(test_y), settings.embedding_events, settings.bootstrap_seed)
+    coords = embed(feature_set(model, test_set, subset, setup, settings.batch_size), settings.bootstrap_seed)
     test_events = test_set.events.reset_index(drop=True)
     plot_embedding(
         coords,
@@ -497,28 +490,24 @@ def _interpretation_figures(
 
 
 def run_evaluate_job(
-    index_path: str | os.PathLike[str],
-    inputs_manifest: str | os.PathLike[str],
-    image_files: Sequence[str | os.PathLike[str]],
-    weights: str | os.PathLike[str],
-    meta: str | os.PathLike[str],
-    history: str | os.PathLike[str],
+    inputs: EvaluateInputs,
     point: SweepPoint,
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
     evaluate_settings: Mapping[str, Any],
     outputs: EvaluateOutputs,
-    curves: str | os.PathLike[str],
+    curves: PathLike,
     synthetic: bool,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
-    train_meta = read_json(meta, made_by="train")
+    train_meta = read_json(inputs.meta, made_by="train")
     model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
-    model.load_state_dict(checkpoint.load(weights))
-    val_set = load_point_split(index_path, image_files, point, cuts, "val")
-    test_set = load_point_split(index_path, image_files, point, cuts, "test")
-    plot_training_curves(pd.read_csv(history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
-    inputs = read_json(inputs_manifest, made_by="dataset")
+    model.load_state_dict(checkpoint.load(inputs.weights))
+    images = list(inputs.images)
+    val_set = load_point_split(inputs.index, images, point, cuts, "val")
+    test_set = load_point_split(inputs.index, images, point, cuts, "test")
+    plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
+    manifest = read_json(inputs.inputs, made_by="dataset")
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
@@ -527,16 +516,10 @@ def run_evaluate_job(
         outputs,
         synthetic=synthetic,
         device=setup.device,
-        batch_size=int(evaluate_settings.get("batch_size", 64)),
-        n_occlusion=int(evaluate_settings.get("occlusion_events", 4)),
-        occlusion_patch=int(evaluate_settings.get("occlusion_patch", 8)),
-        max_occlusion_positions=int(evaluate_settings.get("occlusion_max_positions", MAX_OCCLUSION_POSITIONS)),
-        bootstrap_resamples=int(evaluate_settings.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
-        bootstrap_seed=int(evaluate_settings.get("bootstrap_seed", DEFAULT_SEED)),
-        embedding_events=int(evaluate_settings.get("embedding_events", EMBEDDING_EVENTS)),
+        settings=EvaluateSettings.from_config(evaluate_settings),
         provenance={
             "point": point.as_dict(),
             "training": train_meta,
-            "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, inputs),
+            "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, manifest),
         },
     )

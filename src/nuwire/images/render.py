@@ -435,8 +435,6 @@ def render_file(
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
     (the Parquet first, then the QC), so a killed job leaves neither under its final name.
     """
-    skipped: list[dict[str, Any]] = []
-    rendered = 0
     with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
         geometry = f.geometry
         # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
@@ -444,30 +442,7 @@ def render_file(
         with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
             writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
             try:
-                buffer = _RowBuffer()
-                bar = tqdm(
-                    total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True
-                )
-                with bar:
-                    # The renderer finds NaN/inf values itself (see render_plane_sparse), so the
-                    # reader need not read every event a second time to look for them.
-                    for ev in f.iter_events(check_finite=False):
-                        bar.update(1)
-                        if ev.planes is not None:
-                            try:
-                                images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
-                            except NonFiniteADC:
-                                ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
-                        if ev.planes is None:
-                            skipped.append(_skip_record(ev))
-                            continue
-                        ev.planes = None  # drop the dense planes before the next event is read
-                        buffer.add_event(ev.run, ev.subrun, ev.event, images)
-                        rendered += 1
-                        if buffer.n_events == ROW_GROUP_EVENTS:
-                            _flush(writer, buffer, sample)
-                    if buffer.n_events:
-                        _flush(writer, buffer, sample)
+                rendered, skipped = _render_events(f, writer, sample, params, progress)
             finally:
                 writer.close()
             if f.n_events and not rendered:  # a whole file lost is an error, never a QC footnote
@@ -476,22 +451,73 @@ def render_file(
                     f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
                     "shows what it holds) and remove it from the input directory or replace it."
                 )
-        n_events = f.n_events
-        qc = {
-            "file": str(h5_path),
-            "sample": sample,
-            "geometry": geometry.name,
-            "params": asdict(params),
-            "nuwire_version": __version__,
-            "events_in_file": n_events,
-            "rendered": rendered,
-            "skipped": len(skipped),
-            "skipped_events": skipped,
-            "reconciled": n_events == rendered + len(skipped),
-        }
-        # Every event is either rendered or listed with its reason; anything else is a bug here.
-        assert qc["reconciled"], f"{h5_path}: {n_events} events but {rendered} rendered + {len(skipped)} skipped"
+        qc = _qc_record(h5_path, sample, geometry.name, params, f.n_events, rendered, skipped)
         qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return qc
+
+
+def _render_events(
+    f: OpenSamplesFile, writer: pq.ParquetWriter, sample: str, params: RenderParams, progress: bool
+) -> tuple[int, list[dict[str, Any]]]:
+    """Render and write every event of an open file; returns the rendered count and the skip records."""
+    skipped: list[dict[str, Any]] = []
+    rendered = 0
+    buffer = _RowBuffer()
+    with tqdm(total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
+        # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
+        # not read every event a second time to look for them.
+        for ev in f.iter_events(check_finite=False):
+            bar.update(1)
+            images = _render_event(ev, params)
+            if images is None:
+                skipped.append(_skip_record(ev))
+                continue
+            buffer.add_event(ev.run, ev.subrun, ev.event, images)
+            rendered += 1
+            if buffer.n_events == ROW_GROUP_EVENTS:
+                _flush(writer, buffer, sample)
+        if buffer.n_events:
+            _flush(writer, buffer, sample)
+    return rendered, skipped
+
+
+def _render_event(ev: Event, params: RenderParams) -> list[SparseImage] | None:
+    """The event's plane images, or None with `ev.skip_reason` set; drops the dense planes either way."""
+    if ev.planes is None:
+        return None
+    try:
+        images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
+    except NonFiniteADC:
+        ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
+        return None
+    ev.planes = None  # drop the dense planes before the next event is read
+    return images
+
+
+def _qc_record(
+    h5_path: str | os.PathLike[str],
+    sample: str,
+    geometry_name: str,
+    params: RenderParams,
+    n_events: int,
+    rendered: int,
+    skipped: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The QC JSON of one file; every event is either rendered or listed with its reason."""
+    qc = {
+        "file": str(h5_path),
+        "sample": sample,
+        "geometry": geometry_name,
+        "params": asdict(params),
+        "nuwire_version": __version__,
+        "events_in_file": n_events,
+        "rendered": rendered,
+        "skipped": len(skipped),
+        "skipped_events": skipped,
+        "reconciled": n_events == rendered + len(skipped),
+    }
+    # Anything but rendered + skipped = in file is a bug here, never a silently dropped event.
+    assert qc["reconciled"], f"{h5_path}: {n_events} events but {rendered} rendered + {len(skipped)} skipped"
     return qc
 
 

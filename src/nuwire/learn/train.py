@@ -408,9 +408,8 @@ def train(
         # and a resume on the GPU continues correctly but not bit for bit.
         torch.backends.cudnn.benchmark = True
     with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
-        return _train(
-            cfg, train_set, val_set, outputs, checkpoint_dir, shapes, digest, train_labels, setup, guard, log, progress
-        )
+        run = _Run(cfg, shapes, setup, outputs, checkpoint_dir, guard, log, progress)
+        return _train(run, train_set, val_set, digest, train_labels)
 
 
 @dataclass
@@ -458,146 +457,151 @@ class TrainingState:
         return int(state["epoch"])
 
 
-def _train(
-    cfg: TrainConfig,
-    train_set: Any,
-    val_set: Any,
-    outputs: TrainOutputs,
-    checkpoint_dir: Path,
-    shapes: list[tuple[int, ...]],
-    digest: str,
-    train_labels: np.ndarray,
-    setup: DeviceSetup,
-    guard: _SigtermGuard,
-    log: logging.Logger,
-    progress: bool,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Run:
+    """What stays fixed while one sweep point trains: settings, device, files, signals, logging."""
+
+    cfg: TrainConfig
+    shapes: list[tuple[int, ...]]
+    setup: DeviceSetup
+    outputs: TrainOutputs
+    checkpoint_dir: Path
+    guard: _SigtermGuard
+    log: logging.Logger
+    progress: bool
+
+    @property
+    def last_path(self) -> Path:
+        return self.checkpoint_dir / LAST
+
+
+def _new_state(run: _Run, digest: str) -> TrainingState:
+    """Seeded model, optimiser and scheduler (seeding first: the model's initial weights draw from it)."""
+    cfg = run.cfg
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # also seeds every CUDA device
-    model = setup.place_model(build_model(cfg.arch, shapes, **cfg.hparams))
+    model = run.setup.place_model(build_model(cfg.arch, run.shapes, **cfg.hparams))
     optimizer = make_optimizer(cfg, model.parameters())
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
-    weights = balanced_class_weights(train_labels) if cfg.class_weights == "balanced" else torch.ones(2)
-    class_w = weights.to(setup.device)
+    return TrainingState(model, optimizer, scheduler, digest)
 
-    state = TrainingState(model, optimizer, scheduler, digest)
-    last_path = checkpoint_dir / LAST
-    _remove_temporaries(checkpoint_dir, outputs)
-    if last_path.exists():
-        done = state.restore(last_path)
-        log.info("resuming from %s after epoch %d of %d", last_path, done, cfg.epochs)
-    _remove_stale_best(checkpoint_dir, state.best["epoch"] if state.best else None)
+
+def _train(run: _Run, train_set: Any, val_set: Any, digest: str, train_labels: np.ndarray) -> dict[str, Any]:
+    cfg, log = run.cfg, run.log
+    state = _new_state(run, digest)
+    weights = balanced_class_weights(train_labels) if cfg.class_weights == "balanced" else torch.ones(2)
+    class_w = weights.to(run.setup.device)
+
+    _remove_temporaries(run.checkpoint_dir, run.outputs)
+    if run.last_path.exists():
+        done = state.restore(run.last_path)
+        log.info("resuming from %s after epoch %d of %d", run.last_path, done, cfg.epochs)
+    _remove_stale_best(run.checkpoint_dir, state.best["epoch"] if state.best else None)
     log.info(
         "training %s (%s parameters) on %s, %d torch threads (OMP_WAIT_POLICY=%s): %d train / %d val "
         "events, input %s, config %s",
         cfg.arch,
-        f"{sum(p.numel() for p in model.parameters()):,}",
-        setup.describe(),
+        f"{sum(p.numel() for p in state.model.parameters()):,}",
+        run.setup.describe(),
         torch.get_num_threads(),
         os.environ.get("OMP_WAIT_POLICY", "unset"),
         len(train_labels),
         len(val_set.labels),
-        shapes,
+        run.shapes,
         digest[:12],
     )
 
-    with _reporting_interruption(guard, state.history, last_path, log):
+    with _reporting_interruption(run.guard, state.history, run.last_path, log):
         for epoch in range(len(state.history) + 1, cfg.epochs + 1):
             if state.stopped_early:
                 break
-            guard.check()
-            start = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
-            loader_args = {
-                "seed": cfg.seed,
-                "epoch": epoch,
-                "num_workers": cfg.num_workers,
-                "pin_memory": setup.pin_memory,
-                "sparse": takes_sparse(cfg.arch),
-            }
-            tr = run_epoch(
-                model,
-                make_loader(train_set, cfg.batch_size, shuffle=True, **loader_args),
-                setup,
-                class_w,
-                optimizer,
-                guard,
-                f"epoch {epoch} train",
-                progress,
-            )
-            va = run_epoch(
-                model,
-                make_loader(val_set, cfg.batch_size, shuffle=False, **loader_args),
-                setup,
-                class_w,
-                None,
-                guard,
-                f"epoch {epoch} val",
-                progress,
-            )
-            scheduler.step()
-            state.history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": tr["loss"],
-                    "val_loss": va["loss"],
-                    "train_acc": tr["acc"],
-                    "val_acc": va["acc"],
-                    "train_auc": tr["auc"],
-                    "val_auc": va["auc"],
-                    "lr": lr,
-                    "seconds": round(time.perf_counter() - start, 3),
-                }
-            )
-            if _is_better(va["auc"], va["loss"], state.best):
-                state.best, state.bad_epochs = {"epoch": epoch, "auc": va["auc"], "loss": va["loss"]}, 0
-                # Written before last.pt: a kill in between leaves last.pt naming the previous file.
-                checkpoint.save(
-                    _best_path(checkpoint_dir, epoch),
-                    {"epoch": epoch, "config_hash": digest, "model": checkpoint.cpu_state_dict(model)},
-                )
-            else:
-                state.bad_epochs += 1
-            patience = cfg.early_stopping_patience
-            state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
-            state.save(last_path)
-            _remove_stale_best(checkpoint_dir, state.best["epoch"])
-            write_text(outputs.history, history_csv(state.history))
-            log.info(
-                "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
-                epoch,
-                cfg.epochs,
-                tr["loss"],
-                tr["acc"],
-                tr["auc"],
-                va["loss"],
-                va["acc"],
-                va["auc"],
-                lr,
-                state.history[-1]["seconds"],
-            )
-            if state.stopped_early:
-                log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
+            run.guard.check()
+            row = _epoch(run, state, class_w, train_set, val_set, epoch)
+            _end_epoch(run, state, row)
 
-    if guard.received:
+    if run.guard.received:
         # Writing the outputs takes moments; finishing beats leaving a checkpoint with nothing to do.
         log.info("SIGTERM received after the last epoch: writing the outputs before exiting")
-    return _finish(cfg, outputs, checkpoint_dir, shapes, state, setup, log)
+    return _finish(run, state)
 
 
-def _finish(
-    cfg: TrainConfig,
-    outputs: TrainOutputs,
-    checkpoint_dir: Path,
-    shapes: list[tuple[int, ...]],
-    state: TrainingState,
-    setup: DeviceSetup,
-    log: logging.Logger,
+def _epoch(
+    run: _Run, state: TrainingState, class_w: torch.Tensor, train_set: Any, val_set: Any, epoch: int
 ) -> dict[str, Any]:
+    """One training pass and one validation pass; returns the epoch's history row."""
+    cfg = run.cfg
+    start = time.perf_counter()
+    lr = state.optimizer.param_groups[0]["lr"]
+    passes = {}
+    for phase, dataset, optimizer in (("train", train_set, state.optimizer), ("val", val_set, None)):
+        # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        loader = make_loader(
+            dataset,
+            cfg.batch_size,
+            shuffle=optimizer is not None,
+            seed=cfg.seed,
+            epoch=epoch,
+            num_workers=cfg.num_workers,
+            pin_memory=run.setup.pin_memory,
+            sparse=takes_sparse(cfg.arch),
+        )
+        desc = f"epoch {epoch} {phase}"
+        passes[phase] = run_epoch(state.model, loader, run.setup, class_w, optimizer, run.guard, desc, run.progress)
+    state.scheduler.step()
+    tr, va = passes["train"], passes["val"]
+    return {
+        "epoch": epoch,
+        "train_loss": tr["loss"],
+        "val_loss": va["loss"],
+        "train_acc": tr["acc"],
+        "val_acc": va["acc"],
+        "train_auc": tr["auc"],
+        "val_auc": va["auc"],
+        "lr": lr,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def _end_epoch(run: _Run, state: TrainingState, row: dict[str, Any]) -> None:
+    """Book the epoch: best weights, early stopping, checkpoint, history file, log line."""
+    cfg, epoch = run.cfg, row["epoch"]
+    state.history.append(row)
+    if _is_better(row["val_auc"], row["val_loss"], state.best):
+        state.best, state.bad_epochs = {"epoch": epoch, "auc": row["val_auc"], "loss": row["val_loss"]}, 0
+        # Written before last.pt: a kill in between leaves last.pt naming the previous file.
+        checkpoint.save(
+            _best_path(run.checkpoint_dir, epoch),
+            {"epoch": epoch, "config_hash": state.digest, "model": checkpoint.cpu_state_dict(state.model)},
+        )
+    else:
+        state.bad_epochs += 1
+    patience = cfg.early_stopping_patience
+    state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
+    state.save(run.last_path)
+    _remove_stale_best(run.checkpoint_dir, state.best["epoch"])
+    write_text(run.outputs.history, history_csv(state.history))
+    run.log.info(
+        "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
+        epoch,
+        cfg.epochs,
+        row["train_loss"],
+        row["train_acc"],
+        row["train_auc"],
+        row["val_loss"],
+        row["val_acc"],
+        row["val_auc"],
+        row["lr"],
+        row["seconds"],
+    )
+    if state.stopped_early:
+        run.log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
+
+
+def _finish(run: _Run, state: TrainingState) -> dict[str, Any]:
     """Write the outputs (train_meta.json last), then delete the no longer needed checkpoint."""
-    digest, history, best, stopped_early = state.digest, state.history, state.best, state.stopped_early
+    cfg, outputs, checkpoint_dir = run.cfg, run.outputs, run.checkpoint_dir
+    digest, history, best = state.digest, state.history, state.best
     assert best is not None  # at least one epoch ran
     best_path = _best_path(checkpoint_dir, best["epoch"])
     best_state = checkpoint.load(best_path)
@@ -612,14 +616,14 @@ def _finish(
     meta = {
         "arch": cfg.arch,
         "hparams": cfg.hparams,
-        "input_shapes": [list(s) for s in shapes],
+        "input_shapes": [list(s) for s in run.shapes],
         "best_epoch": best["epoch"],
         "best_val_auc": best_row["val_auc"],
         "best_val_loss": best_row["val_loss"],
         "config_hash": digest,
         "epochs_run": len(history),
-        "stopped_early": stopped_early,
-        "device": setup.describe(),
+        "stopped_early": state.stopped_early,
+        "device": run.setup.describe(),
         "config": asdict(cfg),
     }
     write_json(outputs.meta, meta)
@@ -629,7 +633,7 @@ def _finish(
         checkpoint_dir.rmdir()
     except OSError:
         pass  # holds something that is not ours
-    log.info(
+    run.log.info(
         "best epoch %d: val AUC %.4f, val loss %.4f; wrote %s",
         best["epoch"],
         best_row["val_auc"],

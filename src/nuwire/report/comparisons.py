@@ -154,6 +154,13 @@ def compare_all(results: Sequence[PointResult], resamples: int | None = None, se
                                        "ci95_lo", "ci95_hi", "significant", "paired"])  # fmt: skip
 
 
+def _verdict(row: pd.Series) -> str:
+    """How the first point of a compared pair stands against the second, as its interval says."""
+    if not row["significant"]:
+        return "cannot be told apart from"
+    return "beats" if row["delta_auc"] > 0 else "is beaten by"
+
+
 def _difference_words(row: pd.Series, a_auc: dict[str, Any], b_auc: dict[str, Any]) -> str:
     delta = format_pm(row["delta_auc"], row["error"])
     ci = format_interval(row["ci95_lo"], row["ci95_hi"], row["error"])
@@ -195,13 +202,8 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
             continue
         best = max(rivals, key=lambda r: r.auc()["value"] if r.auc()["value"] is not None else -1.0)
         row, _ = _lookup(table, m, best)
-        better = (
-            "beats"
-            if row["significant"] and row["delta_auc"] > 0
-            else ("is beaten by" if row["significant"] else "cannot be told apart from")
-        )
         out.append(
-            f"Does the multi-view network beat the best single-plane one? {_name(m)} {better} the best "
+            f"Does the multi-view network beat the best single-plane one? {_name(m)} {_verdict(row)} the best "
             f"single-plane point on the same events. " + _difference_words(row, m.auc(), best.auc())
         )
     families: dict[tuple, list[PointResult]] = {}
@@ -219,13 +221,8 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
     for fam in scaled:
         large, small = fam[-1], fam[0]
         row, _ = _lookup(table, large, small)
-        better = (
-            "beats"
-            if row["significant"] and row["delta_auc"] > 0
-            else ("is beaten by" if row["significant"] else "cannot be told apart from")
-        )
         out.append(
-            f"Does the larger scale beat the smaller? Scale {large.point['scale']:g} {better} scale "
+            f"Does the larger scale beat the smaller? Scale {large.point['scale']:g} {_verdict(row)} scale "
             f"{small.point['scale']:g}. " + _difference_words(row, large.auc(), small.auc())
         )
     significant = table[table["significant"]]

@@ -146,20 +146,18 @@ def track_particles(
     Returns the track deposits and the electrons that start showers (Michels, δ-rays), which the
     caller cascades together with every other shower of the event. With `registry` None the
     particles are cosmic overlay: deposits only, owner g4_id -1.
+
+    The random numbers are drawn in a fixed order (interaction lengths, tracking, decays, Michels,
+    secondaries, δ-rays), so that a seed gives the same event.
     """
     lo, hi = world
     n = len(tr.ke)
-    seeds: list[EmSeeds] = []
     if n == 0:
         return Deposits.empty(), EmSeeds.empty()
     apdg = np.abs(tr.pdg)
     mass = np.array([PDG_MASS[int(a)] for a in apdg])
     exit_len = box_exit_distance(tr.start, tr.direction, lo, hi) if max_len is None else max_len
-    inel_len = np.full(n, np.inf)
-    if interactions:
-        is_pi, is_p = apdg == 211, apdg == 2212
-        inel_len[is_pi] = rng.exponential(PION_INEL_CM, int(is_pi.sum()))
-        inel_len[is_p] = rng.exponential(PROTON_INEL_CM, int(is_p.sum()))
+    inel_len = _inelastic_lengths(apdg, interactions, rng)
     cut = np.where(apdg == 13, DELTA_MIN_MEV, np.inf)  # muons make their δ-rays as particles (below)
     res = propagate(
         tr.start,
@@ -173,59 +171,95 @@ def track_particles(
         step=step,
         delta_cut_mev=cut,
     )
-    parts = [res.deposits]
     interacted = ~res.stopped & (inel_len < exit_len)
-
     # Michel electrons: μ+ always decays, μ- mostly captured; stopped π+ → μ+ → e+ (the 4 MeV μ is ignored).
     mu_minus_decays = (tr.pdg == 13) & (rng.random(n) < MU_MINUS_DECAY_PROB)
     decays = res.stopped & ((tr.pdg == -13) | mu_minus_decays | (tr.pdg == 211))
-
     if registry is not None:
-        process = np.full(n, "CoupledTransportation", dtype=object)
-        stopped_mu = res.stopped & (apdg == 13)
-        process[stopped_mu] = np.where(decays[stopped_mu], "Decay", "muMinusCaptureAtRest")
-        stopped_pi = res.stopped & (apdg == 211)
-        process[stopped_pi] = np.where(tr.pdg[stopped_pi] > 0, "Decay", "hBertiniCaptureAtRest")
-        process[res.stopped & (apdg == 2212)] = "hIoni"
-        process[interacted] = np.array([f"{_g4_name(int(p))}Inelastic" for p in tr.pdg[interacted]], dtype=object)
-        registry.set_end(tr.g4_id, res.end_pos, process)
+        registry.set_end(tr.g4_id, res.end_pos, _end_processes(tr.pdg, res, decays, interacted))
 
+    parts, seeds = [res.deposits], []
     if decays.any():
-        k = int(decays.sum())
-        e = michel_energy(rng, k)
-        d = _iso(rng, k)
-        pdg = np.where(tr.pdg[decays] == 13, 11, -11)  # μ- gives e-, μ+ and π+ give e+
-        michel = PARTICLE_CATEGORY["michel"]
-        owner = _register(registry, pdg, tr.g4_id[decays], res.end_pos[decays], e, ELECTRON_MASS, "Decay", michel, k)
-        seeds.append(EmSeeds(np.ones(k, bool), e, res.end_pos[decays], d, owner, tr.t0[decays]))
-
-    # Inelastic interactions: a secondary proton and, half the time, the pion carrying on with a kink.
+        seeds.append(_michels(tr, res, decays, registry, rng))
     if interacted.any():
-        idx = np.flatnonzero(interacted)
-        left = res.end_ke[idx]
-        p_ke = left * rng.uniform(0.1, 0.5, len(idx))
-        has_p = p_ke > 15.0
-        kink = (np.abs(tr.pdg[idx]) == 211) & (rng.random(len(idx)) < 0.5) & (left - p_ke > 20.0)
-        src = np.concatenate([idx[has_p], idx[kink]])
-        if len(src):
-            s_pdg = np.concatenate([np.full(int(has_p.sum()), 2212), tr.pdg[idx[kink]]]).astype(np.int64)
-            s_ke = np.concatenate([p_ke[has_p], (left - p_ke)[kink] * rng.uniform(0.3, 0.8, int(kink.sum()))])
-            n_kink = int(kink.sum())
-            kinked = rotate(res.end_dir[idx[kink]], rng.uniform(0.3, 1.2, n_kink), rng.uniform(0, 2 * np.pi, n_kink))
-            s_dir = np.vstack([_iso(rng, int(has_p.sum())), kinked])
-            s_mass = np.array([PDG_MASS[int(a)] for a in np.abs(s_pdg)])
-            process = np.array([f"{_g4_name(int(p))}Inelastic" for p in tr.pdg[src]], dtype=object)
-            owner = _register(registry, s_pdg, tr.g4_id[src], res.end_pos[src], s_ke, s_mass, process, None, len(src))
-            sec = ChargedTracks(s_pdg, s_ke, res.end_pos[src], s_dir, owner, tr.t0[src])
-            sec_dep, sec_seeds = track_particles(sec, registry, world, rng, interactions=False)
-            parts.append(sec_dep)
-            seeds.append(sec_seeds)
-
-    # δ-rays along muons, placed at random steps of the muon.
+        sec_dep, sec_seeds = _inelastic_secondaries(tr, res, interacted, registry, world, rng)
+        parts.append(sec_dep)
+        seeds.append(sec_seeds)
     mu = np.flatnonzero(apdg == 13)
     if len(mu):
         seeds.append(_delta_rays(tr, mu, res, registry, rng))
     return Deposits.concat(parts), EmSeeds.concat(seeds)
+
+
+def _inelastic_lengths(apdg: np.ndarray, interactions: bool, rng: np.random.Generator) -> np.ndarray:
+    """Distance to each particle's inelastic interaction (cm): pions and protons only; inf otherwise."""
+    inel_len = np.full(len(apdg), np.inf)
+    if interactions:
+        is_pi, is_p = apdg == 211, apdg == 2212
+        inel_len[is_pi] = rng.exponential(PION_INEL_CM, int(is_pi.sum()))
+        inel_len[is_p] = rng.exponential(PROTON_INEL_CM, int(is_p.sum()))
+    return inel_len
+
+
+def _end_processes(pdg: np.ndarray, res: TrackResult, decays: np.ndarray, interacted: np.ndarray) -> np.ndarray:
+    """The Geant4 name of the process that ended each track, as the particle table records it."""
+    apdg = np.abs(pdg)
+    process = np.full(len(pdg), "CoupledTransportation", dtype=object)
+    stopped_mu = res.stopped & (apdg == 13)
+    process[stopped_mu] = np.where(decays[stopped_mu], "Decay", "muMinusCaptureAtRest")
+    stopped_pi = res.stopped & (apdg == 211)
+    process[stopped_pi] = np.where(pdg[stopped_pi] > 0, "Decay", "hBertiniCaptureAtRest")
+    process[res.stopped & (apdg == 2212)] = "hIoni"
+    process[interacted] = np.array([f"{_g4_name(int(p))}Inelastic" for p in pdg[interacted]], dtype=object)
+    return process
+
+
+def _michels(
+    tr: ChargedTracks,
+    res: TrackResult,
+    decays: np.ndarray,
+    registry: ParticleRegistry | None,
+    rng: np.random.Generator,
+) -> EmSeeds:
+    """The decay electrons of the tracks that stopped and decayed, isotropic from their end points."""
+    k = int(decays.sum())
+    e = michel_energy(rng, k)
+    d = _iso(rng, k)
+    pdg = np.where(tr.pdg[decays] == 13, 11, -11)  # μ- gives e-, μ+ and π+ give e+
+    michel = PARTICLE_CATEGORY["michel"]
+    owner = _register(registry, pdg, tr.g4_id[decays], res.end_pos[decays], e, ELECTRON_MASS, "Decay", michel, k)
+    return EmSeeds(np.ones(k, bool), e, res.end_pos[decays], d, owner, tr.t0[decays])
+
+
+def _inelastic_secondaries(
+    tr: ChargedTracks,
+    res: TrackResult,
+    interacted: np.ndarray,
+    registry: ParticleRegistry | None,
+    world: tuple[np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[Deposits, EmSeeds]:
+    """Inelastic interactions: a secondary proton and, half the time, the pion carrying on with a kink.
+
+    The secondaries are tracked without further interactions."""
+    idx = np.flatnonzero(interacted)
+    left = res.end_ke[idx]
+    p_ke = left * rng.uniform(0.1, 0.5, len(idx))
+    has_p = p_ke > 15.0
+    kink = (np.abs(tr.pdg[idx]) == 211) & (rng.random(len(idx)) < 0.5) & (left - p_ke > 20.0)
+    src = np.concatenate([idx[has_p], idx[kink]])
+    if not len(src):
+        return Deposits.empty(), EmSeeds.empty()
+    s_pdg = np.concatenate([np.full(int(has_p.sum()), 2212), tr.pdg[idx[kink]]]).astype(np.int64)
+    s_ke = np.concatenate([p_ke[has_p], (left - p_ke)[kink] * rng.uniform(0.3, 0.8, int(kink.sum()))])
+    n_kink = int(kink.sum())
+    kinked = rotate(res.end_dir[idx[kink]], rng.uniform(0.3, 1.2, n_kink), rng.uniform(0, 2 * np.pi, n_kink))
+    s_dir = np.vstack([_iso(rng, int(has_p.sum())), kinked])
+    s_mass = np.array([PDG_MASS[int(a)] for a in np.abs(s_pdg)])
+    process = np.array([f"{_g4_name(int(p))}Inelastic" for p in tr.pdg[src]], dtype=object)
+    owner = _register(registry, s_pdg, tr.g4_id[src], res.end_pos[src], s_ke, s_mass, process, None, len(src))
+    sec = ChargedTracks(s_pdg, s_ke, res.end_pos[src], s_dir, owner, tr.t0[src])
+    return track_particles(sec, registry, world, rng, interactions=False)
 
 
 def _g4_name(pdg: int) -> str:

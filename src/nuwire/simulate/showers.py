@@ -13,6 +13,7 @@ daughters get no particle rows of their own: their deposits belong to the shower
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -194,40 +195,10 @@ def shower(
         # Photons: fly without depositing, then convert, Compton-scatter or be absorbed.
         ph = live.take(~live.is_e)
         if len(ph):
-            pair = ph.energy > PAIR_MEV
-            mean = np.where(pair, PAIR_LENGTH_CM, compton_length_cm(ph.energy))
-            dist = rng.exponential(mean)
-            absorbed = ph.energy <= PHOTOABSORB_MEV
-            at = ph.pos + ph.dir * dist[:, None]
-            ph.pos = at
-            end_primary(ph.take(pair), at[pair], "conv")
-            end_primary(ph.take(~pair & ~absorbed), at[~pair & ~absorbed], "compt")
-            end_primary(ph.take(absorbed), at[absorbed], "phot")
-            pp = ph.take(pair)
-            if len(pp):
-                _pair_production(pp, rng, parts)
-            cc = ph.take(~pair & ~absorbed)
-            if len(cc):
-                _compton(cc, rng, parts)
-            ab = ph.take(absorbed)
-            if len(ab):
-                blips.append(_photoabsorption(ab))
+            _photon_step(ph, rng, parts, blips, end_primary)
         live = _Live.cat(parts) if parts else live.take(np.zeros(len(live), bool))
 
-    deposits = [
-        straight_deposits(
-            np.concatenate([s[0] for s in segments]),
-            np.concatenate([s[1] for s in segments]),
-            np.concatenate([s[2] for s in segments]),
-            MIP_DEDX,
-            np.concatenate([s[3] for s in segments]),
-            np.concatenate([s[4] for s in segments]),
-            rng,
-            np.concatenate([s[5] for s in segments]),
-        )
-        if segments
-        else Deposits.empty()
-    ]
+    deposits = [_segment_deposits(segments, rng)]
     last = _Live.cat(final) if final else None
     if last is not None and len(last):
         no_limit = np.full(len(last), 1e3)
@@ -235,3 +206,41 @@ def shower(
         deposits.append(res.deposits)
         end_primary(last, res.end_pos, "eIoni")
     return Deposits.concat(deposits + blips)
+
+
+def _photon_step(
+    ph: _Live,
+    rng: np.random.Generator,
+    parts: list[_Live],
+    blips: list[Deposits],
+    end_primary: Callable[[_Live, np.ndarray, str], None],
+) -> None:
+    """Move photons to their next interaction and hand each to its process: pair production
+    (daughters into `parts`), Compton scattering (into `parts`) or photoabsorption (a blip)."""
+    pair = ph.energy > PAIR_MEV
+    mean = np.where(pair, PAIR_LENGTH_CM, compton_length_cm(ph.energy))
+    dist = rng.exponential(mean)
+    absorbed = ph.energy <= PHOTOABSORB_MEV
+    at = ph.pos + ph.dir * dist[:, None]
+    ph.pos = at
+    end_primary(ph.take(pair), at[pair], "conv")
+    end_primary(ph.take(~pair & ~absorbed), at[~pair & ~absorbed], "compt")
+    end_primary(ph.take(absorbed), at[absorbed], "phot")
+    pp = ph.take(pair)
+    if len(pp):
+        _pair_production(pp, rng, parts)
+    cc = ph.take(~pair & ~absorbed)
+    if len(cc):
+        _compton(cc, rng, parts)
+    ab = ph.take(absorbed)
+    if len(ab):
+        blips.append(_photoabsorption(ab))
+
+
+def _segment_deposits(segments: list[tuple[np.ndarray, ...]], rng: np.random.Generator) -> Deposits:
+    """The ionisation of every high-energy electron step of the event, in one vectorised call."""
+    if not segments:
+        return Deposits.empty()
+    columns = [np.concatenate([s[i] for s in segments]) for i in range(6)]
+    start, direction, length, owner, t0, ke = columns  # as _bremsstrahlung returns them
+    return straight_deposits(start, direction, length, MIP_DEDX, owner, t0, rng, ke)
