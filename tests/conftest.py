@@ -1,4 +1,5 @@
-"""Shared fixtures. Builders they use: `builders.py` (image Parquet sets), `h5files.py` (HDF5)."""
+"""Shared fixtures. Builders: `builders.py` (image Parquet sets and output bundles), `h5files.py` (HDF5 files
+and random planes), `workflow_runs.py` (copies of the workflow, the tiny config, snakemake runs)."""
 
 from __future__ import annotations
 

@@ -11,13 +11,14 @@ import yaml
 from nuwire.errors import ConfigError
 from nuwire.events.sweep import ARCH_VIEWS, SweepPoint, expand_sweep
 from nuwire.pipeline.config import check_config, load_config, validate_with_schema
+from workflow_runs import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def config() -> dict:
-    return yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    return tiny_config()
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])

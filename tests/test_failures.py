@@ -39,7 +39,7 @@ from nuwire.learn import checkpoint
 from nuwire.pipeline import results_lock
 from nuwire.pipeline.config import check_point_images, check_point_models, check_sample_names
 from nuwire.pipeline.stage import run_stage
-from workflow_runs import SNAKEMAKE, copy_workflow, snakemake
+from workflow_runs import SNAKEMAKE, copy_workflow, snakemake, tiny_config
 
 PARAMS = RenderParams()
 
@@ -281,7 +281,7 @@ def test_a_file_whose_events_are_all_skipped_fails_its_render_with_reasons_count
 
 
 def _config(**sweep) -> dict:
-    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "test.yaml").read_text())
+    config = tiny_config()
     config["sweep"] = [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["full"], **sweep}]
     return config
 
@@ -441,7 +441,7 @@ def test_a_second_workflow_on_the_same_results_is_refused_naming_the_first(tmp_p
     dirs = []
     for name in ("first", "second"):
         workdir = copy_workflow(tmp_path / name)
-        config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+        config = tiny_config(workdir)
         config["results"] = str(shared)
         config["synthetic"]["resources_dir"] = str(shared / "resources")
         (workdir / "config" / "shared.yaml").write_text(yaml.safe_dump(config))

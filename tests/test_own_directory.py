@@ -15,7 +15,7 @@ from nuwire.events.sweep import expand_sweep
 from nuwire.geometry import COMPACT
 from nuwire.models import build_model, count_parameters, default_hparams
 from nuwire.simulate import file_name, simulate_file
-from workflow_runs import ROOT, SNAKEMAKE, planned_jobs
+from workflow_runs import ROOT, SNAKEMAKE, planned_jobs, tiny_config
 
 THREE_LINES = "input:\n  source: opensamples\n  opensamples_dir: data\n"
 # The thesis's grid (the schema's default sweep) on two files, every stage.
@@ -194,6 +194,6 @@ def test_a_config_means_the_same_in_a_clone_and_in_another_directory(tmp_path: P
     in_clone = (clone / "results" / "config.yaml").read_text()
     assert in_clone == (elsewhere / "results" / "config.yaml").read_text()
     effective = yaml.safe_load(in_clone)
-    written = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())["architectures"]["lenet"]
+    written = tiny_config()["architectures"]["lenet"]
     assert {k: effective["architectures"]["lenet"][k] for k in written} == written  # test.yaml's, not the demo's
     assert effective["architectures"]["alexnet"]["hparams"] == {}  # not the demo's {hidden: 512}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from nuwire.pipeline.fingerprint import stage_fingerprint, stage_modules
-from workflow_runs import ROOT, copy_workflow, planned_jobs, snakemake
+from workflow_runs import ROOT, copy_workflow, planned_jobs, snakemake, tiny_config
 
 DOWNSTREAM_OF_RENDER = {"render": 4, "dataset": 1, "train": 1, "evaluate": 1, "summary": 1, "all": 1}
 
@@ -82,7 +82,7 @@ def test_editing_a_script_plans_its_stage_and_downstream(finished: Path):
 
 @pytest.mark.slow
 def test_an_unused_cut_plans_no_train_or_evaluate_job(finished: Path):
-    config = yaml.safe_load((finished / "config" / "test.yaml").read_text())
+    config = tiny_config(finished)
     config["cuts"]["top10"] = {"signal_lep_energy_quantile": 0.9}
     config["cuts"]["top50"]["signal_lep_energy_quantile"] = 0.6  # a cut no point uses, edited
     (finished / "config" / "more_cuts.yaml").write_text(yaml.safe_dump(config))

@@ -42,7 +42,7 @@ from nuwire.io.h5schema import SEQ_CNT
 from nuwire.io.opensamples import OpenSamplesFile
 from nuwire.io.opensamples_writer import OpenSamplesWriter
 from nuwire.simulate import file_name, simulate_file
-from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake, without_timing
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake, tiny_config, without_timing
 
 PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
 
@@ -73,7 +73,7 @@ def _files_under(directory: Path) -> list[str]:
 
 def write_config(workdir: Path, name: str, **changes: object) -> str:
     """config/<name>.yaml: config/test.yaml with top-level sections replaced; returns its path."""
-    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    config = tiny_config(workdir)
     for key, value in changes.items():
         if value is None:
             config.pop(key, None)

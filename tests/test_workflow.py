@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, snakemake
+from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, planned_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_report_is_made(finished_run: Path):
 
 
 def test_adding_a_sweep_point_plans_only_that_point(finished_run: Path, tmp_path: Path):
-    config = yaml.safe_load((finished_run / "config" / "test.yaml").read_text())
+    config = tiny_config(finished_run)
     config["sweep"].append({"arch": ["resnet"], "plane": [2], "scale": [0.5], "cut": ["full"]})
     (finished_run / "config" / "test_plus.yaml").write_text(yaml.safe_dump(config))
     proc = subprocess.run(
@@ -120,7 +120,7 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
     """train.seeds: one train and one evaluate job per seed, below a seed level of the point's
     directory; the summary reads them all."""
     workdir = copy_workflow(tmp_path)
-    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    config = tiny_config(workdir)
     config["train"]["seeds"] = [1, 2, 3]
     (workdir / "config" / "seeds.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, "-n", config="config/seeds.yaml")
@@ -143,7 +143,7 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
 )
 def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
     workdir = copy_workflow(tmp_path)
-    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    config = tiny_config(workdir)
     config.update(change)
     (workdir / "config" / "test.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, check=False)

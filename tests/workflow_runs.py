@@ -10,8 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def tiny_config(root: Path = ROOT) -> dict[str, Any]:
+    """`config/test.yaml` of the workflow at `root` (this checkout or a copy), as a fresh dict: the
+    tiny config every workflow test starts from and changes."""
+    return yaml.safe_load((root / "config" / "test.yaml").read_text())
 
 
 def copy_workflow(dest: Path) -> Path:
