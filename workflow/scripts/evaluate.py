@@ -14,7 +14,7 @@ from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 def main(smk):
     set_threads(smk.threads)
     run_evaluate_job(
-        inputs=EvaluateInputs(**{k: v for k, v in smk.input.items()}),
+        inputs=EvaluateInputs(**dict(smk.input.items())),
         point=SweepPoint.from_wildcards(smk.wildcards),
         settings=smk.params.settings,
         cuts=smk.params.cuts,

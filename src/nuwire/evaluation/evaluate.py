@@ -30,7 +30,7 @@ import logging
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from nuwire.errors import ConfigError, NuwireError
+from nuwire.errors import NuwireError
 from nuwire.evaluation.evaluate_plots import (
     plot_confusion,
     plot_efficiency,
@@ -59,6 +59,7 @@ from nuwire.io.atomic import atomic_path, write_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, penultimate, takes_sparse
+from nuwire.pipeline.config import settings_from_section
 from nuwire.pipeline.failures import read_json
 from nuwire.report.provenance import provenance
 from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
@@ -287,11 +288,7 @@ class EvaluateSettings:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> EvaluateSettings:
         """From the validated `evaluate` section of the workflow config."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"evaluate: unknown setting(s) {unknown}; valid: {sorted(known)}.")
-        return cls(**{k: None if v is None else int(v) for k, v in section.items()})
+        return settings_from_section(cls, section, "evaluate")
 
 
 @dataclass

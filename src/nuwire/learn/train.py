@@ -47,7 +47,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -66,6 +66,7 @@ from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
 from nuwire.models import build_model, takes_sparse
+from nuwire.pipeline.config import settings_from_section
 from nuwire.report.provenance import config_hash
 
 LOG = logging.getLogger(__name__)
@@ -142,11 +143,7 @@ class TrainConfig:
     @classmethod
     def from_settings(cls, arch: str, settings: Mapping[str, Any]) -> TrainConfig:
         """From the workflow's merged `architectures.<arch>` and `train` sections."""
-        known = {f.name for f in fields(cls)} - {"arch"}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ConfigError(f"architectures.{arch}: unknown training setting(s) {unknown}; valid: {sorted(known)}.")
-        return cls(arch=arch, **dict(settings))
+        return settings_from_section(cls, settings, f"architectures.{arch}", "training setting", arch=arch)
 
 
 def training_hash(cfg: TrainConfig, extra: Mapping[str, Any] | None = None) -> str:
@@ -549,18 +546,8 @@ def _epoch(
         desc = f"epoch {epoch} {phase}"
         passes[phase] = run_epoch(state.model, loader, run.setup, class_w, optimizer, run.guard, desc, run.progress)
     state.scheduler.step()
-    tr, va = passes["train"], passes["val"]
-    return {
-        "epoch": epoch,
-        "train_loss": tr["loss"],
-        "val_loss": va["loss"],
-        "train_acc": tr["acc"],
-        "val_acc": va["acc"],
-        "train_auc": tr["auc"],
-        "val_auc": va["auc"],
-        "lr": lr,
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    metrics = {f"{phase}_{name}": value for phase, result in passes.items() for name, value in result.items()}
+    return {"epoch": epoch, **metrics, "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
 
 
 def _end_epoch(run: _Run, state: TrainingState, row: dict[str, Any]) -> None:
@@ -583,17 +570,9 @@ def _end_epoch(run: _Run, state: TrainingState, row: dict[str, Any]) -> None:
     write_text(run.outputs.history, history_csv(state.history))
     run.log.info(
         "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
-        epoch,
-        cfg.epochs,
-        row["train_loss"],
-        row["train_acc"],
-        row["train_auc"],
-        row["val_loss"],
-        row["val_acc"],
-        row["val_auc"],
-        row["lr"],
-        row["seconds"],
-    )
+        epoch, cfg.epochs, row["train_loss"], row["train_acc"], row["train_auc"],
+        row["val_loss"], row["val_acc"], row["val_auc"], row["lr"], row["seconds"],
+    )  # fmt: skip
     if state.stopped_early:
         run.log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
 
@@ -627,7 +606,7 @@ def _finish(run: _Run, state: TrainingState) -> dict[str, Any]:
         "config": asdict(cfg),
     }
     write_json(outputs.meta, meta)
-    (checkpoint_dir / LAST).unlink(missing_ok=True)
+    run.last_path.unlink(missing_ok=True)
     _remove_stale_best(checkpoint_dir, None)
     try:
         checkpoint_dir.rmdir()

@@ -8,11 +8,12 @@ the field (as a dotted path) and the valid choices.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jsonschema
 import yaml
@@ -211,3 +212,18 @@ def check_sample_names(inputs: dict[str, str]) -> None:
             f"its images{others}. Rename the file (e.g. to {suggestion + '.h5'!r}) or leave it out with "
             "input.pattern in the config."
         )
+
+
+T = TypeVar("T")
+
+
+def settings_from_section(
+    cls: type[T], section: Mapping[str, Any], where: str, what: str = "setting", **fixed: Any
+) -> T:
+    """The settings dataclass `cls` from a config section; a key it has no field for is refused,
+    naming the section (`where`) and the valid keys. `fixed` fields are set by the caller."""
+    known = {f.name for f in dataclasses.fields(cls)} - set(fixed)  # type: ignore[arg-type]
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown {what}(s) {unknown}; valid: {sorted(known)}.")
+    return cls(**fixed, **dict(section))

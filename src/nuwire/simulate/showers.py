@@ -221,18 +221,15 @@ def _photon_step(
     mean = np.where(pair, PAIR_LENGTH_CM, compton_length_cm(ph.energy))
     dist = rng.exponential(mean)
     absorbed = ph.energy <= PHOTOABSORB_MEV
-    at = ph.pos + ph.dir * dist[:, None]
-    ph.pos = at
-    end_primary(ph.take(pair), at[pair], "conv")
-    end_primary(ph.take(~pair & ~absorbed), at[~pair & ~absorbed], "compt")
-    end_primary(ph.take(absorbed), at[absorbed], "phot")
-    pp = ph.take(pair)
+    ph.pos = ph.pos + ph.dir * dist[:, None]
+    pp, cc, ab = ph.take(pair), ph.take(~pair & ~absorbed), ph.take(absorbed)
+    # Every end point is recorded before any process runs, in this order (the registry's row order).
+    for sub, process in ((pp, "conv"), (cc, "compt"), (ab, "phot")):
+        end_primary(sub, sub.pos, process)
     if len(pp):
         _pair_production(pp, rng, parts)
-    cc = ph.take(~pair & ~absorbed)
     if len(cc):
         _compton(cc, rng, parts)
-    ab = ph.take(absorbed)
     if len(ab):
         blips.append(_photoabsorption(ab))
 
