@@ -20,7 +20,7 @@ from nuwire.io.opensamples_writer import OpenSamplesWriter
 @pytest.fixture
 def three_events(tmp_path: Path) -> tuple[Path, list[list[np.ndarray]]]:
     rng = np.random.default_rng(0)
-    planes = [scattered_planes(rng, hits=20, low=1.0, high=100.0) for _ in range(3)]
+    planes = [scattered_planes(rng) for _ in range(3)]
     events = [event_rows((1, 2, k), planes[k], nu_pdg=[12, 14, -12][k], is_cc=[1, 1, 0][k]) for k in range(3)]
     return write_file(tmp_path / "bnb_WithWire_00.h5", events), planes
 
@@ -42,7 +42,7 @@ def test_events_come_back_in_order_with_their_wires(three_events):
 
 def test_shuffled_wire_rows_are_placed_by_local_wire(tmp_path: Path):
     rng = np.random.default_rng(1)
-    planes = scattered_planes(rng, hits=20, low=1.0, high=100.0)
+    planes = scattered_planes(rng)
     order = rng.permutation(COMPACT.n_channels)
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes, wire_order=order)])
     with OpenSamplesFile(path) as f:
@@ -53,7 +53,7 @@ def test_shuffled_wire_rows_are_placed_by_local_wire(tmp_path: Path):
 
 def test_missing_wire_rows_stay_zero(tmp_path: Path):
     rng = np.random.default_rng(2)
-    planes = scattered_planes(rng, hits=20, low=1.0, high=100.0)
+    planes = scattered_planes(rng)
     keep = np.sort(rng.choice(COMPACT.n_channels, size=COMPACT.n_channels - 50, replace=False))
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes, wire_order=keep)])
     dropped = np.setdiff1d(np.arange(COMPACT.n_channels), keep)
@@ -65,7 +65,7 @@ def test_missing_wire_rows_stay_zero(tmp_path: Path):
 
 
 def test_event_without_wire_rows_is_skipped_with_reason(tmp_path: Path):
-    planes = scattered_planes(3, hits=20, low=1.0, high=100.0)
+    planes = scattered_planes(3)
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes), event_rows((1, 1, 2), None)])
     with OpenSamplesFile(path) as f:
         events = list(f.iter_events())
@@ -75,7 +75,7 @@ def test_event_without_wire_rows_is_skipped_with_reason(tmp_path: Path):
 
 
 def test_nan_adc_is_skipped_with_reason(tmp_path: Path):
-    planes = scattered_planes(4, hits=20, low=1.0, high=100.0)
+    planes = scattered_planes(4)
     planes[2][5, 7] = np.nan
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes)])
     with OpenSamplesFile(path) as f:
@@ -175,7 +175,7 @@ def test_missing_file(tmp_path: Path):
 
 
 def test_duplicate_wire_rows_are_skipped_with_reason(tmp_path: Path):
-    planes = scattered_planes(5, hits=20, low=1.0, high=100.0)
+    planes = scattered_planes(5)
     order = np.concatenate([np.arange(COMPACT.n_channels), [3]])  # wire 3 of plane 0 twice
     path = write_file(tmp_path / "f.h5", [event_rows((1, 1, 1), planes, wire_order=order)])
     with OpenSamplesFile(path) as f:
