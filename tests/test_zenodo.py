@@ -197,3 +197,112 @@ def test_a_wrong_checksum_stops_that_files_jobs_only(served_files, tmp_path):
         # The bad copy is not checked again: a rerun downloads the file again (and refuses it again).
         zenodo_run(tmp_path, records, "--keep-going", *images)
         assert file_gets(records)["bnb_WithWire_01.h5"] == 2 and file_gets(records)["bnb_WithWire_00.h5"] == 1
+
+
+# ---------------------------------------------------------------- hostile listings (issue 21)
+
+
+def _dotdot(record: int, entries: list[dict], base_url: str, target: Path) -> list[dict]:
+    """The first file's link climbs out of every folder to `target` (as the issue's listing did)."""
+    entries[0]["links"]["self"] = f"{base_url}/" + "../" * 10 + str(target).lstrip("/")
+    return entries
+
+
+HOSTILE = {
+    "a '..' link": (
+        lambda r, e, b, t: _dotdot(r, e, b, t),
+        r"record 101 lists file 'bnb_WithWire_00.h5' whose link .* has a '.', '..' or empty path segment",
+    ),
+    "a percent-encoded '..' link": (
+        lambda r, e, b, t: [{**e[0], "links": {"self": f"{b}/api/records/{r}/files/%2e%2e/%2E%2E/x/content"}}, *e[1:]],
+        r"record 101 lists file 'bnb_WithWire_00.h5' whose link .* has a '.', '..' or empty path segment",
+    ),
+    "an absolute key": (
+        lambda r, e, b, t: [{**e[0], "key": str(t.parent / "bnb_WithWire_00.h5")}, *e[1:]],
+        r"record 101 lists file '/.*/bnb_WithWire_00.h5' whose name .* is an absolute path",
+    ),
+    "a key with a directory part": (
+        lambda r, e, b, t: [{**e[0], "key": "../../bnb_WithWire_00.h5"}, *e[1:]],
+        r"record 101 lists file '../../bnb_WithWire_00.h5' whose name .* has a directory part",
+    ),
+    "a link on another port": (
+        lambda r, e, b, t: [
+            {**e[0], "links": {"self": e[0]["links"]["self"].replace(b, "http://127.0.0.1:9")}},
+            *e[1:],
+        ],
+        r"record 101 lists file 'bnb_WithWire_00.h5' whose link 'http://127.0.0.1:9/.*' is not on the configured server",
+    ),
+    "a link on another host": (
+        lambda r, e, b, t: [
+            {**e[0], "links": {"self": e[0]["links"]["self"].replace("127.0.0.1", "localhost")}},
+            *e[1:],
+        ],
+        r"whose link 'http://localhost:.*' is not on the configured server",
+    ),
+}
+
+
+def _victim(tmp_path: Path) -> tuple[Path, bytes, float]:
+    """A file outside the download directory that a hostile link names."""
+    victim = tmp_path / "elsewhere" / "precious.h5"
+    victim.parent.mkdir()
+    victim.write_bytes(b"not yours")
+    return victim, victim.read_bytes(), victim.stat().st_mtime_ns
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_listing_is_refused_naming_record_and_key(served_files, tmp_path, case):
+    edit, message = HOSTILE[case]
+    victim, content, mtime = _victim(tmp_path)
+    listed = Records(files=served_files, edit=lambda r, e, b: edit(r, e, b, victim) if r == 101 else e)
+    with serve(listed) as records:
+        zenodo = {"records": [101, 202], "base_url": records.base_url, "pattern": "*WithWire*.h5"}
+        with pytest.raises(ConfigError, match=message):
+            remote_files(zenodo, tmp_path / "cache")
+        # Refused again from the kept listing, not only when fetched.
+        with pytest.raises(ConfigError, match="record 101 lists file"):
+            remote_files(zenodo, tmp_path / "cache")
+        assert file_gets(records) == {}
+    assert victim.read_bytes() == content and victim.stat().st_mtime_ns == mtime
+
+
+def test_files_outside_the_pattern_are_never_checked_or_fetched(served_files, tmp_path):
+    """A record's other files (a README, a script with any link) are left alone, never fetched."""
+
+    def extra(record: int, entries: list[dict], base_url: str) -> list[dict]:
+        bad = {"key": "/etc/run.sh", "size": 1, "checksum": "md5:" + "0" * 32, "links": {"self": "http://evil:1/../x"}}
+        return [*entries, bad]
+
+    with serve(Records(files=served_files, edit=extra)) as records:
+        zenodo = {"records": [101, 202], "base_url": records.base_url, "pattern": "*WithWire*.h5"}
+        assert sorted(remote_files(zenodo, tmp_path)) == ["bnb_WithWire_00", "bnb_WithWire_01", "nue_WithWire_00"]
+
+
+def test_the_storage_copy_is_never_used_through_a_climbing_path(tmp_path):
+    victim, content, _ = _victim(tmp_path)
+    climbing = tmp_path / "storage" / ".." / "elsewhere" / "precious.h5"
+    listed = RemoteFile(record=1, key="f.h5", size=3, md5="0" * 32, url="http://x/f.h5")
+    with pytest.raises(InputFileError, match="not inside its directory"):
+        verified_copy(climbing, tmp_path / "kept" / "f.h5", listed)
+    assert victim.read_bytes() == content and not (tmp_path / "kept").exists()
+
+
+def test_a_hostile_listing_stops_the_workflow_before_anything_is_fetched(served_files, tmp_path):
+    """The issue's case in a real run: a link of `..`s to a file elsewhere on the machine. Before
+    the fix the first run deleted that file and the second wrote 2 MB there."""
+    victim, content, mtime = _victim(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    hostile = Records(files=served_files, edit=lambda r, e, b: _dotdot(r, e, b, victim) if r == 101 else e)
+    with serve(hostile) as records:
+        for _ in range(2):
+            proc = zenodo_run(work, records, *TARGETS)
+            assert proc.returncode != 0
+            out = proc.stdout + proc.stderr
+            assert "record 101 lists file 'bnb_WithWire_00.h5' whose link" in out, out[-3000:]
+            assert file_gets(records) == {}
+    assert victim.read_bytes() == content and victim.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["precious.h5"]
+    assert downloads(work) == []
+    storage = work / ".snakemake" / "storage"
+    assert not storage.exists() or not [p for p in storage.rglob("*") if p.is_file()]

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that answers like Zenodo's records API, for the zenodo source's
 tests: GET /api/records/ID gives {"files": [{"key", "size", "checksum": "md5:...", "links": {"self"}}]};
 GET or HEAD on a file's link gives its bytes. It counts the GETs of each path, can drop the
-connection half-way through a file, and can list a wrong checksum."""
+connection half-way through a file, can list a wrong checksum, and can serve an edited (hostile)
+listing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,8 @@ class Records:
     drop_once: set[str] = field(default_factory=set)  # keys whose first GET stops half-way
     gets: Counter = field(default_factory=Counter)  # path -> GET count
     base_url: str = ""
+    # Edits a record's listing entries before they are served (hostile listings): (record, entries, base_url) -> entries.
+    edit: Callable[[int, list[dict], str], list[dict]] | None = None
 
     def listing(self, record: int) -> dict:
         entries = []
@@ -36,6 +39,8 @@ class Records:
             entries.append(
                 {"key": path.name, "size": path.stat().st_size, "checksum": f"md5:{md5}", "links": {"self": link}}
             )
+        if self.edit is not None:
+            entries = self.edit(record, entries, self.base_url)
         return {"id": record, "files": entries}
 
     def file(self, record: int, key: str) -> Path | None:
