@@ -1,16 +1,28 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
 import re
+import sys
 
 import yaml
 from pathlib import Path
 
 from nuwire.pipeline.config import SAMPLE_NAME, check_config
+from nuwire.pipeline.paths import check_results_dir, described, expand_config_paths
 from nuwire.errors import NuwireError
-from nuwire.io.inputs import sample_group, samples_by_stem
+from nuwire.io.inputs import check_hdf5_signatures, look_alikes, sample_group, samples_by_stem
 from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
 
 try:
+    expand_config_paths(config)  # ~ and $VARS in paths, before anything looks at them
     check_config(config)
+    _INPUT_DIRS = {
+        "input.opensamples_dir": (
+            config["input"].get("opensamples_dir", "") if config["input"]["source"] == "opensamples" else ""
+        ),
+        "input.zenodo.download_dir": (
+            config["input"]["zenodo"]["download_dir"] if config["input"]["source"] == "zenodo" else ""
+        ),
+    }
+    check_results_dir(config["results"], NUWIRE_DIR, _INPUT_DIRS)
     SWEEP = expand_sweep(config["sweep"], config["train"].get("seeds"))
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
@@ -29,13 +41,24 @@ def _synthetic_samples():
 
 def _opensamples_files():
     directory = Path(config["input"]["opensamples_dir"])
-    files = sorted(directory.glob(config["input"].get("pattern", "*.h5")))
+    pattern = config["input"].get("pattern", "*.h5")
+    files = sorted(directory.glob(pattern))
+    others = look_alikes(directory, pattern, files) if workflow.is_main_process else []
+    if others:
+        print(
+            f"nuwire: note: input.opensamples_dir: {len(others)} file(s) named like HDF5 do not match "
+            f"input.pattern {pattern!r} and are not used: {', '.join(others[:10])}"
+            f"{' ...' if len(others) > 10 else ''}. Widen input.pattern (e.g. '*.[hH]5') to use them.",
+            file=sys.stderr,
+        )
     if not files:
         raise WorkflowError(
-            f"input.opensamples_dir: no files matching {config['input'].get('pattern', '*.h5')!r} in "
-            f"{directory}. Copy the OpenSamples WithWire files there or fix the path in the config."
+            f"input.opensamples_dir: no files matching {pattern!r} in {described(directory)}"
+            f"{f' (but {len(others)} other HDF5-like file(s), e.g. {Path(others[0]).name})' if others else ''}. "
+            "Copy the OpenSamples WithWire files there or fix the path or input.pattern in the config."
         )
     try:
+        check_hdf5_signatures(files)  # all empty or non-HDF5 files in one message, before any job
         return samples_by_stem(files)
     except NuwireError as err:
         raise WorkflowError(f"invalid configuration: {err}") from None

@@ -48,9 +48,12 @@ def check_config(config: dict[str, Any]) -> None:
                 "directory holding the WithWire *.h5 files."
             )
         if not Path(directory).is_dir():
+            from nuwire.pipeline.paths import described
+
+            what = "it is a file" if Path(directory).exists() else "it does not exist"
             raise ConfigError(
-                f"input.opensamples_dir: {directory} is not a directory. Point it at the directory "
-                "holding the OpenSamples WithWire *.h5 files."
+                f"input.opensamples_dir: {described(directory)} is not a directory ({what}). Point it at the directory "
+                "holding the OpenSamples WithWire *.h5 files (~ and $VARIABLES are expanded)."
             )
     elif source == "synthetic" and "synthetic" not in config:
         raise ConfigError("synthetic: section required when input.source is 'synthetic'.")
