@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,6 +17,7 @@ from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
 from nuwire.images import render
 from nuwire.images.render import RenderParams, read_event_images, read_metadata, render_file, render_plane
+from nuwire.io.h5schema import SEQ_CNT
 
 
 # -- a straightforward reference implementation of the documented formula ------------------------
@@ -314,3 +316,59 @@ def test_simulated_file_renders_and_reconciles(tmp_path: Path):
     df = pd.read_parquet(tmp_path / "s.parquet")
     assert len(df) == 3 * qc["rendered"]
     assert df.value.map(len).sum() > 0  # a simulated interaction leaves pixels above threshold
+
+
+# ---------------------------------------------------------------- events that cannot be honest images (issue 21)
+
+
+def _with_zero_count_entry(path: Path, index: int) -> None:
+    """Keep event `index` in /wire_table's seq_cnt with a count of 0 (as the issue's file did)."""
+    with h5py.File(path, "a") as h5:
+        seq = np.asarray(h5["wire_table"][SEQ_CNT][:])
+        seq = np.concatenate([seq, [[index, 0]]])
+        seq = seq[np.argsort(seq[:, 0])]
+        del h5["wire_table"][SEQ_CNT]
+        h5["wire_table"].create_dataset(SEQ_CNT, data=seq, dtype=np.int64)
+
+
+def test_an_index_entry_with_zero_rows_is_skipped_not_an_empty_image(tmp_path: Path):
+    rng = np.random.default_rng(8)
+    events = [
+        event_rows((2, 1, 0), noisy_planes(rng)),
+        event_rows((2, 1, 1), None),
+        event_rows((2, 1, 2), noisy_planes(rng)),
+    ]
+    h5 = write_file(tmp_path / "nue_WithWire_00.h5", events)
+    _with_zero_count_entry(h5, 1)
+    qc = render_file(h5, tmp_path / "z.parquet", tmp_path / "z.qc.json", "nue_WithWire_00", RenderParams())
+    assert qc["rendered"] == 2 and qc["skipped"] == 1 and qc["reconciled"]
+    assert qc["skipped_events"] == [
+        {
+            "index": 1,
+            "run": 2,
+            "subrun": 1,
+            "event": 1,
+            "reason": "no wire rows in /wire_table for this event (its event_id.seq_cnt entry counts 0 rows)",
+        }
+    ]
+    assert sorted(set(pd.read_parquet(tmp_path / "z.parquet").event)) == [0, 2]
+
+
+def test_finite_adc_values_outside_the_physical_range_are_skipped_with_a_reason(tmp_path: Path):
+    rng = np.random.default_rng(9)
+    huge, negative, bright = noisy_planes(rng), noisy_planes(rng), noisy_planes(rng)
+    huge[2][10, 20:23] = 1e30  # the issue's case: saturated nine plane-2 pixels, no QC entry
+    negative[0][3, 4] = -3e38
+    bright[1][5, 6] = 2.0e7  # inside ±4096 × 6400: rendered (saturates its pixel, like a dense spot)
+    events = [event_rows((3, 1, k), p) for k, p in enumerate((huge, negative, bright, noisy_planes(rng)))]
+    h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
+    qc = render_file(h5, tmp_path / "r.parquet", tmp_path / "r.qc.json", "bnb_WithWire_00", RenderParams())
+    assert qc["rendered"] == 2 and qc["skipped"] == 2 and qc["reconciled"]
+    reasons = {e["event"]: e["reason"] for e in qc["skipped_events"]}
+    assert reasons == {
+        0: "3 ADC values outside ±2.62e+07 (largest |value| 1e+30; no 12-bit readout of 6400 ticks holds "
+        "that much charge on one tick)",
+        1: "1 ADC values outside ±2.62e+07 (largest |value| 3e+38; no 12-bit readout of 6400 ticks holds "
+        "that much charge on one tick)",
+    }
+    assert sorted(set(pd.read_parquet(tmp_path / "r.parquet").event)) == [2, 3]

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from nuwire import __version__
 from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
+from nuwire.images.adc_range import out_of_range_reason
 from nuwire.io.atomic import atomic_path
 from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
 
@@ -489,6 +490,9 @@ def _render_event(ev: Event, params: RenderParams) -> list[SparseImage] | None:
         images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
     except NonFiniteADC:
         ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
+        return None
+    if (reason := out_of_range_reason(ev.planes)) is not None:  # never a silently saturated image
+        ev.planes, ev.skip_reason = None, reason
         return None
     ev.planes = None  # drop the dense planes before the next event is read
     return images

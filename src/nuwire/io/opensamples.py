@@ -375,6 +375,8 @@ class OpenSamplesFile:
         block = self._wire_slices.get(index)
         if block is None:
             return None, "no wire rows in /wire_table for this event"
+        if block[1] == 0:  # kept in the index with a count of 0: an empty image is not an event
+            return None, f"no wire rows in /wire_table for this event (its {SEQ_CNT} entry counts 0 rows)"
         start, count = block
         wt = self._h5["wire_table"]
         try:
