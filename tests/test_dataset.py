@@ -295,3 +295,14 @@ def test_two_inputs_with_the_same_name_are_refused(tmp_path: Path):
     two = write_file(tmp_path / "b" / "bnb_WithWire_00.h5", [event_rows((1, 1, 2), blank_planes())])
     with pytest.raises(NuwireError, match="same name"):
         read_truth([one, two])
+
+
+def test_duplicate_event_inside_one_file_is_named_as_such(tmp_path: Path):
+    a = _make_sample(tmp_path, "bnb_WithWire_00", [{"key": (9, 9, 1)}, {"key": (9, 9, 2)}, {"key": (9, 9, 2)}])
+    b = _make_sample(tmp_path, "nue_WithWire_00", [{"key": (9, 9, 3)}])
+    with pytest.raises(NuwireError) as err:
+        build_event_index([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], PARAMS)
+    message = str(err.value)
+    assert message.startswith(f"{a[0]}: event run 9, subrun 9, event 2 appears 2 times inside this one file")
+    assert "re-copy or re-make the file" in message and "remove the duplicate file" not in message
+    assert "nue_WithWire_00" not in message

@@ -181,3 +181,38 @@ def test_duplicate_wire_rows_are_skipped_with_reason(tmp_path: Path):
     with OpenSamplesFile(path) as f:
         (ev,) = list(f.iter_events())
     assert ev.planes is None and "more than one row for the same wire" in ev.skip_reason
+
+
+def test_a_file_open_for_writing_elsewhere_is_named_as_such(tmp_path: Path):
+    """HDF5's file lock (another process has the file open in mode 'a'): was reported as "probably
+    truncated or damaged in transfer. Re-copy the file"."""
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() == "FALSE":
+        pytest.skip("HDF5_USE_FILE_LOCKING=FALSE in this environment: HDF5 takes no file locks")
+    path = write_file(tmp_path / "nue_WithWire_00.h5", [event_rows((1, 1, 1), scattered_planes(1))])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import h5py, time; f = h5py.File({str(path)!r}, 'a'); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HDF5_USE_FILE_LOCKING": "TRUE"},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(InputFileError) as err:
+            OpenSamplesFile(path)
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(err.value)
+    assert message.startswith(f"{path}: is open for writing by another process (HDF5 refused to open it: ")
+    assert "unable to lock file" in message and "HDF5_USE_FILE_LOCKING=FALSE" in message
+    assert "truncated" not in message and "Re-copy" not in message
+    with OpenSamplesFile(path) as f:  # once the writer has closed it, the same file reads
+        assert f.n_events == 1

@@ -153,11 +153,20 @@ def _check_duplicates(truth: pd.DataFrame) -> None:
     first = truth[dup].iloc[0]
     same = truth[dup & (truth.run == first.run) & (truth.subrun == first.subrun) & (truth.event == first.event)]
     files = list(dict.fromkeys(same["file"]))
-    where = f"both {files[0]} and {files[1]}" if len(files) > 1 else f"{files[0]} twice"
+    if len(files) > 1:
+        raise NuwireError(
+            f"event run {first.run}, subrun {first.subrun}, event {first.event} appears in both {files[0]} and "
+            f"{files[1]} ({int(dup.sum())} rows share a key with another). The same event in two places would "
+            "leak between training and test: remove the duplicate file from the input directory."
+        )
+    # One file holding an event more than once is a faulty file, not a duplicate file: removing
+    # "the duplicate" would remove all of its events.
     raise NuwireError(
-        f"event run {first.run}, subrun {first.subrun}, event {first.event} appears in {where} "
-        f"({int(dup.sum())} rows share a key with another). The same event in two places would leak "
-        "between training and test: remove the duplicate file from the input directory."
+        f"{files[0]}: event run {first.run}, subrun {first.subrun}, event {first.event} appears {len(same)} times "
+        f"inside this one file ({int(dup.sum())} rows of its event_table share a key with another). A "
+        "duplicate inside one file would leak between training and test, and nuwire does not choose "
+        "between the copies: re-copy or re-make the file (a merge or a writer that added events twice), "
+        "or remove it from the input directory."
     )
 
 

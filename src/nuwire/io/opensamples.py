@@ -460,6 +460,14 @@ def _open_hdf5(path: Path) -> h5py.File:
     except OSError as err:
         with open(path, "rb") as fh:
             signature = fh.read(8)
+        if "unable to lock file" in str(err).lower():  # HDF5's file lock, not damage
+            raise InputFileError(
+                f"{path}: is open for writing by another process (HDF5 refused to open it: {err}). Wait "
+                "until that program (a copy or download still writing it, a writer, an h5py session in "
+                "mode 'a' or 'w') has closed the file, then run again. If nothing writes it, the lock is "
+                "stale (a file system without working locks, e.g. some NFS mounts): set "
+                "HDF5_USE_FILE_LOCKING=FALSE in the environment."
+            ) from None
         if signature != b"\x89HDF\r\n\x1a\n":
             raise InputFileError(
                 f"{path}: is not an HDF5 file (it does not start with the HDF5 signature). Remove it "
