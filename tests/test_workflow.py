@@ -63,6 +63,8 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
     # The Snakefile makes idle OpenMP threads sleep rather than spin (see its comment).
     train_log = (results / "logs" / "train" / "lenet" / "plane2" / "scale0.5" / "full" / "whole.log").read_text()
     assert "(OMP_WAIT_POLICY=PASSIVE)" in train_log
+    # Torch threads plus loader workers within the job's CPUs (nuwire.pipeline.cpus; config/test.yaml: 1 + 0).
+    assert "1 torch threads + 0 loader workers = 1, from train.threads = 1 and train.num_workers = 0" in train_log
 
 
 def test_runtimes_and_provenance_pages(finished_run: Path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ TEST_OVERRIDES = (
     "--slurm-keep-successful-logs",
 )
 RUN_TIMEOUT = 1200
+# CPUs of the rules without cpus_per_task in the workflow profile: their threads (config/test.yaml).
+_TRAIN = yaml.safe_load((ROOT / CONFIG).read_text())["train"]
+RULE_CPUS = {"train": _TRAIN["threads"] + _TRAIN.get("num_workers", 0), "evaluate": _TRAIN["threads"]}
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -259,6 +263,71 @@ def test_resources_of_the_workflow_profile_reach_slurm(runs: Runs):
         assert minutes(job["TimeLimit"]) == res["runtime"], where
         if "cpus_per_task" in res:
             assert int(job["NumCPUs"]) == res["cpus_per_task"], where
+        else:  # the rule's threads: train.threads + train.num_workers for train, train.threads for evaluate
+            assert int(job["NumCPUs"]) == RULE_CPUS.get(rule_of(job), 1), where
+
+
+# --- train fits its allocation, with the thesis's CPU settings (issue 21) --------------------------
+
+THESIS_TRAIN = {"threads": 8, "num_workers": 4}  # config/thesis.yaml's train CPUs
+TRAIN_TARGET = "results/models/lenet/plane2/scale0.5/full/whole/best.pt"
+
+
+@dataclass
+class ThesisTrain:
+    job: dict[str, str]
+    log: str
+
+
+@pytest.fixture(scope="module")
+def thesis_train(runs: Runs, tmp_path_factory) -> ThesisTrain:
+    """The train job once more through Slurm, in a copy of the finished run, with the thesis's
+    train.threads and train.num_workers: one short job (it resumes from the run's checkpoint,
+    whose hash leaves the CPU settings out), not another pipeline."""
+    workdir = tmp_path_factory.mktemp("thesis-cpus") / "run"
+    shutil.copytree(runs.slurm_dir, workdir, ignore=shutil.ignore_patterns(".snakemake"), symlinks=True)
+    config = yaml.safe_load((workdir / CONFIG).read_text())
+    config["train"].update(THESIS_TRAIN)
+    (workdir / "config" / "thesis-cpus.yaml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
+    env["XDG_CONFIG_HOME"] = str(runs.xdg)
+    args = ["--configfile", "config/thesis-cpus.yaml", "--forcerun", "train", *TEST_OVERRIDES]
+    proc = subprocess.run(
+        [SNAKEMAKE, "--profile", "slurm", TRAIN_TARGET, *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"thesis-CPU train run failed\n{diagnostics(workdir, output)}"
+    run_id = re.search(r"SLURM run ID: (\S+)", output)
+    assert run_id, output[-3000:]
+    shown = subprocess.run(["scontrol", "show", "job", "-d", "-o"], capture_output=True, text=True, timeout=60)
+    jobs = [job for job in parse_scontrol(shown.stdout) if job.get("JobName") == run_id.group(1)]
+    assert [rule_of(job) for job in jobs] == ["train"], jobs
+    log = (workdir / "results" / "logs" / "train" / "lenet" / "plane2" / "scale0.5" / "full" / "whole.log").read_text()
+    return ThesisTrain(jobs[0], log)
+
+
+def test_train_with_the_thesis_settings_fits_its_slurm_allocation(thesis_train: ThesisTrain, capsys):
+    job = thesis_train.job
+    wanted = THESIS_TRAIN["threads"] + THESIS_TRAIN["num_workers"]
+    # Slurm allocated what the config asks for: torch threads plus one CPU per loader process.
+    assert job["JobState"] == "COMPLETED" and int(job["NumCPUs"]) == wanted, job
+    # Inside the job: the CPUs it may use (its threads, SLURM_CPUS_PER_TASK, its affinity) and
+    # what torch and the loaders took of them, as the job logged it.
+    line = re.search(
+        r"CPUs: (\d+) for this job \((.*?)\): (\d+) torch threads \+ (\d+) loader workers = (\d+)", thesis_train.log
+    )
+    assert line, thesis_train.log[-3000:]
+    with capsys.disabled():
+        print(f"\nthesis train CPUs on Slurm: NumCPUs {job['NumCPUs']}; {line.group(0)}")
+    cpus, where, torch_threads, workers, total = (int(line.group(1)), line.group(2), *map(int, line.groups()[2:]))
+    assert f"SLURM_CPUS_PER_TASK {wanted}" in where
+    assert torch_threads + workers == total <= cpus <= wanted
+    assert 1 <= torch_threads <= THESIS_TRAIN["threads"] and workers <= THESIS_TRAIN["num_workers"]
 
 
 # --- same results as a local run -------------------------------------------------------------------

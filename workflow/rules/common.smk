@@ -227,6 +227,13 @@ with open(NUWIRE_DIR / "profiles" / "default" / "config.yaml") as _profile:
     RESOURCES = yaml.safe_load(_profile)["set-resources"]
 
 
+# Train's CPUs: torch threads plus one per DataLoader worker process (nuwire.pipeline.cpus). The
+# rule asks for that many threads; the Slurm plugin submits a rule's threads as --cpus-per-task
+# (the workflow profile sets no cpus_per_task for train and evaluate, which would replace them),
+# and the job fits torch and the workers into what it was actually given.
+TRAIN_CPUS = config["train"]["threads"] + config["train"]["num_workers"]
+
+
 # -- one workflow at a time per results directory (nuwire.pipeline.results_lock) ---------------------------
 import atexit
 

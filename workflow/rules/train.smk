@@ -15,7 +15,7 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
     conda:
         "../../envs/nuwire.yaml"
-    threads: config["train"].get("threads", 2)
+    threads: TRAIN_CPUS
     resources:
         **RESOURCES["train"],
     params:

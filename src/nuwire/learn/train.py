@@ -631,9 +631,12 @@ def run_train_job(
     outputs: TrainOutputs,
     checkpoint_dir: Path,
     threads: int,
+    num_workers: int | None = None,
 ) -> dict[str, Any]:
-    """The `train` rule: load the point's train and validation splits, then train()."""
-    cfg = TrainConfig.from_settings(point.arch, {**settings, "threads": threads})
+    """The `train` rule: load the point's train and validation splits, then train(). `threads` and
+    `num_workers` are the job's share of its CPUs (nuwire.pipeline.cpus), not the config's."""
+    workers = {} if num_workers is None else {"num_workers": num_workers}
+    cfg = TrainConfig.from_settings(point.arch, {**settings, "threads": threads, **workers})
     train_set = load_point_split(index_path, image_files, point, cuts, "train")
     val_set = load_point_split(index_path, image_files, point, cuts, "val")
     LOG.info(
