@@ -1,4 +1,5 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
+import json
 import re
 import sys
 
@@ -106,12 +107,51 @@ def canonical(value):
     return value
 
 
+def _h5(sample):
+    """An input file as an input of a job. A user's file (source opensamples) is `ancient`, so its
+    timestamp alone reruns nothing (a `touch`), its content does, through the input_id params
+    below; the workflow's own files (simulated, downloaded) rerun what follows when remade."""
+    return ancient(INPUT_FILES[sample]) if SOURCE == "opensamples" else INPUT_FILES[sample]
+
+
 def input_h5(wildcards):
-    return INPUT_FILES[wildcards.sample]
+    return _h5(wildcards.sample)
+
+
+# The content identity of each input (nuwire.io.identity), a params value of render: a file
+# replaced by `cp -p` or `rsync -a` (an older mtime) reruns its render, a touched one nothing.
+# Synthetic files are the workflow's own outputs (their rules rerun them); a Zenodo file's
+# identity is its listed MD5.
+from nuwire.io.identity import IdentityCache, input_identity
+
+_IDENTITIES = IdentityCache(".snakemake/nuwire-input-ids.json", writable=workflow.is_main_process)
+
+
+def _rendered_sha256(sample):
+    try:
+        return json.loads(Path(f"{RESULTS}/images/{sample}.qc.json").read_text()).get("input_sha256")
+    except (OSError, ValueError):
+        return None
+
+
+def sample_input_id(sample):
+    if SYNTHETIC:
+        return "made by the workflow"
+    if SOURCE == "zenodo":
+        return f"md5:{ZENODO_FILES[sample].md5}"
+    return input_identity(INPUT_FILES[sample], _IDENTITIES, lambda: _rendered_sha256(sample))
+
+
+def input_id(wildcards):
+    return sample_input_id(wildcards.sample)
+
+
+def all_input_ids(wildcards=None):
+    return [sample_input_id(s) for s in SAMPLES]
 
 
 def all_input_h5(wildcards=None):
-    return [INPUT_FILES[s] for s in SAMPLES]
+    return [_h5(s) for s in SAMPLES]
 
 
 def all_images(wildcards=None):

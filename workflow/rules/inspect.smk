@@ -17,5 +17,6 @@ rule inspect:
         **RESOURCES["inspect"],
     params:
         code=code("inspect"),
+        input_ids=all_input_ids,
     script:
         "../scripts/inspect.py"

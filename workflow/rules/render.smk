@@ -18,6 +18,7 @@ rule render:
         **RESOURCES["render"],
     params:
         code=code("render"),
+        input_id=input_id,
         downsample=canonical(config["render"]["downsample"]),
         threshold=config["render"]["threshold"],
         saturation=config["render"]["saturation"],

@@ -38,6 +38,7 @@ from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
 from nuwire.images.adc_range import out_of_range_reason
 from nuwire.io.atomic import atomic_path
+from nuwire.io.identity import sha256_file, stat_key
 from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
 
 FORMAT_VERSION = "nuwire-sparse-images/1"
@@ -436,6 +437,9 @@ def render_file(
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
     (the Parquet first, then the QC), so a killed job leaves neither under its final name.
     """
+    # The content actually rendered, for the provenance and the next build's rerun check
+    # (nuwire.io.identity): hashed first, and refused if the file changes while it is read.
+    before, input_sha256 = stat_key(h5_path), sha256_file(h5_path)
     with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
         geometry = f.geometry
         # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
@@ -453,6 +457,12 @@ def render_file(
                     "shows what it holds) and remove it from the input directory or replace it."
                 )
         qc = _qc_record(h5_path, sample, geometry.name, params, f.n_events, rendered, skipped)
+        qc.update(input_size=before[0], input_sha256=input_sha256)
+        if stat_key(h5_path) != before:
+            raise InputFileError(
+                f"{h5_path}: the file changed while it was being rendered (size, time stamps or inode); "
+                "it is probably still being copied. Run again once the copy is complete."
+            )
         qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return qc
 

@@ -1,7 +1,8 @@
 """Provenance recorded with every result: code version, config hash, packages, input files.
 
-The input files' sizes and SHA-256 checksums are computed once, by the dataset stage, into
-`dataset/inputs.json`; later stages copy that manifest rather than re-reading gigabytes of HDF5.
+The input files' sizes and SHA-256 checksums are those each render job computed of the file it
+read (its QC record), collected by the dataset stage into `dataset/inputs.json`; later stages copy
+that manifest rather than re-reading gigabytes of HDF5.
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ from typing import Any
 
 from nuwire import __version__
 from nuwire.io.atomic import jsonable
+from nuwire.io.identity import sha256_file as sha256_file  # re-exported: one file hash for all
 
 PACKAGES = ("snakemake", "h5py", "numpy", "pandas", "torch", "scikit-learn", "pyarrow", "matplotlib", "pillow")
-CHUNK = 8 << 20
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def input_manifest(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
-    return [{"file": str(p), "size": os.path.getsize(p), "sha256": sha256_file(p)} for p in paths]
+def input_manifest(
+    paths: Sequence[str | os.PathLike[str]], rendered: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Size and SHA-256 of each input: those of the file its render job read (`rendered`: QC
+    records by file path, `input_size` / `input_sha256`), else of the file as it is now."""
+    out = []
+    for p in paths:
+        qc = (rendered or {}).get(str(p), {})
+        if "input_sha256" in qc:
+            out.append({"file": str(p), "size": int(qc["input_size"]), "sha256": str(qc["input_sha256"])})
+        else:
+            out.append({"file": str(p), "size": os.path.getsize(p), "sha256": sha256_file(p)})
+    return out
 
 
 def config_hash(settings: Any) -> str:
