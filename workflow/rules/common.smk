@@ -1,4 +1,5 @@
 # Input functions, the sweep expansion and get_final_output(); logic lives in the nuwire package.
+import atexit
 import json
 import re
 import sys
@@ -125,6 +126,7 @@ def input_h5(wildcards):
 from nuwire.io.identity import IdentityCache, input_identity
 
 _IDENTITIES = IdentityCache(".snakemake/nuwire-input-ids.json", writable=workflow.is_main_process)
+atexit.register(_IDENTITIES.flush)  # after a dry run too; onstart below flushes before any job
 
 
 def _rendered_sha256(sample):
@@ -275,8 +277,6 @@ TRAIN_CPUS = config["train"]["threads"] + config["train"]["num_workers"]
 
 
 # -- one workflow at a time per results directory (nuwire.pipeline.results_lock) ---------------------------
-import atexit
-
 from nuwire.pipeline import results_lock
 
 
@@ -289,6 +289,7 @@ onstart:
         except NuwireError as err:
             raise WorkflowError(str(err)) from None
         atexit.register(results_lock.release, _LOCK)  # also after an interrupt
+        _IDENTITIES.flush()  # the input identities of this DAG, before any job runs
 
 
 onsuccess:

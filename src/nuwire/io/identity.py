@@ -74,12 +74,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 class IdentityCache:
-    """{path: {"stat": stat key, "id": identity}} in a JSON file; written only when it changed,
-    and only by a process allowed to (`writable`: the main Snakemake process)."""
+    """{path: {"stat": stat key, "id": identity}} in a JSON file. `flush()` writes it once, if it
+    changed and this process may (`writable`: the main Snakemake process, not a cluster job);
+    the workflow flushes when the DAG is built and at exit, not once per file."""
 
     def __init__(self, path: str | os.PathLike[str], writable: bool) -> None:
         self.path = Path(path)
         self.writable = writable
+        self.dirty = False
         try:
             self.entries: dict[str, dict[str, Any]] = json.loads(self.path.read_text())
         except (OSError, ValueError):
@@ -90,12 +92,15 @@ class IdentityCache:
         return entry if isinstance(entry, dict) else None
 
     def put(self, key: str, stat: list[int], identity: str) -> None:
-        if self.entries.get(key) == {"stat": stat, "id": identity}:
-            return
-        self.entries[key] = {"stat": stat, "id": identity}
-        if self.writable:
+        if self.entries.get(key) != {"stat": stat, "id": identity}:
+            self.entries[key] = {"stat": stat, "id": identity}
+            self.dirty = True
+
+    def flush(self) -> None:
+        if self.dirty and self.writable:
             try:
                 write_json(self.path, self.entries)
+                self.dirty = False
             except OSError:  # a cache: without it the next build only reads the samples again
                 pass
 
