@@ -55,9 +55,9 @@ def _opensamples_files():
         )
     if not files:
         raise WorkflowError(
-            f"input.opensamples_dir: no files matching {pattern!r} in {described(directory)}"
-            f"{f' (but {len(others)} other HDF5-like file(s), e.g. {Path(others[0]).name})' if others else ''}. "
-            "Copy the OpenSamples WithWire files there or fix the path or input.pattern in the config."
+            f"input.opensamples_dir: no files matching {pattern!r} in {described(directory)}. Copy the "
+            "OpenSamples WithWire files there or fix the path in the config."
+            f"{f' It holds {len(others)} other HDF5-like file(s), e.g. {Path(others[0]).name}: widen input.pattern to use them.' if others else ''}"
         )
     try:
         check_hdf5_signatures(files)  # all empty or non-HDF5 files in one message, before any job
