@@ -276,6 +276,7 @@ def test_files_outside_the_pattern_are_never_checked_or_fetched(served_files, tm
     with serve(Records(files=served_files, edit=extra)) as records:
         zenodo = {"records": [101, 202], "base_url": records.base_url, "pattern": "*WithWire*.h5"}
         assert sorted(remote_files(zenodo, tmp_path)) == ["bnb_WithWire_00", "bnb_WithWire_01", "nue_WithWire_00"]
+        assert file_gets(records) == {} and sorted(p.name for p in tmp_path.iterdir()) == ["101.json", "202.json"]
 
 
 def test_the_storage_copy_is_never_used_through_a_climbing_path(tmp_path):
