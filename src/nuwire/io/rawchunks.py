@@ -1,0 +1,353 @@
+"""Read `wire_table/adc` chunk by chunk around h5py: raw chunks, fast inflate, sparse unshuffle.
+
+h5py delivers an event's rows at the speed of HDF5's filter pipeline: zlib, one chunk at a time on
+one thread, then a byte transpose for the shuffle filter. Here the event's stored chunks are read
+raw (`read_direct_chunk`, a few ms per event), inflated with libdeflate (`deflate`, about 4× zlib)
+in a bounded thread pool fed batches of chunks, and un-shuffled *sparsely*: readouts are ~98% zero,
+so only the 8-element groups with a nonzero byte in any byte plane are gathered and reassembled.
+The result is the event's rows as the same float32 array h5py gives (zeros placed, nonzero values
+scattered, NaN and -0.0 bit for bit) plus the coordinates of its nonzero samples, which the
+renderer uses to find its candidate blocks without scanning the zeros.
+
+Each chunk is inflated once per pass over the file: the nonzero samples of a chunk row that holds
+the start of the next event are kept (sparse, small) for that event. Memory per job: one event's
+rows, its compressed chunks, and the batches in flight (`BATCH_CHUNKS` chunks per worker).
+
+Only what this module verifies it can reproduce is taken: a chunked dataset of a plain numeric
+type, filters deflate and/or shuffle (each chunk's filter mask honoured), a zero fill value and a
+file driver that `read_direct_chunk` reads. Anything else returns a reason from `plan`, and the
+caller reads through h5py (same values, only slower) and logs that reason.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+try:  # libdeflate bindings; without them the dataset is read through h5py (see `plan`)
+    import deflate as _deflate
+except ImportError:  # pragma: no cover - the pinned dependency is installed with the package
+    _deflate = None
+
+DATASET = "/wire_table/adc"
+FILTER_DEFLATE = h5py.h5z.FILTER_DEFLATE
+FILTER_SHUFFLE = h5py.h5z.FILTER_SHUFFLE
+SUPPORTED_FILTERS = {FILTER_DEFLATE: "deflate", FILTER_SHUFFLE: "shuffle"}
+# Chunks per task handed to a worker: a future costs ~60 µs, about what inflating one 128 kB chunk
+# costs, so one future per chunk would spend as much on the pool as on the work; 64 chunks of the
+# demo layout are 8 MB of inflated data in flight per worker.
+BATCH_CHUNKS = 64
+# Chunks inflated into one buffer and searched for nonzeros while it is in cache (8 × 128 kB = 1 MB).
+CACHE_CHUNKS = 8
+
+
+def job_cpus() -> int:
+    """CPUs this process may run on (a Slurm job's allocation, not the node's core count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class CorruptChunkError(ValueError):
+    """A stored chunk does not decode to a chunk (the reader adds the file and the event)."""
+
+
+@dataclass(frozen=True)
+class ChunkIndex:
+    """Where the stored chunks of the dataset are, sorted by (first row, first tick)."""
+
+    chunk_rows: int  # rows per chunk
+    chunk_ticks: int  # ticks per chunk
+    itemsize: int
+    dtype: np.dtype
+    filters: tuple[int, ...]  # filter ids in pipeline (write) order
+    row: np.ndarray  # int64 first row of each stored chunk
+    tick: np.ndarray  # int64 first tick of each stored chunk
+    address: np.ndarray  # int64 byte address of each stored chunk in the file
+    size: np.ndarray  # int64 stored bytes of each chunk
+    mask: np.ndarray  # int64 filter mask of each chunk (bit i set: filter i was skipped)
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_rows * self.chunk_ticks * self.itemsize
+
+
+def plan(h5: h5py.File) -> ChunkIndex | str:
+    """The chunk index of `wire_table/adc`, or why the raw route cannot read it (a log line)."""
+    if _deflate is None:
+        return "the 'deflate' package (libdeflate) is not installed"
+    if h5.driver != "sec2":
+        return f"the file is open with HDF5 driver '{h5.driver}'"
+    ds = h5[DATASET]
+    dtype = ds.dtype
+    if dtype.kind not in "fiu" or dtype.shape or dtype.names is not None:
+        return f"{DATASET} has type {dtype}, not a plain number"
+    if ds.chunks is None:
+        return f"{DATASET} is not chunked (contiguous or compact layout)"
+    dcpl = ds.id.get_create_plist()
+    filters = []
+    for i in range(dcpl.get_nfilters()):
+        code = int(dcpl.get_filter(i)[0])
+        if code not in SUPPORTED_FILTERS:
+            name = dcpl.get_filter(i)[3].decode(errors="replace") or "unnamed"
+            return f"{DATASET} uses filter {code} ({name}); only deflate and shuffle are read raw"
+        filters.append(code)
+    if FILTER_SHUFFLE in filters and (filters.index(FILTER_SHUFFLE) != 0 or filters.count(FILTER_SHUFFLE) > 1):
+        return f"{DATASET} has filters {filters} (shuffle after another filter is not read raw)"
+    fill = np.zeros(1, dtype=dtype)
+    dcpl.get_fill_value(fill)
+    if fill.view(np.uint8).any():
+        return f"{DATASET} has fill value {fill[0]!r}, not 0"
+    if not hasattr(ds.id, "chunk_iter"):
+        return "this HDF5/h5py cannot list chunks (H5Dchunk_iter needs HDF5 >= 1.12.3)"
+    records: list[tuple[int, int, int, int, int]] = []
+
+    def visit(info: Any) -> None:
+        records.append((*info.chunk_offset, info.byte_offset, info.size, info.filter_mask))
+
+    try:
+        ds.id.chunk_iter(visit)
+    except (OSError, RuntimeError) as err:  # a damaged index: h5py names it when the event is read
+        return f"its chunk index cannot be listed ({err})"
+    table = np.asarray(records, dtype=np.int64).reshape(-1, 5)
+    table = table[np.lexsort((table[:, 1], table[:, 0]))]
+    return ChunkIndex(
+        chunk_rows=int(ds.chunks[0]),
+        chunk_ticks=int(ds.chunks[1]),
+        itemsize=int(dtype.itemsize),
+        dtype=dtype,
+        filters=tuple(filters),
+        row=table[:, 0],
+        tick=table[:, 1],
+        address=table[:, 2],
+        size=table[:, 3],
+        mask=table[:, 4],
+    )
+
+
+@dataclass
+class SparseRows:
+    """Nonzero samples of some rows: absolute row, tick and value (the dataset's own type)."""
+
+    row: np.ndarray
+    tick: np.ndarray
+    value: np.ndarray
+
+    def select(self, keep: np.ndarray) -> SparseRows:
+        return SparseRows(self.row[keep], self.tick[keep], self.value[keep])
+
+    @staticmethod
+    def concat(parts: list[SparseRows], dtype: np.dtype) -> SparseRows:
+        if not parts:
+            return SparseRows(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, dtype))
+        return SparseRows(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("row", "tick", "value")))
+
+
+@dataclass
+class EventRows:
+    """One event's `adc` rows as h5py would return them (float32) and where their nonzeros are."""
+
+    adc: np.ndarray  # (count, n_ticks) float32
+    row: np.ndarray  # int64 row within the event of each nonzero sample
+    tick: np.ndarray  # int64 tick of each nonzero sample
+    value: np.ndarray  # float32 value of each nonzero sample
+
+
+class RawChunkReader:
+    """Reads row ranges of `wire_table/adc` in file order from raw chunks (see module doc)."""
+
+    def __init__(self, h5: h5py.File, path: Path, index: ChunkIndex, threads: int | None = None) -> None:
+        self.path = path
+        self._ds = h5[DATASET]
+        self._n_rows, self._n_ticks = (int(n) for n in self._ds.shape)
+        self._index = index
+        self.threads = max(1, threads if threads is not None else job_cpus())
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="inflate") if self.threads > 1 else None
+        self._fd = os.open(path, os.O_RDONLY)
+        # Chunks are read straight from the file at their addresses (one read per event where they
+        # lie together, as writers store them) when the first chunk read so equals what HDF5 reads;
+        # otherwise (a user block, an address base) one `read_direct_chunk` per chunk.
+        self._by_address = self._addresses_are_file_offsets()
+        # The nonzeros of the last chunk row read, from the end of the last event read onwards.
+        self._carry_chunk_row, self._carry_from = -1, 0
+        self._carry: SparseRows | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _addresses_are_file_offsets(self) -> bool:
+        ix = self._index
+        if not len(ix.row):
+            return True
+        try:
+            _, expected = self._ds.id.read_direct_chunk((int(ix.row[0]), int(ix.tick[0])))
+        except (OSError, ValueError, KeyError):
+            return False  # the chunk itself is named as corrupted when its event is read
+        return os.pread(self._fd, int(ix.size[0]), int(ix.address[0])) == expected
+
+    # -- one event ---------------------------------------------------------------------------
+    def read_rows(self, start: int, count: int) -> EventRows:
+        """Rows start .. start+count-1 as float32 (like h5py's read) plus their nonzero samples."""
+        ix = self._index
+        out = np.zeros((count, self._n_ticks), dtype=np.float32)
+        if count == 0:
+            return EventRows(out, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
+        end = start + count
+        first_cr, last_cr = start // ix.chunk_rows, (end - 1) // ix.chunk_rows
+        parts: list[SparseRows] = []
+        if self._carry is not None and self._carry_chunk_row == first_cr and start >= self._carry_from:
+            parts.append(self._carry)  # this chunk row was inflated for the previous event
+            first_cr += 1
+        if first_cr <= last_cr:
+            lo = int(np.searchsorted(ix.row, first_cr * ix.chunk_rows, side="left"))
+            hi = int(np.searchsorted(ix.row, (last_cr + 1) * ix.chunk_rows, side="left"))
+            parts.extend(self._decode(lo, hi))
+        found = SparseRows.concat(parts, ix.dtype)
+        # Keep what lies past this event in its last chunk row: the next event starts there.
+        after = found.row >= end
+        self._carry_chunk_row, self._carry_from = last_cr, end
+        self._carry = found.select(after) if after.any() else None
+        inside = ~after & (found.row >= start)
+        if self._n_ticks % ix.chunk_ticks:
+            inside &= found.tick < self._n_ticks  # edge chunks are stored whole, padding included
+        mine = found.select(inside)
+        row = mine.row - start
+        value = mine.value.astype(np.float32, copy=False)  # what np.asarray(..., float32) does to h5py's array
+        out.reshape(-1)[row * self._n_ticks + mine.tick] = value
+        return EventRows(out, row, mine.tick, value)
+
+    # -- chunks ------------------------------------------------------------------------------
+    def _decode(self, lo: int, hi: int) -> list[SparseRows]:
+        """Nonzero samples of stored chunks lo..hi-1 of the index: read here, inflated in batches."""
+        ix = self._index
+        if lo == hi:  # no stored chunks: all zero (writers skip all-zero chunks)
+            return []
+        payloads = self._read_chunks(lo, hi)
+        items = list(zip(ix.row[lo:hi].tolist(), ix.tick[lo:hi].tolist(), ix.mask[lo:hi].tolist(), payloads))
+        batches = [items[i : i + BATCH_CHUNKS] for i in range(0, len(items), BATCH_CHUNKS)]
+        if self._pool is None or len(batches) == 1:
+            return [self._decode_batch(b) for b in batches]
+        return list(self._pool.map(self._decode_batch, batches))
+
+    def _read_chunks(self, lo: int, hi: int) -> list[bytes | memoryview]:
+        """The stored bytes of chunks lo..hi-1: one read of the span they lie in when it is compact."""
+        ix = self._index
+        offsets = [(int(r), int(t)) for r, t in zip(ix.row[lo:hi], ix.tick[lo:hi])]
+        if not self._by_address:
+            out: list[bytes | memoryview] = []
+            for offset in offsets:
+                try:
+                    out.append(self._ds.id.read_direct_chunk(offset)[1])
+                except (OSError, ValueError, KeyError) as err:
+                    raise self._corrupt(offset, f"its stored bytes cannot be read ({err})") from None
+            return out
+        address, size = ix.address[lo:hi], ix.size[lo:hi]
+        first, stop = int(address.min()), int((address + size).max())
+        if stop - first <= 2 * int(size.sum()) + 2**20:
+            blob = memoryview(os.pread(self._fd, stop - first, first))
+            pieces = [blob[a - first : a - first + n] for a, n in zip(address.tolist(), size.tolist())]
+        else:
+            pieces = [memoryview(os.pread(self._fd, n, a)) for a, n in zip(address.tolist(), size.tolist())]
+        for offset, piece, n in zip(offsets, pieces, size.tolist()):
+            if len(piece) != n:
+                raise self._corrupt(offset, "the file ends before the chunk does (truncated file)")
+        return pieces
+
+    def _decode_batch(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> SparseRows:
+        """Nonzero samples of a batch of chunks, taken CACHE_CHUNKS at a time: each group is
+        inflated into one buffer that stays in cache while its nonzeros are found (a pass over a
+        whole event's inflated bytes would run at memory speed, several times slower)."""
+        parts = [self._decode_group(batch[i : i + CACHE_CHUNKS]) for i in range(0, len(batch), CACHE_CHUNKS)]
+        return SparseRows.concat(parts, self._index.dtype)
+
+    def _decode_group(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> SparseRows:
+        ix = self._index
+        nbytes, n = ix.chunk_bytes, ix.chunk_rows * ix.chunk_ticks
+        buf = np.empty((len(batch), nbytes), dtype=np.uint8)
+        shuffled = np.zeros(len(batch), dtype=bool)
+        for k, (r, t, mask, payload) in enumerate(batch):
+            data: bytes | memoryview = payload
+            # Undo the filters in reverse pipeline order; bit i of the mask: filter i was skipped.
+            for i in reversed(range(len(ix.filters))):
+                if mask >> i & 1:
+                    continue
+                if ix.filters[i] == FILTER_DEFLATE:
+                    data = self._inflate(data, (r, t))
+                elif ix.itemsize > 1:  # shuffle (filter 0, see `plan`): undone last, sparsely, below
+                    shuffled[k] = True
+            if len(data) != nbytes:
+                raise self._corrupt((r, t), f"it holds {len(data)} bytes once decoded, the chunk size is {nbytes}")
+            buf[k] = np.frombuffer(data, dtype=np.uint8)
+        parts = []
+        for flag in (True, False):
+            sel = np.flatnonzero(shuffled == flag)
+            if sel.size:
+                take = buf if sel.size == len(buf) else buf[sel]
+                elem, value = _nonzero_shuffled(take, n, ix.itemsize) if flag else _nonzero_plain(take, n, ix.itemsize)
+                chunk, pos = np.divmod(elem, n)
+                within_row, within_tick = np.divmod(pos, ix.chunk_ticks)
+                base_r = np.asarray([batch[i][0] for i in sel], dtype=np.int64)
+                base_t = np.asarray([batch[i][1] for i in sel], dtype=np.int64)
+                parts.append(
+                    SparseRows(base_r[chunk] + within_row, base_t[chunk] + within_tick, value.view(ix.dtype).ravel())
+                )
+        return SparseRows.concat(parts, ix.dtype)
+
+    def _inflate(self, data: bytes | memoryview, offset: tuple[int, int]) -> bytes:
+        try:
+            # One byte of room: a stream that inflates to more than a chunk is caught by its length.
+            return _deflate.zlib_decompress(data, self._index.chunk_bytes + 1)
+        except _deflate.DeflateError as err:
+            raise self._corrupt(offset, f"its deflate stream is damaged ({err})") from None
+
+    def _corrupt(self, offset: tuple[int, int], what: str) -> CorruptChunkError:
+        return CorruptChunkError(f"the chunk of {DATASET} at offset {offset} is corrupted: {what}")
+
+
+def _nonzero_shuffled(buf: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat element index, value bytes as (k, size) uint8) of the nonzero items of shuffled chunks.
+
+    A shuffled chunk stores byte 0 of every item, then byte 1, ... An item is nonzero iff any of its
+    bytes is; the byte planes are OR-ed 8 bytes at a time (whole uint64 words), the words with any
+    nonzero byte give candidate items, and only those are reassembled from the planes.
+    """
+    planes = buf.reshape(len(buf), size, n)
+    if n % 8 == 0:
+        words = planes.view(np.uint64)  # (chunks, size, n / 8)
+        any_bits = words[:, 0].copy()
+        for k in range(1, size):
+            np.bitwise_or(any_bits, words[:, k], out=any_bits)
+        hit = np.flatnonzero(any_bits)
+        chunk, word = np.divmod(hit, n // 8)
+        cand = ((chunk * n + word * 8)[:, None] + np.arange(8)).ravel()
+    else:
+        any_bytes = np.bitwise_or.reduce(planes, axis=1)
+        cand = np.flatnonzero(any_bytes)
+    chunk, pos = np.divmod(cand, n)
+    flat, base = buf.reshape(-1), chunk * (size * n) + pos  # 1-D gathers are the cheapest
+    items = np.empty((len(cand), size), dtype=np.uint8)
+    for k in range(size):
+        items[:, k] = flat.take(base + k * n)
+    keep = items.view(f"u{size}" if size in (1, 2, 4, 8) else f"V{size}").ravel() != 0
+    if size not in (1, 2, 4, 8):  # pragma: no cover - numeric types are 1, 2, 4 or 8 bytes
+        keep = items.any(axis=1)
+    return cand[keep], items[keep]
+
+
+def _nonzero_plain(buf: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat element index, value bytes) of the nonzero items of unshuffled chunks."""
+    words = buf.view(f"u{size}").reshape(-1)
+    idx = np.flatnonzero(words)
+    return idx, words[idx].view(np.uint8).reshape(-1, size)
