@@ -511,8 +511,9 @@ def _render_events(
     buffer = _RowBuffer()
     with tqdm(total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
         # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
-        # not read every event a second time to look for them.
-        for ev in f.iter_events(check_finite=False):
+        # not read every event a second time to look for them; each event's planes are dropped
+        # before the next is read (`_render_event`), so the reader may reuse its buffer.
+        for ev in f.iter_events(check_finite=False, reuse_buffer=True):
             bar.update(1)
             images = _render_event(ev, params)
             if images is None:

@@ -350,17 +350,25 @@ class OpenSamplesFile:
         return np.where(found, order[pos], -1)
 
     # -- events -----------------------------------------------------------------------------
-    def iter_events(self, check_finite: bool = True) -> Iterator[Event]:
+    def iter_events(self, check_finite: bool = True, reuse_buffer: bool = False) -> Iterator[Event]:
         """Yield every event of event_table in file order (skipped ones carry skip_reason).
 
         `check_finite=False` leaves NaN/inf ADC values in the planes for a caller that finds them
         itself at no extra cost (the renderer's exact block sums do): the check reads the whole
         event once more, about a quarter of the time h5py takes to read it.
+        `reuse_buffer=True` lets the raw-chunk reader write every event's rows into one buffer:
+        for a caller that is done with an event's planes before it asks for the next one.
         """
         truth = self.truth()
         reco = self.reco_vertices()
-        for index in range(self.n_events):
-            yield self._make_event(index, truth, reco, check_finite)
+        if self._raw is not None:
+            self._raw.reuse_buffer = reuse_buffer
+        try:
+            for index in range(self.n_events):
+                yield self._make_event(index, truth, reco, check_finite)
+        finally:
+            if self._raw is not None:
+                self._raw.reuse_buffer = False
 
     def read_event(self, index: int) -> Event:
         if not 0 <= index < self.n_events:
@@ -479,8 +487,9 @@ def _nonzero_by_plane(
     """Per plane, (wire, tick) of the event's nonzero samples (rows placed by local_wire)."""
     if rows is None:
         return None
-    p, w = plane[rows.row], wire[rows.row]
-    return tuple((w[p == k], rows.tick[p == k]) for k in range(N_PLANES))
+    row, tick = rows.row_tick()
+    p, w = plane[row], wire[row]
+    return tuple((w[p == k], tick[p == k]) for k in range(N_PLANES))
 
 
 def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
