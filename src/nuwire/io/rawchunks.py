@@ -11,7 +11,8 @@ renderer uses to find its candidate blocks without scanning the zeros.
 
 Each chunk is inflated once per pass over the file: the nonzero samples of a chunk row that holds
 the start of the next event are kept (sparse, small) for that event. Memory per job: one event's
-rows, its compressed chunks, and the batches in flight (`BATCH_CHUNKS` chunks per worker).
+rows, its compressed chunks, and the batches in flight (`BATCH_BYTES` of inflated data per worker,
+or one chunk where chunks are bigger).
 
 Only what this module verifies it can reproduce is taken: a chunked dataset of a plain numeric
 type, filters deflate and/or shuffle (each chunk's filter mask honoured), a zero fill value and a
@@ -22,6 +23,8 @@ caller reads through h5py (same values, only slower) and logs that reason.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +42,13 @@ DATASET = "/wire_table/adc"
 FILTER_DEFLATE = h5py.h5z.FILTER_DEFLATE
 FILTER_SHUFFLE = h5py.h5z.FILTER_SHUFFLE
 SUPPORTED_FILTERS = {FILTER_DEFLATE: "deflate", FILTER_SHUFFLE: "shuffle"}
-# Chunks per task handed to a worker: a future costs ~60 µs, about what inflating one 128 kB chunk
-# costs, so one future per chunk would spend as much on the pool as on the work; 64 chunks of the
-# demo layout are 8 MB of inflated data in flight per worker.
-BATCH_CHUNKS = 64
-# Chunks inflated into one buffer and searched for nonzeros while it is in cache (16 × 128 kB = 2 MB;
-# 8 to 64 measured, 16 and up within a few % on the demo files).
-CACHE_CHUNKS = 16
+# Inflated bytes searched for nonzeros at a time, while they are in cache: 2 MB (16 chunks of the
+# demo layout; 8 to 64 such chunks measured, 16 and up within a few % of each other).
+CACHE_BYTES = 2 * 2**20
+# Inflated bytes per task handed to a worker: a future costs ~60 µs, about what inflating one
+# 128 kB chunk costs, so one future per chunk would spend as much on the pool as on the work.
+# 8 MB (64 demo chunks) per task; a chunk bigger than that is a task of its own.
+BATCH_BYTES = 8 * 2**20
 
 
 def job_cpus() -> int:
@@ -174,8 +177,10 @@ class RawChunkReader:
         self._ds = h5[DATASET]
         self._n_rows, self._n_ticks = (int(n) for n in self._ds.shape)
         self._index = index
+        self._group = max(1, CACHE_BYTES // index.chunk_bytes)  # chunks searched for nonzeros at once
         self.threads = max(1, threads if threads is not None else job_cpus())
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="inflate") if self.threads > 1 else None
+        # threads - 1 workers: the calling thread decodes too instead of waiting for them.
+        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="inflate") if self.threads > 1 else None
         self._fd = os.open(path, os.O_RDONLY)
         # Chunks are read straight from the file at their addresses (one read per event where they
         # lie together, as writers store them) when the first chunk read so equals what HDF5 reads;
@@ -261,12 +266,37 @@ class RawChunkReader:
             return []
         payloads = self._read_chunks(lo, hi)
         items = list(zip(ix.row[lo:hi].tolist(), ix.tick[lo:hi].tolist(), ix.mask[lo:hi].tolist(), payloads))
-        batches = [items[i : i + BATCH_CHUNKS] for i in range(0, len(items), BATCH_CHUNKS)]
+        per_batch = self._group * max(1, BATCH_BYTES // (self._group * ix.chunk_bytes))
+        batches = [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
+        done: list[list[SparseRows]] = [[] for _ in batches]
         if self._pool is None or len(batches) == 1:
-            done = [self._decode_batch(b) for b in batches]
+            self._drain(batches, done, iter(range(len(batches))), threading.Lock())
         else:
-            done = list(self._pool.map(self._decode_batch, batches))
+            # Every thread, the caller's too, takes the next batch until none is left (a free
+            # thread never waits behind a slow one); results stay in batch order.
+            todo, lock = iter(range(len(batches))), threading.Lock()
+            helpers = [
+                self._pool.submit(self._drain, batches, done, todo, lock)
+                for _ in range(min(self.threads, len(batches)) - 1)
+            ]
+            self._drain(batches, done, todo, lock)
+            for helper in helpers:
+                helper.result()  # re-raises a helper's error (a corrupted chunk)
         return [part for parts in done for part in parts]
+
+    def _drain(
+        self,
+        batches: list[list[tuple[int, int, int, bytes | memoryview]]],
+        done: list[list[SparseRows]],
+        todo: Iterator[int],
+        lock: threading.Lock,
+    ) -> None:
+        while True:
+            with lock:
+                k = next(todo, None)
+            if k is None:
+                return
+            done[k] = self._decode_batch(batches[k])
 
     def _read_chunks(self, lo: int, hi: int) -> list[bytes | memoryview]:
         """The stored bytes of chunks lo..hi-1: one read of the span they lie in when it is compact."""
@@ -293,10 +323,10 @@ class RawChunkReader:
         return pieces
 
     def _decode_batch(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> list[SparseRows]:
-        """Nonzero samples of a batch of chunks, taken CACHE_CHUNKS at a time: each group is
+        """Nonzero samples of a batch of chunks, taken CACHE_BYTES at a time: each group is
         inflated into one buffer that stays in cache while its nonzeros are found (a pass over a
         whole event's inflated bytes would run at memory speed, several times slower)."""
-        return [self._decode_group(batch[i : i + CACHE_CHUNKS]) for i in range(0, len(batch), CACHE_CHUNKS)]
+        return [self._decode_group(batch[i : i + self._group]) for i in range(0, len(batch), self._group)]
 
     def _decode_group(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> SparseRows:
         ix = self._index
