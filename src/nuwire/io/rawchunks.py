@@ -2,7 +2,7 @@
 
 h5py delivers an event's rows at the speed of HDF5's filter pipeline: zlib, one chunk at a time on
 one thread, then a byte transpose for the shuffle filter. Here the event's stored chunks are read
-raw (`read_direct_chunk`, a few ms per event), inflated with libdeflate (`deflate`, about 4× zlib)
+raw (from their file addresses, or `read_direct_chunk`; a few ms per event), inflated with libdeflate (`deflate`, about 4× zlib)
 in a bounded thread pool fed batches of chunks, and un-shuffled *sparsely*: readouts are ~98% zero,
 so only the 8-element groups with a nonzero byte in any byte plane are gathered and reassembled.
 The result is the event's rows as the same float32 array h5py gives (zeros placed, nonzero values
@@ -73,10 +73,10 @@ class ChunkIndex:
     dtype: np.dtype
     filters: tuple[int, ...]  # filter ids in pipeline (write) order
     row: np.ndarray  # int64 first row of each stored chunk
-    tick: np.ndarray  # int64 first tick of each stored chunk
+    tick: np.ndarray  # int32 first tick of each stored chunk
     address: np.ndarray  # int64 byte address of each stored chunk in the file
-    size: np.ndarray  # int64 stored bytes of each chunk
-    mask: np.ndarray  # int64 filter mask of each chunk (bit i set: filter i was skipped)
+    size: np.ndarray  # int32 stored bytes of each chunk
+    mask: np.ndarray  # int32 filter mask of each chunk (bit i set: filter i was skipped)
 
     @property
     def chunk_bytes(self) -> int:
@@ -111,28 +111,37 @@ def plan(h5: h5py.File) -> ChunkIndex | str:
         return f"{DATASET} has fill value {fill[0]!r}, not 0"
     if not hasattr(ds.id, "chunk_iter"):
         return "this HDF5/h5py cannot list chunks (H5Dchunk_iter needs HDF5 >= 1.12.3)"
-    records: list[tuple[int, int, int, int, int]] = []
-
-    def visit(info: Any) -> None:
-        records.append((*info.chunk_offset, info.byte_offset, info.size, info.filter_mask))
-
+    # The index of a real file may hold millions of chunks: numpy columns (28 bytes a chunk), not
+    # a Python tuple per chunk (~150 bytes).
     try:
+        n = int(ds.id.get_num_chunks())
+        row, address = np.empty(n, np.int64), np.empty(n, np.int64)
+        tick, size, mask = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32)
+        seen = [0]
+
+        def visit(info: Any) -> None:
+            k = seen[0]
+            row[k], tick[k] = info.chunk_offset
+            address[k], size[k], mask[k] = info.byte_offset, info.size, info.filter_mask
+            seen[0] = k + 1
+
         ds.id.chunk_iter(visit)
-    except (OSError, RuntimeError) as err:  # a damaged index: h5py names it when the event is read
+    except (OSError, RuntimeError, IndexError) as err:  # a damaged index: h5py names it when the event is read
         return f"its chunk index cannot be listed ({err})"
-    table = np.asarray(records, dtype=np.int64).reshape(-1, 5)
-    table = table[np.lexsort((table[:, 1], table[:, 0]))]
+    if seen[0] != n:
+        return f"its chunk index lists {seen[0]} of {n} chunks"
+    order = np.lexsort((tick, row))
     return ChunkIndex(
         chunk_rows=int(ds.chunks[0]),
         chunk_ticks=int(ds.chunks[1]),
         itemsize=int(dtype.itemsize),
         dtype=dtype,
         filters=tuple(filters),
-        row=table[:, 0],
-        tick=table[:, 1],
-        address=table[:, 2],
-        size=table[:, 3],
-        mask=table[:, 4],
+        row=row[order],
+        tick=tick[order],
+        address=address[order],
+        size=size[order],
+        mask=mask[order],
     )
 
 
