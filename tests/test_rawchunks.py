@@ -109,19 +109,27 @@ def test_other_adc_types_are_byte_identical(dtype: Any, demo_file: Path, tmp_pat
 
 @pytest.mark.parametrize("tall", [False, True], ids=["demo", "chunks_taller_than_events"])
 def test_events_read_in_any_order_match_h5py(tall: bool, demo_file: Path, tmp_path: Path):
-    """The kept chunk row of the previous event is only reused for rows it really holds."""
+    """The kept chunk row of the previous event, and the next event's chunks decoded ahead of time
+    (2 threads), serve only the rows they hold, whatever is read in between."""
     h5 = (
         relayout(demo_file, tmp_path / "f.h5", chunks=(4096, 64), shuffle=True, compression="gzip")
         if tall
         else demo_file
     )
-    with OpenSamplesFile(h5, threads=1) as raw, OpenSamplesFile(h5, raw_chunks=False) as ref:
-        for index in (1, 0, 1, 1, 3, 2, 5, 0):
-            a, b = raw.read_event(index), ref.read_event(index)
-            assert a.skip_reason == b.skip_reason
-            if b.planes is not None:
-                for pa, pb in zip(a.planes, b.planes):
-                    assert pa.tobytes() == pb.tobytes()
+    with OpenSamplesFile(h5, raw_chunks=False) as ref:
+        want = list(ref.iter_events())
+    for threads in (1, 2):
+        with OpenSamplesFile(h5, threads=threads) as raw:
+            events = raw.iter_events()
+            got = [next(events)]  # event 1 is being decoded ahead now
+            got += [raw.read_event(k) for k in (3, 1, 1, 0, 5, 2)]
+            got += list(events)  # events 1..5 after the reads in between
+        for ev in got:
+            ref_ev = want[ev.index]
+            assert ev.skip_reason == ref_ev.skip_reason
+            if ref_ev.planes is not None:
+                for pa, pb in zip(ev.planes, ref_ev.planes):
+                    assert pa.tobytes() == pb.tobytes(), (threads, ev.index)
 
 
 @pytest.mark.parametrize(

@@ -365,7 +365,11 @@ class OpenSamplesFile:
             self._raw.reuse_buffer = reuse_buffer
         try:
             for index in range(self.n_events):
-                yield self._make_event(index, truth, reco, check_finite)
+                event = self._make_event(index, truth, reco, check_finite)
+                following = self._wire_slices.get(index + 1)
+                if self._raw is not None and following is not None:
+                    self._raw.prefetch(*following)  # decoded by the pool while the caller works on `event`
+                yield event
         finally:
             if self._raw is not None:
                 self._raw.reuse_buffer = False

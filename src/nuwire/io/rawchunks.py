@@ -10,8 +10,10 @@ scattered, NaN and -0.0 bit for bit) plus the coordinates of its nonzero samples
 renderer uses to find its candidate blocks without scanning the zeros.
 
 Each chunk is inflated once per pass over the file: the nonzero samples of a chunk row that holds
-the start of the next event are kept (sparse, small) for that event. Memory per job: one event's
-rows, its compressed chunks, and the batches in flight (`BATCH_BYTES` of inflated data per worker,
+the start of the next event are kept (sparse, small) for that event. With more than one thread,
+`iter_events` has the next event's chunks decoded by the pool while its caller renders the current
+one (`prefetch`). Memory per job: one event's rows, the compressed chunks and nonzero samples of it
+and of the next one, and the batches in flight (`BATCH_BYTES` of inflated data per worker,
 or one chunk where chunks are bigger).
 
 Only what this module verifies it can reproduce is taken: a chunked dataset of a plain numeric
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +180,50 @@ class EventRows:
         return np.divmod(self.flat, self.adc.shape[1])
 
 
+Batch = list[tuple[int, int, int, "bytes | memoryview"]]  # (first row, first tick, filter mask, stored bytes)
+
+
+class _Job:
+    """Decoding a list of batches of chunks: every thread that calls `work` takes the next batch
+    until none is left (a free thread never waits behind a slow one); `result` joins in, waits for
+    the batches others took, and returns the parts in batch order or raises the first error."""
+
+    def __init__(self, decode: Callable[[Batch], list[SparseRows]], batches: list[Batch]) -> None:
+        self.batches = batches
+        self._decode = decode
+        self._done: list[list[SparseRows]] = [[] for _ in batches]
+        self._taken = self._finished = 0
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def work(self) -> None:
+        while True:
+            with self._cond:
+                if self._taken == len(self.batches) or self._error is not None:
+                    return
+                k = self._taken
+                self._taken += 1
+            try:
+                parts = self._decode(self.batches[k])
+            except BaseException as err:  # a corrupted chunk: raised to the reader by `result`
+                parts, error = [], err
+            else:
+                error = None
+            with self._cond:
+                self._done[k] = parts
+                self._error = self._error or error
+                self._finished += 1
+                self._cond.notify_all()
+
+    def result(self) -> list[SparseRows]:
+        self.work()
+        with self._cond:
+            self._cond.wait_for(lambda: self._finished == self._taken)
+            if self._error is not None:
+                raise self._error
+        return [part for parts in self._done for part in parts]
+
+
 class RawChunkReader:
     """Reads row ranges of `wire_table/adc` in file order from raw chunks (see module doc)."""
 
@@ -195,9 +241,12 @@ class RawChunkReader:
         # lie together, as writers store them) when the first chunk read so equals what HDF5 reads;
         # otherwise (a user block, an address base) one `read_direct_chunk` per chunk.
         self._by_address = self._addresses_are_file_offsets()
-        # The nonzeros of the last chunk row read, from the end of the last event read onwards.
-        self._carry_chunk_row, self._carry_from = -1, 0
+        # All nonzeros of the last chunk row read when it reaches past the event read: the next
+        # event starts there. Kept whole, so it serves any event that needs that chunk row.
+        self._carry_chunk_row = -1
         self._carry: SparseRows | None = None
+        # The decoding of the next event's chunk rows (first, last), started by `prefetch`.
+        self._pending: tuple[tuple[int, int], _Job] | None = None
         # With `reuse_buffer`, every event's rows are written into one buffer, zeroed again only
         # where the previous event had nonzeros: a fresh event-sized array costs page faults on
         # all of its ~200 MB, more than inflating the event. Only for a caller that drops each
@@ -232,28 +281,43 @@ class RawChunkReader:
         if count == 0:
             return EventRows(out, np.empty(0, np.int64), np.empty(0, np.float32))
         end = start + count
-        first_cr, last_cr = start // ix.chunk_rows, (end - 1) // ix.chunk_rows
+        first_cr, last_cr = self._chunk_rows(start, count)
         parts: list[SparseRows] = []
-        if self._carry is not None and self._carry_chunk_row == first_cr and start >= self._carry_from:
+        if self._carry is not None and self._carry_chunk_row == first_cr:
             parts.append(self._carry)  # this chunk row was inflated for the previous event
             first_cr += 1
         if first_cr <= last_cr:
-            lo = int(np.searchsorted(ix.row, first_cr * ix.chunk_rows, side="left"))
-            hi = int(np.searchsorted(ix.row, (last_cr + 1) * ix.chunk_rows, side="left"))
-            parts.extend(self._decode(lo, hi))
+            job = self._pending[1] if self._pending and self._pending[0] == (first_cr, last_cr) else None
+            parts.extend((job or self._start(first_cr, last_cr)).result())
+        self._pending = None  # a prefetch for another event is dropped (its workers just finish)
         found = SparseRows.concat(parts, ix.dtype)
         first, stop = start * self._n_ticks, end * self._n_ticks
-        # Keep what lies past this event in its last chunk row: the next event starts there.
-        after = found.key >= stop
-        self._carry_chunk_row, self._carry_from = last_cr, end
-        self._carry = found.select(after) if after.any() else None
-        mine = found.select(~after & (found.key >= first))
+        # Keep the whole last chunk row if it reaches past this event: the next event starts there.
+        row_start = last_cr * ix.chunk_rows * self._n_ticks
+        self._carry_chunk_row, self._carry = -1, None
+        if (last_cr + 1) * ix.chunk_rows > end:
+            self._carry_chunk_row, self._carry = last_cr, found.select(found.key >= row_start)
+        mine = found.select((found.key >= first) & (found.key < stop))
         flat = mine.key - first
         value = mine.value.astype(np.float32, copy=False)  # what np.asarray(..., float32) does to h5py's array
         out.reshape(-1)[flat] = value
         if self.reuse_buffer:
             self._dirty = flat
         return EventRows(out, flat, value)
+
+    def prefetch(self, start: int, count: int) -> None:
+        """Start decoding the chunk rows of rows start .. start+count-1 in the pool's threads (call
+        it after reading the event before them: while the caller works on that one)."""
+        if self._pool is None or count == 0:
+            return
+        first_cr, last_cr = self._chunk_rows(start, count)
+        if self._carry is not None and self._carry_chunk_row == first_cr:
+            first_cr += 1
+        if first_cr <= last_cr:
+            self._pending = ((first_cr, last_cr), self._start(first_cr, last_cr))
+
+    def _chunk_rows(self, start: int, count: int) -> tuple[int, int]:
+        return start // self._index.chunk_rows, (start + count - 1) // self._index.chunk_rows
 
     def _output(self, count: int) -> np.ndarray:
         """A zeroed (count, n_ticks) float32 array: fresh, or the reused buffer (see __init__)."""
@@ -268,44 +332,22 @@ class RawChunkReader:
         return self._buffer[:need].reshape(count, self._n_ticks)
 
     # -- chunks ------------------------------------------------------------------------------
-    def _decode(self, lo: int, hi: int) -> list[SparseRows]:
-        """Nonzero samples of stored chunks lo..hi-1 of the index: read here, inflated in batches."""
+    def _start(self, first_cr: int, last_cr: int) -> _Job:
+        """Read the stored chunks of chunk rows first_cr..last_cr here and hand their decoding, in
+        batches, to a job that the pool's threads start on now (the caller joins in `result`)."""
         ix = self._index
+        lo = int(np.searchsorted(ix.row, first_cr * ix.chunk_rows, side="left"))
+        hi = int(np.searchsorted(ix.row, (last_cr + 1) * ix.chunk_rows, side="left"))
         if lo == hi:  # no stored chunks: all zero (writers skip all-zero chunks)
-            return []
+            return _Job(self._decode_batch, [])
         payloads = self._read_chunks(lo, hi)
         items = list(zip(ix.row[lo:hi].tolist(), ix.tick[lo:hi].tolist(), ix.mask[lo:hi].tolist(), payloads))
         per_batch = self._group * max(1, BATCH_BYTES // (self._group * ix.chunk_bytes))
-        batches = [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
-        done: list[list[SparseRows]] = [[] for _ in batches]
-        if self._pool is None or len(batches) == 1:
-            self._drain(batches, done, iter(range(len(batches))), threading.Lock())
-        else:
-            # Every thread, the caller's too, takes the next batch until none is left (a free
-            # thread never waits behind a slow one); results stay in batch order.
-            todo, lock = iter(range(len(batches))), threading.Lock()
-            helpers = [
-                self._pool.submit(self._drain, batches, done, todo, lock)
-                for _ in range(min(self.threads, len(batches)) - 1)
-            ]
-            self._drain(batches, done, todo, lock)
-            for helper in helpers:
-                helper.result()  # re-raises a helper's error (a corrupted chunk)
-        return [part for parts in done for part in parts]
-
-    def _drain(
-        self,
-        batches: list[list[tuple[int, int, int, bytes | memoryview]]],
-        done: list[list[SparseRows]],
-        todo: Iterator[int],
-        lock: threading.Lock,
-    ) -> None:
-        while True:
-            with lock:
-                k = next(todo, None)
-            if k is None:
-                return
-            done[k] = self._decode_batch(batches[k])
+        job = _Job(self._decode_batch, [items[i : i + per_batch] for i in range(0, len(items), per_batch)])
+        if self._pool is not None:
+            for _ in range(min(self.threads - 1, len(job.batches))):
+                self._pool.submit(job.work)
+        return job
 
     def _read_chunks(self, lo: int, hi: int) -> list[bytes | memoryview]:
         """The stored bytes of chunks lo..hi-1: one read of the span they lie in when it is compact."""
@@ -331,13 +373,13 @@ class RawChunkReader:
                 raise self._corrupt(offset, "the file ends before the chunk does (truncated file)")
         return pieces
 
-    def _decode_batch(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> list[SparseRows]:
+    def _decode_batch(self, batch: Batch) -> list[SparseRows]:
         """Nonzero samples of a batch of chunks, taken CACHE_BYTES at a time: each group is
         inflated into one buffer that stays in cache while its nonzeros are found (a pass over a
         whole event's inflated bytes would run at memory speed, several times slower)."""
         return [self._decode_group(batch[i : i + self._group]) for i in range(0, len(batch), self._group)]
 
-    def _decode_group(self, batch: list[tuple[int, int, int, bytes | memoryview]]) -> SparseRows:
+    def _decode_group(self, batch: Batch) -> SparseRows:
         ix = self._index
         nbytes, n = ix.chunk_bytes, ix.chunk_rows * ix.chunk_ticks
         buf = np.empty((len(batch), nbytes), dtype=np.uint8)
