@@ -2,8 +2,8 @@
 
 (a) I/O floor: h5py reads each event's wire rows (`adc`, `local_plane`, `local_wire`, sliced with
     `event_id.seq_cnt`) and nothing else (`bench_render.io_floor`). No renderer can beat it.
-(r) reader: `OpenSamplesFile.iter_events` alone (the floor plus nuwire's checks and plane views),
-    to split nuwire's time between reading and rendering.
+(r) reader: `OpenSamplesFile.iter_events` alone on one thread (raw chunks, nuwire's checks and plane
+    views), to split nuwire's time between reading and rendering.
 (b) nuwire: `render_file` end to end (read, check, render three planes, write Parquet + QC).
 (c) notebook: what a user of the OpenSamples example notebooks writes. The wire table of an event
     comes as pynuml's `File.get_dataframe` builds it: one DataFrame per dataset, 2-D datasets
@@ -77,7 +77,7 @@ def read_only(files: Sequence[Path]) -> int:
     """Events delivered by nuwire's reader (planes as arrays, checks done), nothing rendered."""
     n = 0
     for path in files:
-        with OpenSamplesFile(path) as f:
+        with OpenSamplesFile(path, threads=1) as f:  # one thread, as (b)
             for ev in f.iter_events():
                 n += ev.planes is not None
                 ev.planes = None  # as render_file does: never two events' planes in memory
@@ -179,7 +179,7 @@ def thesis_route(files: Sequence[Path], out: Path, params: RenderParams) -> int:
     """Render, three PNGs and a CSV manifest row per event, one manifest per input file."""
     n = 0
     for path in files:
-        with OpenSamplesFile(path) as f, open(out / f"{path.stem}.csv", "w", newline="") as fh:
+        with OpenSamplesFile(path, threads=1) as f, open(out / f"{path.stem}.csv", "w", newline="") as fh:
             manifest = csv.writer(fh)
             manifest.writerow(MANIFEST_HEADER)
             for ev in f.iter_events():

@@ -346,7 +346,7 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
 def _render_section(x: dict[str, Any]) -> list[str]:
     names = {
         "io_floor": "(a) I/O floor: h5py reads the wire rows, nothing else",
-        "reader": "(r) nuwire's reader alone (`OpenSamplesFile.iter_events`)",
+        "reader": "(r) nuwire's reader alone (`OpenSamplesFile.iter_events`, one thread)",
         "nuwire": "(b) **nuwire** `render_file` on one thread: read, render, Parquet + QC",
         "notebook": "(c) notebook route: pynuml-style DataFrame, query, groupby",
         "thesis": "(d) thesis route: render, 3 PNGs + CSV row per event",
@@ -367,7 +367,7 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         f"- nuwire over the I/O floor: {_s(x['nuwire_over_floor'])}× in wall time, {_s(x['nuwire_over_floor_cpu'])}× "
         "in CPU time (pairs of repeats that ran back to back).",
         f"- Where the time goes (CPU, medians): h5py reading the rows (the floor) {_f(ms['io_floor'], 0)} ms/event; "
-        f"nuwire's reader (raw chunks, checks, plane views; its default threads) {_f(ms['reader'], 0)} ms; rendering "
+        f"nuwire's reader (raw chunks, checks, plane views; one thread) {_f(ms['reader'], 0)} ms; rendering "
         f"the three planes and writing Parquet + QC add {_f(ms['nuwire'] - ms['reader'], 0)} ms.",
         "- The notebook route's images are identical to nuwire's: "
         f"{'yes' if x['notebook_images_equal_nuwire'] else 'NO'}.",
