@@ -34,6 +34,7 @@ from PIL import Image
 
 from nuwire.images.render import RenderParams, densify, render_file
 from nuwire.io.h5schema import SEQ_CNT
+from nuwire.io.rawchunks import FILTER_DEFLATE
 
 
 def io_floor(path: Path) -> tuple[int, float]:
@@ -48,6 +49,39 @@ def io_floor(path: Path) -> tuple[int, float]:
             wt["local_plane"][s : s + n]
             wt["local_wire"][s : s + n]
     return len(seq), time.perf_counter() - start
+
+
+def inflate_only(path: Path, threads: int = 1) -> tuple[int, float]:
+    """(events, seconds) to read every stored chunk of wire_table/adc raw and inflate it with
+    libdeflate, in `threads` threads fed 64 chunks a task, and nothing else: the limit of any
+    reader of these chunks (no unshuffle, no placing of values, no rendering)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import deflate
+
+    from nuwire.io.rawchunks import plan
+
+    start = time.perf_counter()
+    with h5py.File(path, "r") as h5:
+        index = plan(h5)
+        if isinstance(index, str):
+            raise ValueError(f"{path}: no raw chunks to inflate: {index}")
+        n_events = int(h5["event_table/event_id"].shape[0])
+        room = index.chunk_bytes + 1
+        dsid = h5["wire_table/adc"].id
+        payloads = [dsid.read_direct_chunk((int(r), int(t)))[1] for r, t in zip(index.row, index.tick)]
+    if FILTER_DEFLATE not in index.filters:
+        raise ValueError(f"{path}: wire_table/adc is not deflated")
+    bit = 1 << index.filters.index(FILTER_DEFLATE)  # set in a chunk's mask: stored without deflate
+    deflated = [p for p, m in zip(payloads, index.mask.tolist()) if not m & bit]
+
+    def inflate(batch: list[bytes]) -> int:
+        return sum(len(deflate.zlib_decompress(p, room)) for p in batch)
+
+    batches = [deflated[i : i + 64] for i in range(0, len(deflated), 64)]
+    with ThreadPoolExecutor(threads) as pool:
+        sum(pool.map(inflate, batches))
+    return n_events, time.perf_counter() - start
 
 
 def png_and_dense_per_event(parquet: Path, max_events: int) -> list[tuple[int, int]]:

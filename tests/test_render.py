@@ -292,11 +292,11 @@ def test_failure_mid_file_leaves_no_output(tmp_path: Path, monkeypatch):
     real = render.render_plane_sparse
     calls = {"n": 0}
 
-    def failing(adc, params):
+    def failing(adc, params, **hints):
         calls["n"] += 1
         if calls["n"] > 4:  # during the second event
             raise KeyboardInterrupt
-        return real(adc, params)
+        return real(adc, params, **hints)
 
     monkeypatch.setattr(render, "render_plane_sparse", failing)
     out = tmp_path / "out"

@@ -16,7 +16,13 @@ def main(smk):
         dw=p.downsample["wire"], dt=p.downsample["time"], threshold=p.threshold, saturation=p.saturation
     )
     render_file(
-        smk.input[0], smk.output.images, smk.output.qc, sample=smk.wildcards.sample, params=params, progress=True
+        smk.input[0],
+        smk.output.images,
+        smk.output.qc,
+        sample=smk.wildcards.sample,
+        params=params,
+        progress=True,
+        threads=smk.threads,
     )
 
 

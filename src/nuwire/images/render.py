@@ -20,6 +20,7 @@ Image rows are time blocks (ceil(n_ticks / dt)), columns are wire blocks (ceil(n
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -40,6 +41,8 @@ from nuwire.images.adc_range import out_of_range_reason
 from nuwire.io.atomic import atomic_path
 from nuwire.io.identity import sha256_file, stat_key
 from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "nuwire-sparse-images/1"
 
@@ -162,11 +165,19 @@ class NonFiniteADC(ValueError):
     """A plane holds NaN or infinite ADC values; the message is the event's skip reason."""
 
 
-def render_plane_sparse(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> SparseImage:
+def render_plane_sparse(
+    adc: np.ndarray,
+    params: RenderParams,
+    allow_non_finite: bool = False,
+    nonzero: tuple[np.ndarray, np.ndarray] | None = None,
+) -> SparseImage:
     """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire).
 
     A plane with NaN or infinite values raises NonFiniteADC (such an event is skipped, never
     rendered) unless `allow_non_finite`, when their blocks are simply not pixels.
+
+    `nonzero`, the (wire, tick) of every sample with a nonzero bit pattern (the raw-chunk reader
+    knows them), replaces the scan for candidate blocks: see `_render_from_nonzero`.
 
     Summing every block of a full-size plane in float64 costs more than reading the plane from
     HDF5, yet wire readouts are ~99% zeros. So the plane is walked in bands of whole wire blocks
@@ -182,6 +193,8 @@ def render_plane_sparse(adc: np.ndarray, params: RenderParams, allow_non_finite:
             f"render: an image of {height} × {width} pixels does not fit uint16 coordinates; "
             "increase render.downsample."
         )
+    if nonzero is not None:
+        return _render_from_nonzero(adc, params, allow_non_finite, nonzero, height, width)
     band_wires = WIRE_BAND_BLOCKS * params.dw
     rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
     finite = True
@@ -203,6 +216,33 @@ def render_plane_sparse(adc: np.ndarray, params: RenderParams, allow_non_finite:
     order = np.argsort(r * width + c)  # row-major (time block, wire block); keys are unique
     row, col = r[order].astype(np.uint16), c[order].astype(np.uint16)
     return SparseImage(height, width, row, col, pixel_values(s[order], params))
+
+
+def _render_from_nonzero(
+    adc: np.ndarray,
+    params: RenderParams,
+    allow_non_finite: bool,
+    nonzero: tuple[np.ndarray, np.ndarray],
+    height: int,
+    width: int,
+) -> SparseImage:
+    """The pixels of a plane whose nonzero samples are known: their blocks are the candidates.
+
+    A block without a nonzero bit pattern sums to +0 and is never a pixel, and every NaN or inf is
+    nonzero, so these blocks hold every pixel and every non-finite value; each is summed exactly
+    by `_exact_sums` (the formula's order), so the image and the skip decision are those of the scan.
+    """
+    wire, tick = nonzero
+    occupied = np.zeros(height * width, dtype=bool)  # a mask, not np.unique: no sort of the samples
+    occupied[(tick // params.dt) * width + wire // params.dw] = True
+    r, c = np.divmod(np.flatnonzero(occupied), width)  # row-major order
+    s = _exact_sums(adc, r, c, params.dw, params.dt)
+    if not allow_non_finite and not np.isfinite(s).all():
+        raise NonFiniteADC(non_finite_reason(adc))
+    keep = (s >= params.cutoff) & (s > 0)
+    return SparseImage(
+        height, width, r[keep].astype(np.uint16), c[keep].astype(np.uint16), pixel_values(s[keep], params)
+    )
 
 
 # Wire blocks per band: 64 × dw wires of 6400 float32 ticks is 3.3 MB, which stays in cache from
@@ -430,8 +470,13 @@ def render_file(
     sample: str,
     params: RenderParams,
     progress: bool = False,
+    threads: int | None = None,
+    raw_chunks: bool = True,
 ) -> dict[str, Any]:
     """Render every event of `h5_path`; write the image Parquet and the QC JSON; return the QC.
+
+    `threads` bounds the raw-chunk reader's inflate pool (default: this job's CPUs);
+    `raw_chunks=False` reads through h5py only (the images are the same either way).
 
     One event's dense planes are in memory at a time; rendered pixels are flushed every
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
@@ -440,7 +485,8 @@ def render_file(
     # The content actually rendered, for the provenance and the next build's rerun check
     # (nuwire.io.identity): hashed first, and refused if the file changes while it is read.
     before, input_sha256 = stat_key(h5_path), sha256_file(h5_path)
-    with OpenSamplesFile(h5_path) as f, atomic_path(qc_path) as qc_tmp:
+    with OpenSamplesFile(h5_path, raw_chunks, threads) as f, atomic_path(qc_path) as qc_tmp:
+        log.info("%s: /wire_table/adc read by %s", h5_path, f.adc_route)
         geometry = f.geometry
         # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
         # before closing its file, and the open descriptor would keep the space and the mount busy.
@@ -476,8 +522,9 @@ def _render_events(
     buffer = _RowBuffer()
     with tqdm(total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
         # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
-        # not read every event a second time to look for them.
-        for ev in f.iter_events(check_finite=False):
+        # not read every event a second time to look for them; each event's planes are dropped
+        # before the next is read (`_render_event`), so the reader may reuse its buffer.
+        for ev in f.iter_events(check_finite=False, reuse_buffer=True):
             bar.update(1)
             images = _render_event(ev, params)
             if images is None:
@@ -497,11 +544,15 @@ def _render_event(ev: Event, params: RenderParams) -> list[SparseImage] | None:
     if ev.planes is None:
         return None
     try:
-        images = [render_plane_sparse(ev.planes[p], params) for p in range(N_PLANES)]
+        hints = ev.nonzero or (None,) * N_PLANES
+        images = [render_plane_sparse(ev.planes[p], params, nonzero=hints[p]) for p in range(N_PLANES)]
     except NonFiniteADC:
         ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
         return None
-    if (reason := out_of_range_reason(ev.planes)) is not None:  # never a silently saturated image
+    # Only nonzero samples can be out of range: where the raw-chunk reader knows them, the check
+    # reads those (~2% of the samples) instead of the whole planes.
+    values = ev.planes if ev.nonzero is None else [ev.planes[p][w, t] for p, (w, t) in enumerate(ev.nonzero)]
+    if (reason := out_of_range_reason(values)) is not None:  # never a silently saturated image
         ev.planes, ev.skip_reason = None, reason
         return None
     ev.planes = None  # drop the dense planes before the next event is read

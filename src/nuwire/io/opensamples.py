@@ -4,7 +4,8 @@ The file is validated before any work. Events are read in file order: each group
 `event_id.seq_cnt` says where an event's rows start and how many there are, so one event's wires
 are a single slice of `wire_table` — never a scan of `event_id`, never the whole table in memory.
 Files without `seq_cnt` (other producers) fall back to grouping the `event_id` column once, with a
-warning.
+warning. The `adc` rows are read from raw chunks where `nuwire.io.rawchunks` can (several times
+faster, same values) and through h5py otherwise, with the reason logged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandas as pd
 from nuwire.errors import InputFileError
 from nuwire.geometry import GEOMETRY_ATTR, MICROBOONE, N_PLANES, Geometry
 from nuwire.io.h5schema import REQUIRED_FOR_IMAGES, SEQ_CNT
+from nuwire.io.rawchunks import CorruptChunkError, EventRows, RawChunkReader, plan
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Event:
     reco: RecoVertex | None
     planes: tuple[np.ndarray, ...] | None  # per plane (n_wires, n_ticks) float32; None if skipped
     skip_reason: str | None = None
+    # Per plane, (wire, tick) of every sample with a nonzero bit pattern, when the raw-chunk reader
+    # knows them (None otherwise): the renderer's candidate blocks without a scan of the zeros.
+    nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
 
 
 def non_finite_reason(*arrays: np.ndarray) -> str:
@@ -111,9 +116,13 @@ def validate_file(path: str | os.PathLike[str]) -> None:
 class OpenSamplesFile:
     """An open OpenSamples file. State is real here: an open HDF5 handle and cached indices."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], raw_chunks: bool = True, threads: int | None = None) -> None:
+        """`raw_chunks=False` reads `adc` through h5py only; `threads` bounds the raw reader's
+        inflate pool (default: the CPUs this job may use)."""
         self.path = Path(path)
         self._h5 = _open_hdf5(self.path)
+        self._raw: RawChunkReader | None = None
+        self._nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
         try:
             self._validate()
             self._check_one_tpc()
@@ -122,12 +131,24 @@ class OpenSamplesFile:
             self.n_ticks = int(self._h5["wire_table/adc"].shape[1])
             self._event_ids = np.asarray(self._h5["event_table/event_id"][:], dtype=np.int64)
             self._wire_slices = self._group_slices("wire_table")
+            self.adc_route = self._choose_adc_route(raw_chunks, threads)
         except OSError as err:  # a damaged chunk of event_id or of an index
             self._h5.close()
             raise _damaged(self.path, "/event_table/event_id or the /wire_table index", err) from None
         except BaseException:
-            self._h5.close()
+            self.close()
             raise
+
+    def _choose_adc_route(self, raw_chunks: bool, threads: int | None) -> str:
+        """Set up the raw-chunk reader if it can read this file; the route as a log line says."""
+        if not raw_chunks:
+            return "h5py (raw chunks not requested)"
+        index = plan(self._h5)
+        if isinstance(index, str):
+            log.info("%s: reading /wire_table/adc through h5py (same values, slower): %s", self.path, index)
+            return f"h5py ({index})"
+        self._raw = RawChunkReader(self._h5, self.path, index, threads)
+        return f"raw chunks (libdeflate, {self._raw.threads} thread{'s' if self._raw.threads > 1 else ''})"
 
     # -- validation -------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -329,17 +350,29 @@ class OpenSamplesFile:
         return np.where(found, order[pos], -1)
 
     # -- events -----------------------------------------------------------------------------
-    def iter_events(self, check_finite: bool = True) -> Iterator[Event]:
+    def iter_events(self, check_finite: bool = True, reuse_buffer: bool = False) -> Iterator[Event]:
         """Yield every event of event_table in file order (skipped ones carry skip_reason).
 
         `check_finite=False` leaves NaN/inf ADC values in the planes for a caller that finds them
         itself at no extra cost (the renderer's exact block sums do): the check reads the whole
         event once more, about a quarter of the time h5py takes to read it.
+        `reuse_buffer=True` lets the raw-chunk reader write every event's rows into one buffer:
+        for a caller that is done with an event's planes before it asks for the next one.
         """
         truth = self.truth()
         reco = self.reco_vertices()
-        for index in range(self.n_events):
-            yield self._make_event(index, truth, reco, check_finite)
+        if self._raw is not None:
+            self._raw.reuse_buffer = reuse_buffer
+        try:
+            for index in range(self.n_events):
+                event = self._make_event(index, truth, reco, check_finite)
+                following = self._wire_slices.get(index + 1)
+                if self._raw is not None and following is not None:
+                    self._raw.prefetch(*following)  # decoded by the pool while the caller works on `event`
+                yield event
+        finally:
+            if self._raw is not None:
+                self._raw.reuse_buffer = False
 
     def read_event(self, index: int) -> Event:
         if not 0 <= index < self.n_events:
@@ -368,8 +401,13 @@ class OpenSamplesFile:
             reco_vtx = RecoVertex(
                 wire_pos=tuple(float(r[f"reco_wire_{p}"]) for p in range(N_PLANES)), tick=float(r.reco_tick)
             )
+        # _read_planes leaves the nonzero samples of the planes it returns in self._nonzero (kept out
+        # of its return value so its many skip returns stay as they are).
+        self._nonzero = None
         planes, reason = self._read_planes(index, check_finite)
-        return Event(index, run, subrun, event, ev_truth, reco_vtx, planes, reason)
+        nonzero = self._nonzero if planes is not None else None
+        self._nonzero = None
+        return Event(index, run, subrun, event, ev_truth, reco_vtx, planes, reason, nonzero)
 
     def _read_planes(self, index: int, check_finite: bool = True) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
         block = self._wire_slices.get(index)
@@ -379,19 +417,25 @@ class OpenSamplesFile:
             return None, f"no wire rows in /wire_table for this event (its {SEQ_CNT} entry counts 0 rows)"
         start, count = block
         wt = self._h5["wire_table"]
+        nonzero: EventRows | None = None
         try:
-            adc = np.asarray(wt["adc"][start : start + count], dtype=np.float32)
+            if self._raw is not None:
+                rows = self._raw.read_rows(start, count)
+                adc, nonzero = rows.adc, rows
+            else:
+                adc = np.asarray(wt["adc"][start : start + count], dtype=np.float32)
             plane = np.asarray(wt["local_plane"][start : start + count, 0])
             # local_wire is float32 in the real writer; round rather than truncate.
             wire = np.rint(np.asarray(wt["local_wire"][start : start + count, 0])).astype(np.int64)
-        except OSError as err:
+        except (OSError, CorruptChunkError) as err:
             raise _fail(
                 self.path,
                 f"reading the wire rows of event index {index} failed ({err}); the file is probably "
                 "truncated or damaged. Re-copy it and compare its size and checksum with the source.",
             ) from None
-        # One float64 sum finds any NaN/inf without a wire-table-sized temporary array.
-        if check_finite and not np.isfinite(adc.sum(dtype=np.float64)):
+        # One float64 sum finds any NaN/inf without a wire-table-sized temporary array (the raw
+        # reader's nonzero values hold every NaN/inf, so their sum is as good and much shorter).
+        if check_finite and not np.isfinite((adc if nonzero is None else nonzero.value).sum(dtype=np.float64)):
             return None, non_finite_reason(adc)
         unknown = ~np.isin(plane, np.arange(N_PLANES))
         if unknown.any():
@@ -400,6 +444,7 @@ class OpenSamplesFile:
             # The writer's usual layout: every wire once, plane by plane, in wire order. The planes
             # are then views of the rows just read: no second event-sized copy.
             edges = np.cumsum((0, *self.geometry.n_wires))
+            self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
             return tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES)), None
         planes = []
         for p in range(N_PLANES):
@@ -414,6 +459,7 @@ class OpenSamplesFile:
             # Place rows by local_wire: row order inside an event is not assumed; missing wires stay 0.
             dense[w] = adc[sel]
             planes.append(dense)
+        self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
         return tuple(planes), None
 
     def _in_channel_order(self, plane: np.ndarray, wire: np.ndarray) -> bool:
@@ -425,6 +471,8 @@ class OpenSamplesFile:
 
     # -- context manager --------------------------------------------------------------------
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
         self._h5.close()
 
     def __enter__(self) -> OpenSamplesFile:
@@ -437,6 +485,17 @@ class OpenSamplesFile:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _nonzero_by_plane(
+    rows: EventRows | None, plane: np.ndarray, wire: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
+    """Per plane, (wire, tick) of the event's nonzero samples (rows placed by local_wire)."""
+    if rows is None:
+        return None
+    row, tick = rows.row_tick()
+    p, w = plane[row], wire[row]
+    return tuple((w[p == k], tick[p == k]) for k in range(N_PLANES))
 
 
 def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
