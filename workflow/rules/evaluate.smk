@@ -23,6 +23,7 @@ rule evaluate:
         occlusion=model_figure("occlusion"),
         feature_maps=model_figure("feature_maps"),
         embedding=model_figure("embedding"),
+        multiclass=model_figure("multiclass"),
     log:
         f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
     benchmark:
