@@ -6,6 +6,7 @@ rule evaluate:
     input:
         index=f"{RESULTS}/dataset/events.parquet",
         inputs=f"{RESULTS}/dataset/inputs.json",
+        pandora=f"{RESULTS}/dataset/pandora.parquet",
         images=all_images,
         weights=f"{MODEL_DIR}/best.pt",
         history=f"{MODEL_DIR}/history.csv",

@@ -54,6 +54,7 @@ from nuwire.evaluation.interpret_plots import OcclusionPanel, plot_embedding, pl
 from nuwire.evaluation.metrics import metrics_report, split_warnings
 from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
 from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
+from nuwire.evaluation.pandora import baseline_report, check_calls
 from nuwire.events.keys import EVENT_KEY
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
@@ -62,9 +63,15 @@ from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.pipeline.failures import read_json
+from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.provenance import provenance
-from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.stats.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    bootstrap_report,
+    canonical_order,
+    stratified_counts,
+)
 from nuwire.stats.calibration import reliability_table
 from nuwire.stats.sample_control import sample_identity_control
 
@@ -269,6 +276,7 @@ class EvaluateInputs:
     weights: PathLike
     history: PathLike
     meta: PathLike  # train_meta.json
+    pandora: PathLike | None = None  # dataset/pandora.parquet: Pandora's calls (nuwire.evaluation.pandora)
 
 
 @dataclass(frozen=True)
@@ -339,11 +347,14 @@ def evaluate(
     settings: EvaluateSettings | None = None,
     provenance: dict[str, Any] | None = None,
     target: str = DEFAULT_TARGET,
+    pandora_calls: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
 
     `target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
     is CC νe (class 1) against the rest on P(CC νe), and a multi-class target adds `multiclass`.
+    `pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
+    its point on the ROC figure; None leaves both out.
 
     In stages: scores and metrics with their bootstrap (`_score`), the performance figures
     (`_performance_figures`), what the network looks at (`_interpretation_figures`), metrics.json.
@@ -364,9 +375,15 @@ def evaluate(
     model.eval()
 
     scores = _score(model, val_set, test_set, setup, settings, target)
+    baseline = None
+    if pandora_calls is not None:
+        order = canonical_order(scores.test_frame)
+        counts = stratified_counts(scores.test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
+        frame = scores.test_frame.iloc[order].reset_index(drop=True)
+        baseline = baseline_report(frame, scores.test_score[order], pandora_calls, counts, synthetic)
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
-    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings)
+    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings, baseline)
     interpretation = _interpretation_figures(model, test_set, setup, scores, outputs, synthetic, settings)
     payload: dict[str, Any] = {
         **scores.report,
@@ -379,6 +396,8 @@ def evaluate(
     }
     if scores.multiclass is not None:  # a nue_cc point's metrics.json stays as it was
         payload["multiclass"] = scores.multiclass
+    if baseline is not None:
+        payload["pandora"] = baseline
     if outputs.multiclass is not None:
         note = "nue_cc target: two classes (CC νe against the rest); the 3×3 evaluation is drawn for flavour points"
         plot_multiclass(scores.multiclass, Path(outputs.multiclass), synthetic, note=note)
@@ -443,13 +462,14 @@ def _performance_figures(
     outputs: EvaluateOutputs,
     synthetic: bool,
     settings: EvaluateSettings,
+    baseline: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """ROC, score distributions, efficiency, confusion, reliability and the sample-identity control."""
     test_y, test_score, report, chosen = scores.test_y, scores.test_score, scores.report, scores.chosen
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     test_events = test_set.events.reset_index(drop=True)
     thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
-    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic)
+    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic, baseline=baseline)
     plot_score_distributions(
         test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
     )
@@ -547,6 +567,10 @@ def run_evaluate_job(
     test_set = load_point_split(inputs.index, images, point, cuts, "test")
     plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
     manifest = read_json(inputs.inputs, made_by="dataset")
+    calls = None
+    if inputs.pandora is not None:
+        calls = open_parquet(inputs.pandora, made_by="dataset").read().to_pandas()
+        check_calls(calls, [str(inputs.pandora)])
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
@@ -562,4 +586,5 @@ def run_evaluate_job(
             "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, manifest),
         },
         target=point.target,
+        pandora_calls=calls,
     )

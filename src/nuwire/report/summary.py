@@ -21,6 +21,7 @@ from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.report.multiclass_summary import multiclass_html, multiclass_table
+from nuwire.report.pandora_summary import draw_pandora_panel, pandora_html, pandora_table
 from nuwire.report.provenance import provenance
 from nuwire.report.thesis import SOURCE as THESIS_SOURCE
 from nuwire.report.thesis import thesis_rows
@@ -319,8 +320,13 @@ def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -
     per cut; the thesis's real-data AlexNet AUCs as dashed reference lines."""
     ordered = sorted((r for r in results if r.auc()["value"] is not None), key=lambda r: r.auc()["value"])
     cuts = sorted({r.point["cut"] for r in ordered})
-    fig = new_figure(8, 1.2 + 0.45 * max(len(ordered), 1))
-    ax = fig.add_subplot()
+    baseline = any("pandora" in r.metrics[0] for r in ordered)
+    fig = new_figure(12 if baseline else 8, 1.2 + 0.45 * max(len(ordered), 1))
+    if baseline:  # a second panel: each network's CC νe efficiency at Pandora's purity against Pandora's
+        ax, pandora_ax = fig.subplots(1, 2, width_ratios=[2, 1])
+        draw_pandora_panel(pandora_ax, results, ordered)
+    else:
+        ax = fig.add_subplot()
     for i, r in enumerate(ordered):
         auc = r.auc()
         colour = f"C{cuts.index(r.point['cut']) % 10}"
@@ -423,7 +429,11 @@ def run_summary(
     with atomic_path(outputs["values"]) as tmp:
         values_table(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     resamples = results[0].metrics[0]["test"]["uncertainty"]["resamples"] if results else None
-    write_text(outputs["html"], _html_table(table, synthetic, resamples, multiclass_html(results)))
+    extra = multiclass_html(results) + pandora_html(results, synthetic)
+    write_text(outputs["html"], _html_table(table, synthetic, resamples, extra))
+    if "pandora" in outputs:
+        with atomic_path(outputs["pandora"]) as tmp:
+            pandora_table(results).to_csv(tmp, sep="\t", index=False)
     if "multiclass" in outputs:
         with atomic_path(outputs["multiclass"]) as tmp:
             multiclass_table(results).to_csv(tmp, sep="\t", index=False)
