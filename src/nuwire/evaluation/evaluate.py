@@ -219,7 +219,7 @@ def _occlusion_panels(
     settings: EvaluateSettings,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
     max_positions = settings.occlusion_max_positions
-    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, settings.occlusion_events)
+    chosen = pick_occlusion_events(binary_labels(test_set.labels), score, threshold, settings.occlusion_events)
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []

@@ -199,7 +199,8 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int = 2) -> torch.Tens
     if (counts == 0).any():
         found = ", ".join(f"{int(c)} of class {i}" for i, c in enumerate(counts))
         raise ConfigError(
-            f"class_weights 'balanced' needs every class in the training set, but it has {found} "
+            f"class_weights 'balanced' needs every class in the training set (both classes of nue_cc, all three of "
+            f"flavour), but it has {found} "
             "(class 1 is CC νe); check the cut and the split."
         )
     return torch.tensor(len(labels) / (float(n_classes) * counts), dtype=torch.float32)
