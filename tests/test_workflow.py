@@ -7,6 +7,7 @@ the installed one. One run is shared by the tests of this module (module-scoped 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -141,6 +142,10 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
         ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [1.5], "cut": ["full"]}]}, "scale"),
         ({"split": {"train": 0.7, "val": 0.2, "test": 0.2}}, "split"),
         ({"input": {"source": "opensamples", "opensamples_dir": "/nonexistent/dir"}}, "input.opensamples_dir"),
+        (
+            {"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["full"], "target": ["numu"]}]},
+            "numu",
+        ),
     ],
 )
 def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
@@ -158,3 +163,50 @@ def test_lint_is_clean():
     proc = subprocess.run([SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_flavour_and_nue_cc_points_on_the_same_data(finished_run: Path, tmp_path: Path):
+    """A flavour point beside the finished nue_cc one (same architecture, same events): only the new
+    point trains, and the summary holds their paired comparison, the 3×3 confusion and the Pandora rows."""
+    workdir = tmp_path / "wf"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    config = tiny_config(workdir)
+    config["sweep"][0]["target"] = ["nue_cc", "flavour"]
+    (workdir / "config" / "flavour.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, "-n", config="config/flavour.yaml")
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["train"] == 1 and jobs["evaluate"] == 1, proc.stdout
+    snakemake(workdir, config="config/flavour.yaml")
+    results = workdir / "results"
+    binary = results / "models" / "lenet" / "plane2" / "scale0.5" / "full" / "whole"
+    flavour = binary / "flavour"
+    assert json.loads((flavour / "train_meta.json").read_text())["n_classes"] == 3
+    metrics = json.loads((flavour / "metrics.json").read_text())
+    assert (
+        metrics["point"]["target"] == "flavour"
+        and "target" not in json.loads((binary / "metrics.json").read_text())["point"]
+    )
+    mc = metrics["multiclass"]
+    assert (
+        mc["classes"] == ["numu_cc", "nue_cc", "nc"] and sum(map(sum, mc["confusion"])) == metrics["n_events"]["test"]
+    )
+    preds = pd.read_parquet(flavour / "predictions.parquet")
+    assert {"class", "p_numu_cc", "p_nue_cc", "p_nc"} <= set(preds.columns)
+    assert (preds["score"] == preds["p_nue_cc"]).all() and (preds["label"] == (preds["class"] == 1)).all()
+    # The summary: the paired comparison of the two targets, answered in words with Holm's correction.
+    comparisons = pd.read_csv(results / "summary" / "comparisons.tsv", sep="\t")
+    pair = comparisons[
+        comparisons["a_point"].str.endswith("/flavour") | comparisons["b_point"].str.endswith("/flavour")
+    ]
+    assert len(pair) == 1 and pair["method"].iloc[0] == "paired bootstrap" and pair["p_holm"].notna().all()
+    page = (results / "summary" / "comparisons.html").read_text()
+    assert "Does training on flavours improve CC νe identification?" in page and "Holm" in page
+    multiclass = pd.read_csv(results / "summary" / "multiclass.tsv", sep="\t")
+    assert multiclass["true class"].tolist() == ["νμ CC", "νe CC", "NC"]
+    summary = pd.read_csv(results / "summary" / "summary.tsv", sep="\t", dtype=str)
+    assert sorted(summary["target"].unique()) == ["flavour", "nue_cc"]
+    pandora = pd.read_csv(results / "summary" / "pandora.tsv", sep="\t", dtype=str)
+    assert len(pandora) == 2 and (pandora["baseline"] == "Pandora (the simulator's emulation)").all()
+    assert metrics["pandora"]["available"] and 0 <= metrics["pandora"]["efficiency"]["value"] <= 1
+    html = (results / "summary" / "summary.html").read_text()
+    assert "three-class confusion" in html and "Pandora" in html

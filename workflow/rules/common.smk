@@ -95,7 +95,8 @@ wildcard_constraints:
     scale="[0-9.e-]+",
     # Escaped although the schema restricts cut names: a name is a regex alternative here.
     cut="|".join(re.escape(c) for c in sorted(config["cuts"])),
-    window="(whole|crop[0-9]+)(/seed[0-9]+)?",  # the seed level only with several train.seeds
+    # The target level only for a target other than nue_cc; the seed level only with several train.seeds.
+    window="(whole|crop[0-9]+)(/flavour)?(/seed[0-9]+)?",
 
 
 def canonical(value):

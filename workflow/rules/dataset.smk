@@ -9,6 +9,8 @@ rule dataset:
     output:
         index=f"{RESULTS}/dataset/events.parquet",
         inputs=f"{RESULTS}/dataset/inputs.json",
+        # Pandora's CC νe call per event (nuwire.evaluation.pandora): the baseline of every point.
+        pandora=f"{RESULTS}/dataset/pandora.parquet",
         statistics=report(
             f"{RESULTS}/dataset/statistics.tsv",
             caption="../report/statistics.rst",

@@ -6,6 +6,7 @@ rule evaluate:
     input:
         index=f"{RESULTS}/dataset/events.parquet",
         inputs=f"{RESULTS}/dataset/inputs.json",
+        pandora=f"{RESULTS}/dataset/pandora.parquet",
         images=all_images,
         weights=f"{MODEL_DIR}/best.pt",
         history=f"{MODEL_DIR}/history.csv",
@@ -23,6 +24,7 @@ rule evaluate:
         occlusion=model_figure("occlusion"),
         feature_maps=model_figure("feature_maps"),
         embedding=model_figure("embedding"),
+        multiclass=model_figure("multiclass"),
     log:
         f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
     benchmark:

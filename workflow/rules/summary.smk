@@ -23,6 +23,10 @@ rule summary:
             labels={"table": "metrics per sweep point (HTML)"},
         ),
         values=f"{RESULTS}/summary/summary_values.tsv",
+        # Flavour points' 3×3 confusion, efficiency, purity and one-vs-rest AUC (header only without one).
+        multiclass=f"{RESULTS}/summary/multiclass.tsv",
+        # Pandora's CC νe efficiency and purity beside each network's efficiency at Pandora's purity.
+        pandora=f"{RESULTS}/summary/pandora.tsv",
         comparisons=f"{RESULTS}/summary/comparisons.tsv",
         comparisons_html=report(
             f"{RESULTS}/summary/comparisons.html",

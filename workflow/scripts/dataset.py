@@ -6,6 +6,7 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
+from nuwire.evaluation.pandora import write_calls  # noqa: E402
 from nuwire.events.dataset import DatasetOutputs, read_qc, run_dataset  # noqa: E402
 from nuwire.images.render import RenderParams  # noqa: E402
 from nuwire.io.atomic import write_json  # noqa: E402
@@ -38,6 +39,7 @@ def main(smk):
     # Sizes and checksums of the files the render jobs read, for every later metrics.json to cite.
     rendered = {qc["file"]: qc for qc in read_qc(list(smk.input.qc)).values()}
     write_json(smk.output.inputs, input_manifest(list(smk.input.h5), rendered))
+    write_calls(list(smk.input.h5), smk.output.pandora)
 
 
 run_stage(snakemake, main)

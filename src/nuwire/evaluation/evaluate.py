@@ -52,17 +52,26 @@ from nuwire.evaluation.evaluate_plots import (
 from nuwire.evaluation.interpret import embed, embedding_subset, occlusion_settings, pick_occlusion_events
 from nuwire.evaluation.interpret_plots import OcclusionPanel, plot_embedding, plot_feature_maps, plot_occlusion
 from nuwire.evaluation.metrics import metrics_report, split_warnings
+from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
 from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
+from nuwire.evaluation.pandora import baseline_report, check_calls
 from nuwire.events.keys import EVENT_KEY
 from nuwire.events.sweep import SweepPoint, load_point_split
+from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
 from nuwire.io.atomic import atomic_path, write_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
-from nuwire.models import build_model, first_layer_maps, penultimate, takes_sparse
+from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.pipeline.failures import read_json
+from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.provenance import provenance
-from nuwire.stats.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.stats.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    bootstrap_report,
+    canonical_order,
+    stratified_counts,
+)
 from nuwire.stats.calibration import reliability_table
 from nuwire.stats.sample_control import sample_identity_control
 
@@ -98,6 +107,8 @@ METRICS_KEYS = (
     "synthetic",
     "warnings",
 )
+# Keys written only for some points: a flavour point's `multiclass`, a baseline's `pandora`.
+OPTIONAL_METRICS_KEYS = ("multiclass", "pandora")
 EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 SPARSE_SKIPPED = (
     "not computed for sparse models: {what} works on a dense image, and a sparse model reads whole "
@@ -125,22 +136,27 @@ def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: Dev
 
 
 @torch.no_grad()
-def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
-    """Softmax probability of class 1 (νe CC) for every event of `dataset`, in its order (float64).
+def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+    """(n, k) softmax probabilities of the k classes for every event of `dataset`, in its order (float64).
 
     The model must already be on setup.device and in eval mode."""
     n = len(dataset)
-    scores: list[Tensor] = []
+    probs: list[Tensor] = []
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
         views = model_views(model, dataset, idx, setup)
         with setup.autocast():
             logits = model(*views)
         # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
-        scores.append(torch.softmax(logits.float(), dim=1)[:, 1])
-    if not scores:
-        return np.empty(0, dtype=np.float64)
-    return torch.cat(scores).cpu().double().numpy()
+        probs.append(torch.softmax(logits.float(), dim=1))
+    if not probs:
+        return np.empty((0, output_width(model)), dtype=np.float64)
+    return torch.cat(probs).cpu().double().numpy()
+
+
+def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+    """Softmax probability of class 1 (νe CC, in every target) for every event of `dataset` (float64)."""
+    return probability_set(model, dataset, setup, batch_size)[:, NUE_CLASS]
 
 
 def _check_scores(score: np.ndarray, split: str) -> None:
@@ -153,15 +169,25 @@ def _check_scores(score: np.ndarray, split: str) -> None:
         )
 
 
-def predictions_frame(dataset: ImageSet, score: np.ndarray, split: str) -> pd.DataFrame:
+def predictions_frame(
+    dataset: ImageSet, score: np.ndarray, split: str, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
+) -> pd.DataFrame:
+    """One row per event: `label` is CC νe (1) or not (0) and `score` P(CC νe) whatever the target; a
+    multi-class target adds its class index (`class`) and each class's probability (`p_{class}`)."""
     events = dataset.events.reset_index(drop=True)
     frame = events[KEY_COLUMNS].copy()
     frame["split"] = split
-    frame["label"] = np.asarray(dataset.labels, dtype=np.int64)
+    frame["label"] = binary_labels(dataset.labels)
     frame["score"] = score
     for column in ("category", "nu_energy", "lep_energy"):
         frame[column] = events[column].to_numpy()
-    return frame[PREDICTION_COLUMNS]
+    if target == DEFAULT_TARGET:
+        return frame[PREDICTION_COLUMNS]
+    frame["class"] = np.asarray(dataset.labels, dtype=np.int64)
+    names = TARGET_CLASSES[target]
+    for i, name in enumerate(names):
+        frame[f"p_{name}"] = probs[:, i] if probs is not None else np.nan
+    return frame[[*PREDICTION_COLUMNS, "class", *(f"p_{name}" for name in names)]]
 
 
 @torch.no_grad()
@@ -193,7 +219,7 @@ def _occlusion_panels(
     settings: EvaluateSettings,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
     max_positions = settings.occlusion_max_positions
-    chosen = pick_occlusion_events(np.asarray(test_set.labels), score, threshold, settings.occlusion_events)
+    chosen = pick_occlusion_events(binary_labels(test_set.labels), score, threshold, settings.occlusion_events)
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []
@@ -250,6 +276,7 @@ class EvaluateInputs:
     weights: PathLike
     history: PathLike
     meta: PathLike  # train_meta.json
+    pandora: PathLike | None = None  # dataset/pandora.parquet: Pandora's calls (nuwire.evaluation.pandora)
 
 
 @dataclass(frozen=True)
@@ -268,6 +295,7 @@ class EvaluateOutputs:
     occlusion: PathLike
     feature_maps: PathLike
     embedding: PathLike
+    multiclass: PathLike | None = None  # the flavour figure (a page saying "two classes" for nue_cc)
 
 
 @dataclass(frozen=True)
@@ -302,6 +330,7 @@ class _Scores:
     predictions: pd.DataFrame
     test_frame: pd.DataFrame
     warnings: list[str]
+    multiclass: dict[str, Any] | None = None
 
     @property
     def chosen(self) -> float:
@@ -317,8 +346,15 @@ def evaluate(
     device: torch.device | str = "cpu",
     settings: EvaluateSettings | None = None,
     provenance: dict[str, Any] | None = None,
+    target: str = DEFAULT_TARGET,
+    pandora_calls: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
+
+    `target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
+    is CC νe (class 1) against the rest on P(CC νe), and a multi-class target adds `multiclass`.
+    `pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
+    its point on the ROC figure; None leaves both out.
 
     In stages: scores and metrics with their bootstrap (`_score`), the performance figures
     (`_performance_figures`), what the network looks at (`_interpretation_figures`), metrics.json.
@@ -331,17 +367,23 @@ def evaluate(
     """
     settings = settings or EvaluateSettings()
     provenance = dict(provenance or {})
-    clash = sorted(set(provenance) & set(METRICS_KEYS))
+    clash = sorted(set(provenance) & {*METRICS_KEYS, *OPTIONAL_METRICS_KEYS})
     if clash:  # checked first, so that nothing is written
         raise ValueError(f"provenance keys {clash} would overwrite evaluate's own metrics.json keys")
     setup = placement(device)
     model = setup.place_model(model)
     model.eval()
 
-    scores = _score(model, val_set, test_set, setup, settings)
+    scores = _score(model, val_set, test_set, setup, settings, target)
+    baseline = None
+    if pandora_calls is not None:
+        order = canonical_order(scores.test_frame)
+        counts = stratified_counts(scores.test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
+        frame = scores.test_frame.iloc[order].reset_index(drop=True)
+        baseline = baseline_report(frame, scores.test_score[order], pandora_calls, counts, synthetic)
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
-    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings)
+    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings, baseline)
     interpretation = _interpretation_figures(model, test_set, setup, scores, outputs, synthetic, settings)
     payload: dict[str, Any] = {
         **scores.report,
@@ -352,6 +394,13 @@ def evaluate(
         "synthetic": bool(synthetic),
         "warnings": scores.warnings,
     }
+    if scores.multiclass is not None:  # a nue_cc point's metrics.json stays as it was
+        payload["multiclass"] = scores.multiclass
+    if baseline is not None:
+        payload["pandora"] = baseline
+    if outputs.multiclass is not None:
+        note = "nue_cc target: two classes (CC νe against the rest); the 3×3 evaluation is drawn for flavour points"
+        plot_multiclass(scores.multiclass, Path(outputs.multiclass), synthetic, note=note)
     payload.update(provenance)
     write_json(outputs.metrics, payload)
     return payload
@@ -363,21 +412,26 @@ def _score(
     test_set: ImageSet,
     setup: DeviceSetup,
     settings: EvaluateSettings,
+    target: str = DEFAULT_TARGET,
 ) -> _Scores:
     """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
-    val_score = score_set(model, val_set, setup, settings.batch_size)
-    test_score = score_set(model, test_set, setup, settings.batch_size)
+    val_probs = probability_set(model, val_set, setup, settings.batch_size)
+    test_probs = probability_set(model, test_set, setup, settings.batch_size)
+    val_score, test_score = val_probs[:, NUE_CLASS], test_probs[:, NUE_CLASS]
     _check_scores(val_score, "validation")
     _check_scores(test_score, "test")
-    val_y = np.asarray(val_set.labels, dtype=np.int64)
-    test_y = np.asarray(test_set.labels, dtype=np.int64)
+    val_y = binary_labels(val_set.labels)
+    test_y = binary_labels(test_set.labels)
 
     report = metrics_report(val_y, val_score, test_y, test_score)
     warnings = split_warnings(report)
     for warning in warnings:
         LOG.warning("%s", warning)
     predictions = pd.concat(
-        [predictions_frame(val_set, val_score, "val"), predictions_frame(test_set, test_score, "test")],
+        [
+            predictions_frame(val_set, val_score, "val", val_probs, target),
+            predictions_frame(test_set, test_score, "test", test_probs, target),
+        ],
         ignore_index=True,
     )
     test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
@@ -393,7 +447,13 @@ def _score(
         "TPR %s, precision %s", len(test_y), int(test_y.sum()), report["test"]["roc_auc"], auc_ci.get("ci68"), chosen,
         test_at_chosen["accuracy"], test_at_chosen["tpr"], test_at_chosen["precision"],
     )  # fmt: skip
-    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings)
+    multiclass = None
+    if target != DEFAULT_TARGET:
+        classes = np.asarray(test_set.labels, dtype=np.int64)
+        energy = test_set.events["nu_energy"].to_numpy(np.float64)
+        multiclass = multiclass_report(classes[order], test_probs[order], energy[order], TARGET_CLASSES[target],
+                                       settings.bootstrap_resamples, settings.bootstrap_seed)  # fmt: skip
+    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, multiclass)
 
 
 def _performance_figures(
@@ -402,13 +462,14 @@ def _performance_figures(
     outputs: EvaluateOutputs,
     synthetic: bool,
     settings: EvaluateSettings,
+    baseline: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """ROC, score distributions, efficiency, confusion, reliability and the sample-identity control."""
     test_y, test_score, report, chosen = scores.test_y, scores.test_score, scores.report, scores.chosen
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     test_events = test_set.events.reset_index(drop=True)
     thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
-    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic)
+    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic, baseline=baseline)
     plot_score_distributions(
         test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
     )
@@ -498,13 +559,18 @@ def run_evaluate_job(
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
     train_meta = read_json(inputs.meta, made_by="train")
-    model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
+    shapes = [tuple(s) for s in train_meta["input_shapes"]]
+    model = build_model(train_meta["arch"], shapes, n_classes=train_meta.get("n_classes", 2), **train_meta["hparams"])
     model.load_state_dict(checkpoint.load(inputs.weights))
     images = list(inputs.images)
     val_set = load_point_split(inputs.index, images, point, cuts, "val")
     test_set = load_point_split(inputs.index, images, point, cuts, "test")
     plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
     manifest = read_json(inputs.inputs, made_by="dataset")
+    calls = None
+    if inputs.pandora is not None:
+        calls = open_parquet(inputs.pandora, made_by="dataset").read().to_pandas()
+        check_calls(calls, [str(inputs.pandora)])
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
@@ -519,4 +585,6 @@ def run_evaluate_job(
             "training": train_meta,
             "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, manifest),
         },
+        target=point.target,
+        pandora_calls=calls,
     )

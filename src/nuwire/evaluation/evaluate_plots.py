@@ -38,9 +38,12 @@ def plot_roc(
     path: PathLike,
     synthetic: bool,
     title: str = "ROC curve (test set)",
+    baseline: Mapping[str, Any] | None = None,
 ) -> None:
     """ROC curve with its AUC and the operating point of each threshold in
-    ``test_metrics["thresholds"]`` (the "test" part of `nuwire.evaluation.metrics.metrics_report`)."""
+    ``test_metrics["thresholds"]`` (the "test" part of `nuwire.evaluation.metrics.metrics_report`),
+    and Pandora's selection as a point when ``baseline`` (`nuwire.evaluation.pandora.baseline_report`)
+    has one."""
     fig = new_figure(6, 5.5)
     ax = fig.add_subplot()
     fpr, tpr, _ = roc_curve_points(y_true, score)
@@ -61,6 +64,14 @@ def plot_roc(
                 color=f"C{i + 1}",
                 label=label,
             )
+        if baseline and baseline.get("available"):
+            e, f = baseline["efficiency"], baseline["fpr"]
+            xerr = None if f["ci68"] is None else [[f["value"] - f["ci68"][0]], [f["ci68"][1] - f["value"]]]
+            yerr = None if e["ci68"] is None else [[e["value"] - e["ci68"][0]], [e["ci68"][1] - e["value"]]]
+            ax.errorbar([f["value"]], [e["value"]], xerr=xerr, yerr=yerr, marker="*", markersize=12, color="black",
+                        linestyle="none", capsize=2, label=f"{baseline['label']}: efficiency "
+                        f"{format_pm(e['value'], e['error'])}, purity "
+                        f"{format_pm(baseline['purity']['value'], baseline['purity']['error'])}")  # fmt: skip
         ax.legend(loc="lower right", fontsize=8)
     else:
         _empty_note(ax, "ROC undefined: the test set holds one class only")

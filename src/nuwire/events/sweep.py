@@ -9,6 +9,11 @@ Training seeds: `train.seeds: [1, 2, 3]` trains every point once per seed, each 
 whose outputs live one level deeper, in `.../{window}/seed{S}` (the `window` wildcard carries the
 `/seed{S}` tail). With one seed (`train.seed`, or a one-entry `train.seeds`) the paths are those
 above, without the seed level.
+
+Target (`nuwire.events.targets`): a block's `target: [nue_cc, flavour]` is an axis like `cut`. The
+default `nue_cc` adds nothing to the path (existing results keep theirs); any other target is one
+more level after the window, `.../{window}/flavour[/seed{S}]`, also carried by the `window`
+wildcard.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nuwire.errors import ConfigError
 from nuwire.events.keys import EVENT_KEY
+from nuwire.events.targets import DEFAULT_TARGET, check_target, class_labels
 from nuwire.geometry import N_PLANES
 
 if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building import
@@ -53,11 +59,16 @@ class SweepPoint:
     cut: str
     window: str  # "whole" or "crop{N}"
     seed: int | None = None  # set only when train.seeds trains the point several times
+    target: str = DEFAULT_TARGET  # nuwire.events.targets; in the path only when not the default
+
+    @property
+    def target_path(self) -> str:
+        return "" if self.target == DEFAULT_TARGET else f"/{self.target}"
 
     @property
     def base_path(self) -> str:
         """The point without its seed: what the seeds of one point share."""
-        return f"{self.arch}/plane{self.plane}/scale{self.scale}/{self.cut}/{self.window}"
+        return f"{self.arch}/plane{self.plane}/scale{self.scale}/{self.cut}/{self.window}{self.target_path}"
 
     @property
     def path(self) -> str:
@@ -66,7 +77,8 @@ class SweepPoint:
     @property
     def label(self) -> str:
         seed = "" if self.seed is None else f" seed {self.seed}"
-        return f"{self.arch} plane {self.plane} scale {self.scale} {self.cut} {self.window}{seed}"
+        target = "" if self.target == DEFAULT_TARGET else f" {self.target}"
+        return f"{self.arch} plane {self.plane} scale {self.scale} {self.cut} {self.window}{target}{seed}"
 
     @property
     def planes(self) -> tuple[int, ...]:
@@ -83,9 +95,20 @@ class SweepPoint:
     @classmethod
     def from_wildcards(cls, wildcards: Any) -> SweepPoint:
         window, _, seed = str(wildcards.window).partition("/seed")
-        return cls(wildcards.arch, wildcards.plane, wildcards.scale, wildcards.cut, window, int(seed) if seed else None)
+        window, _, target = window.partition("/")
+        return cls(
+            wildcards.arch,
+            wildcards.plane,
+            wildcards.scale,
+            wildcards.cut,
+            window,
+            int(seed) if seed else None,
+            check_target(target or DEFAULT_TARGET, f"the model directory's target level {target!r}"),
+        )
 
     def as_dict(self) -> dict[str, Any]:
+        # `target` only when not the default: the metrics.json of a nue_cc point stays as it was.
+        extra = {} if self.target == DEFAULT_TARGET else {"target": self.target}
         return {
             "arch": self.arch,
             "plane": self.plane,
@@ -95,6 +118,7 @@ class SweepPoint:
             "seed": self.seed,
             "point": self.path,
             "base": self.base_path,
+            **extra,
         }
 
 
@@ -115,7 +139,9 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
                 )
         crop = block.get("crop")
         window = WHOLE if crop is None else f"crop{int(crop)}"
-        for arch, plane, scale, cut in itertools.product(block["arch"], block["plane"], block["scale"], block["cut"]):
+        targets = [check_target(str(t), f"sweep[{i}].target") for t in block.get("target", [DEFAULT_TARGET])]
+        combos = itertools.product(block["arch"], block["plane"], block["scale"], block["cut"], targets)
+        for arch, plane, scale, cut, target in combos:
             plane_s = str(plane)
             if arch not in ARCH_VIEWS:
                 raise ConfigError(
@@ -129,7 +155,7 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
                     f"(multi-view architectures: {list(MULTI_VIEW_ARCHS)} use all three planes)."
                 )
             for seed in per_seed:
-                points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window, seed))
+                points.add(SweepPoint(arch, plane_s, f"{float(scale):g}", cut, window, seed, target))
     return sorted(points, key=lambda p: (p.base_path, -1 if p.seed is None else p.seed))
 
 
@@ -171,7 +197,11 @@ def load_point_split(
 
     index = read_event_index(index_path)
     events = select_events(index, split, point_cut(point, cuts))
-    return SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
+    labels = class_labels(events, point.target)  # before loading: a bad index fails fast
+    images = SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
+    # The cut and `events["label"]` stay νe CC against the rest; what the model learns is the target's class.
+    images.labels = labels
+    return images
 
 
 def dataset_fingerprint(*sets: SparseImageSet) -> str:

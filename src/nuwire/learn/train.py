@@ -3,8 +3,9 @@
 One plain loop in the style of PyTorch's examples. Per epoch: one pass over the shuffled training
 set (loss, accuracy and ROC AUC collected on the fly), one pass over the validation set, a row in
 `history.csv`, and a checkpoint. The weights of the best validation epoch (highest val AUC; a tie
-goes to the lower val loss) become `best.pt`. The loss is cross-entropy over the two logits for
-every architecture, optionally class-weighted (the thesis's ViT used binary cross-entropy on one
+goes to the lower val loss) become `best.pt`. The loss is cross-entropy over the logits (two for the
+`nue_cc` target, three for `flavour`: `nuwire.events.targets`) for every architecture, optionally
+class-weighted (the thesis's ViT used binary cross-entropy on one
 score, which is the same function of the logit difference).
 
 Files
@@ -61,6 +62,7 @@ from tqdm import tqdm
 
 from nuwire.errors import CheckpointError, ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
+from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, target_classes
 from nuwire.images.image_set import make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
@@ -191,15 +193,17 @@ class _SigtermGuard:
             raise TrainingInterrupted()
 
 
-def balanced_class_weights(labels: np.ndarray) -> torch.Tensor:
-    """n / (2 n_c) per class, so both classes carry equal total weight in the loss."""
-    counts = np.bincount(labels, minlength=2)[:2]
+def balanced_class_weights(labels: np.ndarray, n_classes: int = 2) -> torch.Tensor:
+    """n / (k n_c) per class (k classes), so every class carries equal total weight in the loss."""
+    counts = np.bincount(labels, minlength=n_classes)[:n_classes]
     if (counts == 0).any():
+        found = ", ".join(f"{int(c)} of class {i}" for i, c in enumerate(counts))
         raise ConfigError(
-            f"class_weights 'balanced' needs both classes in the training set, but it has "
-            f"{counts[0]} background and {counts[1]} signal events; check the cut and the split."
+            f"class_weights 'balanced' needs every class in the training set (both classes of nue_cc, all three of "
+            f"flavour), but it has {found} "
+            "(class 1 is CC νe); check the cut and the split."
         )
-    return torch.tensor(len(labels) / (2.0 * counts), dtype=torch.float32)
+    return torch.tensor(len(labels) / (float(n_classes) * counts), dtype=torch.float32)
 
 
 def make_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -252,7 +256,8 @@ def run_epoch(
             preds.append(logits.detach().argmax(dim=1))
             targets.append(labels)
     guard.check()
-    y = torch.cat(targets).cpu().numpy()
+    # The AUC is νe CC (class 1, whatever the target) against the rest, on P(νe CC).
+    y = (torch.cat(targets).cpu().numpy() == NUE_CLASS).astype(np.int64)
     return {
         "loss": float(torch.cat(weighted_losses).double().sum() / torch.cat(weights).double().sum()),
         "acc": float((torch.cat(preds) == torch.cat(targets)).double().mean()),
@@ -378,8 +383,12 @@ def train(
     extra: Mapping[str, Any] | None = None,
     log: logging.Logger | None = None,
     progress: bool = False,
+    n_classes: int = 2,
 ) -> dict[str, Any]:
     """Train `cfg.arch` on `train_set`, pick the best epoch on `val_set`; return train_meta.
+
+    `n_classes` is the target's class count (`nuwire.events.targets.n_classes`); the labels are class
+    indices, CC νe being class 1.
 
     `train_set` and `val_set` are `nuwire.images.image_set.SparseImageSet`s (anything with `labels` that
     `make_loader` accepts). `extra` holds what else decides the result (view spec, cut, dataset
@@ -405,7 +414,7 @@ def train(
         # and a resume on the GPU continues correctly but not bit for bit.
         torch.backends.cudnn.benchmark = True
     with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
-        run = _Run(cfg, shapes, setup, outputs, checkpoint_dir, guard, log, progress)
+        run = _Run(cfg, shapes, setup, outputs, checkpoint_dir, guard, log, progress, n_classes)
         return _train(run, train_set, val_set, digest, train_labels)
 
 
@@ -466,6 +475,7 @@ class _Run:
     guard: _SigtermGuard
     log: logging.Logger
     progress: bool
+    n_classes: int = 2
 
     @property
     def last_path(self) -> Path:
@@ -478,7 +488,7 @@ def _new_state(run: _Run, digest: str) -> TrainingState:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # also seeds every CUDA device
-    model = run.setup.place_model(build_model(cfg.arch, run.shapes, **cfg.hparams))
+    model = run.setup.place_model(build_model(cfg.arch, run.shapes, n_classes=run.n_classes, **cfg.hparams))
     optimizer = make_optimizer(cfg, model.parameters())
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
     return TrainingState(model, optimizer, scheduler, digest)
@@ -487,7 +497,8 @@ def _new_state(run: _Run, digest: str) -> TrainingState:
 def _train(run: _Run, train_set: Any, val_set: Any, digest: str, train_labels: np.ndarray) -> dict[str, Any]:
     cfg, log = run.cfg, run.log
     state = _new_state(run, digest)
-    weights = balanced_class_weights(train_labels) if cfg.class_weights == "balanced" else torch.ones(2)
+    k = run.n_classes
+    weights = balanced_class_weights(train_labels, k) if cfg.class_weights == "balanced" else torch.ones(k)
     class_w = weights.to(run.setup.device)
 
     _remove_temporaries(run.checkpoint_dir, run.outputs)
@@ -605,6 +616,8 @@ def _finish(run: _Run, state: TrainingState) -> dict[str, Any]:
         "device": run.setup.describe(),
         "config": asdict(cfg),
     }
+    if run.n_classes != 2:  # a two-class meta stays as it was (it is part of metrics.json)
+        meta["n_classes"] = run.n_classes
     write_json(outputs.meta, meta)
     run.last_path.unlink(missing_ok=True)
     _remove_stale_best(checkpoint_dir, None)
@@ -651,6 +664,17 @@ def run_train_job(
         "cut": point_cut(point, cuts),
         "dataset": dataset_fingerprint(train_set, val_set),
     }
+    if point.target != DEFAULT_TARGET:  # the nue_cc hash stays what it was
+        extra["target"] = point.target
     return train(
-        cfg, train_set, val_set, outputs, checkpoint_dir, train_set.input_shapes, extra=extra, log=LOG, progress=True
+        cfg,
+        train_set,
+        val_set,
+        outputs,
+        checkpoint_dir,
+        train_set.input_shapes,
+        extra=extra,
+        log=LOG,
+        progress=True,
+        n_classes=target_classes(point.target),
     )

@@ -58,6 +58,8 @@ __all__ = [
     "ARCHITECTURES",
     "build_model",
     "count_parameters",
+    "output_width",
+    "set_head",
     "default_hparams",
     "final_linear",
     "first_layer_maps",
@@ -144,8 +146,9 @@ def _sparse_dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str,
             ) from None
 
 
-def build_model(arch: str, input_shapes: Sequence[Sequence[int]], **hparams: Any) -> nn.Module:
-    """A freshly initialised `arch` for images of `input_shapes`; weights depend only on torch's seed."""
+def build_model(arch: str, input_shapes: Sequence[Sequence[int]], *, n_classes: int = 2, **hparams: Any) -> nn.Module:
+    """A freshly initialised `arch` for images of `input_shapes`, with `n_classes` logits (2 for the
+    nue_cc target, 3 for flavour: `nuwire.events.targets`); weights depend only on torch's seed."""
     allowed = default_hparams(arch)
     unknown = sorted(set(hparams) - set(allowed))
     if unknown:
@@ -159,7 +162,29 @@ def build_model(arch: str, input_shapes: Sequence[Sequence[int]], **hparams: Any
     except TypeError as err:  # a value of the wrong type from the config, e.g. width: "16"
         raise ConfigError(f"{arch}: hparams {hparams} have a value of the wrong type ({err}).") from None
     _dry_run(arch, shapes, hparams)
+    if n_classes != 2:
+        set_head(model, n_classes)
     return model
+
+
+def set_head(model: nn.Module, n_classes: int) -> None:
+    """Give the model an output layer of `n_classes` logits: its last nn.Linear (every architecture's
+    classification layer, `final_linear`) replaced by a fresh one of the same input width. Done after
+    the two-class build, so that a two-class model draws exactly the weights it always drew."""
+    if n_classes < 2:
+        raise ConfigError(f"a classifier needs at least 2 classes, got {n_classes}.")
+    head = final_linear(model)
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if child is head:
+                new = nn.Linear(head.in_features, n_classes, bias=head.bias is not None)
+                setattr(parent, name, new.to(device=head.weight.device, dtype=head.weight.dtype))
+                return
+
+
+def output_width(model: nn.Module) -> int:
+    """How many logits the model gives (its output layer's width)."""
+    return int(final_linear(model).out_features)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -9,6 +9,12 @@ Two points scored on the same test events (same split and cut) are compared pair
 bootstrap resamples (`nuwire.stats.compare.paired_auc_difference`); points on different events
 (`full` against `top50`) only unpaired, and marked so. Everything here comes from the test
 predictions and metrics that evaluate wrote: no validation or training event enters.
+
+With many pairs, some differ "at 95%" by chance alone, so every verdict in words is Holm's
+family-wise one over all the pairs compared (`nuwire.stats.multiplicity`); the table keeps the
+uncorrected 95% interval beside it. A `flavour` point enters through its P(CC νe), like any other,
+and is paired with its `nue_cc` twin to answer whether learning the flavours makes a better CC νe
+selector.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from nuwire.stats.bootstrap import (
     stratified_counts,
 )
 from nuwire.stats.compare import paired_auc_difference, seed_standard_error, unpaired_auc_difference
+from nuwire.stats.multiplicity import FAMILY_ALPHA, holm_adjusted
 from nuwire.stats.numfmt import format_interval, format_pm
 
 THRESHOLD_NAMES = ("0.5", "0.33", "f1_opt_val")
@@ -120,7 +127,8 @@ def same_events(a: PointResult, b: PointResult) -> bool:
 def _name(r: PointResult) -> str:
     p = r.point
     crop = "whole" if p.get("crop") is None else f"crop {p['crop']}"
-    return f"{p['arch']} plane {p['plane']} scale {p['scale']:g} {p['cut']} {crop}"
+    target = f" {p['target']}" if p.get("target", "nue_cc") != "nue_cc" else ""
+    return f"{p['arch']} plane {p['plane']} scale {p['scale']:g} {p['cut']} {crop}{target}"
 
 
 def compare_all(results: Sequence[PointResult], resamples: int | None = None, seed: int | None = None) -> pd.DataFrame:
@@ -149,14 +157,30 @@ def compare_all(results: Sequence[PointResult], resamples: int | None = None, se
                      "method": d["method"], "test events": events, "delta_auc": d["delta"],
                      "error": d["error"], "ci95_lo": (d["ci95"] or [None, None])[0],
                      "ci95_hi": (d["ci95"] or [None, None])[1], "significant": d["significant"],
-                     "paired": d["method"] == "paired bootstrap"})  # fmt: skip
+                     "paired": d["method"] == "paired bootstrap", "p_value": d.get("p_value")})  # fmt: skip
+    holm = holm_adjusted([r["p_value"] for r in rows])
+    for row, p in zip(rows, holm):
+        row["p_holm"] = p
+        row["significant_holm"] = p is not None and p < FAMILY_ALPHA
     return pd.DataFrame(rows, columns=["a", "b", "a_point", "b_point", "method", "test events", "delta_auc", "error",
-                                       "ci95_lo", "ci95_hi", "significant", "paired"])  # fmt: skip
+                                       "ci95_lo", "ci95_hi", "significant", "paired", "p_value", "p_holm",
+                                       "significant_holm"])  # fmt: skip
+
+
+def holm_note(table: pd.DataFrame) -> str:
+    """The sentence beside the comparison table: what "significant" means here."""
+    m = int(pd.Series(table.get("p_holm", pd.Series(dtype=float))).notna().sum())
+    return (
+        f"Verdicts are family-wise: Holm's step-down correction over the {m} pairs compared keeps the chance "
+        f'of even one false "significant" among them at or below {FAMILY_ALPHA:.0%} (p_Holm < {FAMILY_ALPHA:g}). '
+        "The 95% interval beside each ΔAUC is the uncorrected one; the column 'significant at 95% (uncorrected)' "
+        f"would, by chance alone, call about {FAMILY_ALPHA * m:.1f} of {m} pairs of equal points different."
+    )
 
 
 def _verdict(row: pd.Series) -> str:
-    """How the first point of a compared pair stands against the second, as its interval says."""
-    if not row["significant"]:
+    """How the first point of a compared pair stands against the second, as its Holm-corrected test says."""
+    if not row["significant_holm"]:
         return "cannot be told apart from"
     return "beats" if row["delta_auc"] > 0 else "is beaten by"
 
@@ -165,7 +189,9 @@ def _difference_words(row: pd.Series, a_auc: dict[str, Any], b_auc: dict[str, An
     delta = format_pm(row["delta_auc"], row["error"])
     ci = format_interval(row["ci95_lo"], row["ci95_hi"], row["error"])
     kind = "paired, same test events" if row["paired"] else "unpaired, different test events"
-    verdict = "significant at 95%" if row["significant"] else "not significant at 95%"
+    p_holm = "" if row.get("p_holm") is None or pd.isna(row.get("p_holm")) else f", p_Holm = {row['p_holm']:.2g}"
+    verdict = ("significant after Holm's correction" if row["significant_holm"]
+               else "not significant after Holm's correction") + p_holm  # fmt: skip
     return (
         f"{row['a']} (AUC {format_pm(a_auc['value'], a_auc['error'])}) against {row['b']} "
         f"(AUC {format_pm(b_auc['value'], b_auc['error'])}): ΔAUC {delta}, 95% interval {ci} ({kind}): {verdict}."
@@ -225,18 +251,54 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
             f"Does the larger scale beat the smaller? Scale {large.point['scale']:g} {_verdict(row)} scale "
             f"{small.point['scale']:g}. " + _difference_words(row, large.auc(), small.auc())
         )
-    significant = table[table["significant"]]
+    out += flavour_answers(results, table)
+    significant = table[table["significant_holm"]] if len(table) else table
     measured = int(table["delta_auc"].notna().sum())  # pairs where both AUCs exist
+    raw = int(table["significant"].sum()) if len(table) else 0
     if len(significant):
-        out.append(f"Significant differences at 95% ({len(significant)} of {measured} pairs):")
+        out.append(
+            f"Significant differences after Holm's correction ({len(significant)} of {measured} pairs; "
+            f"{raw} at 95% uncorrected):"
+        )
         for _, row in significant.iterrows():
             out.append("• " + _difference_words(row, by_base[row["a_point"]].auc(), by_base[row["b_point"]].auc()))
     else:
         out.append(
-            f"No pair of the {measured} compared differs significantly at 95%: the test set cannot rank these points."
+            f"No pair of the {measured} compared differs significantly after Holm's family-wise correction "
+            f"({raw} at 95% uncorrected, {FAMILY_ALPHA * measured:.1f} expected by chance): the test set cannot "
+            "rank these points."
         )
     if any(r.point["cut"] == "top50" for r in results) and any(r.point["cut"] != "top50" for r in results):
         out.append(TOP50_NOTE)
+    return out
+
+
+def _twin_key(r: PointResult) -> tuple:
+    p = r.point
+    return (p["arch"], str(p["plane"]), float(p["scale"]), p["cut"], p.get("crop"))
+
+
+def flavour_answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
+    """Does training on the flavours improve CC νe identification? Each flavour point against its
+    nue_cc twin (same architecture, plane, scale, cut and window), paired on the same test events."""
+    flavour = [r for r in results if r.point.get("target", "nue_cc") == "flavour"]
+    if not flavour:
+        return []
+    out = []
+    binary = {_twin_key(r): r for r in results if r.point.get("target", "nue_cc") == "nue_cc"}
+    for f in flavour:
+        twin = binary.get(_twin_key(f))
+        if twin is None or not same_events(f, twin):
+            out.append(
+                f"Does training on flavours improve CC νe identification? {_name(f)} has no nue_cc twin (same "
+                "architecture, plane, scale, cut and window) scored on the same test events, so the sweep cannot say."
+            )
+            continue
+        row, _ = _lookup(table, f, twin)
+        out.append(
+            f"Does training on flavours improve CC νe identification? The three-class {_name(f)}, ranking by its "
+            f"P(CC νe), {_verdict(row)} its two-class twin. " + _difference_words(row, f.auc(), twin.auc())
+        )
     return out
 
 
@@ -255,6 +317,7 @@ def metric_rows(results: Sequence[PointResult]) -> list[dict[str, Any]]:
         for name in THRESHOLD_NAMES:
             rows.append({
                 "point": r.base, "arch": p["arch"], "plane": str(p["plane"]), "scale": float(p["scale"]),
+                "target": p.get("target", "nue_cc"),
                 "cut": p["cut"], "crop": p.get("crop"), "seeds": len(r.metrics), "threshold_name": name,
                 "threshold": r.threshold(name), **{k: r.at_threshold(name, k) for k in THRESHOLD_METRICS},
                 "roc_auc": r.auc(), "brier": r.brier(), "n_test": int(first["test"]["n_events"]),

@@ -18,8 +18,10 @@ from sklearn.metrics import roc_curve
 from nuwire.evaluation.evaluate_plots import efficiency_text
 from nuwire.io.atomic import atomic_path, write_text
 from nuwire.pipeline.failures import open_parquet, read_json
-from nuwire.report.comparisons import PointResult, answers, compare_all, load_results, metric_rows
+from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
 from nuwire.report.figstyle import new_figure, save_figure
+from nuwire.report.multiclass_summary import multiclass_html, multiclass_table
+from nuwire.report.pandora_summary import draw_pandora_panel, pandora_html, pandora_table
 from nuwire.report.provenance import provenance
 from nuwire.report.thesis import SOURCE as THESIS_SOURCE
 from nuwire.report.thesis import thesis_rows
@@ -67,6 +69,10 @@ def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "warnings": r["warnings"],
         })  # fmt: skip
     columns = list(DISPLAY_COLUMNS)
+    if any(r.get("target", "nue_cc") != "nue_cc" for r in rows):  # a binary-only sweep's table stays as it was
+        for shown, r in zip(out, rows):
+            shown["target"] = r.get("target", "nue_cc")
+        columns.insert(columns.index("crop") + 1, "target")
     if any(r["seeds"] > 1 for r in rows):
         for shown, r in zip(out, rows):
             sd = r["roc_auc"].get("seed_sd")
@@ -82,6 +88,8 @@ def values_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         flat = {k: r[k] for k in ("arch", "plane", "scale", "cut", "seeds", "threshold_name", "threshold", "n_test",
                                   "n_signal")}  # fmt: skip
         flat["crop"] = _crop(r["crop"])
+        if any(x.get("target", "nue_cc") != "nue_cc" for x in rows):
+            flat["target"] = r.get("target", "nue_cc")
         for k in [*METRIC_COLUMNS, "brier"]:
             ci = r[k].get("ci95") or [None, None]
             flat |= {k: r[k]["value"], f"{k}_err": r[k]["error"], f"{k}_ci95_lo": ci[0], f"{k}_ci95_hi": ci[1]}
@@ -191,7 +199,7 @@ def _page(body: str) -> str:
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{STYLE}</head><body>{body}</body></html>\n"
 
 
-def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = None) -> str:
+def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = None, extra: str = "") -> str:
     """This run's table, then, under its own heading and shading, the thesis's real-data rows."""
     source = ("<p><b>Synthetic data.</b> The rows of this run come from the nuwire simulator, not from MicroBooNE "
               "files.</p>" if synthetic else "<p>The rows of this run come from the OpenSamples files.</p>")  # fmt: skip
@@ -204,7 +212,7 @@ def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = No
     ours = frame.to_html(index=False, border=0, escape=True)
     thesis = thesis_table().to_html(index=False, border=0, escape=True, classes="thesis")
     body = (
-        f"<h3>This run (test set)</h3>{source}{how}{ours}"
+        f"<h3>This run (test set)</h3>{source}{how}{ours}{extra}"
         f"<h3>For reference only: {html.escape(THESIS_SOURCE)}</h3>"
         "<p>The thesis's published test-set results on plane 2 of the real files: not made by this workflow, not "
         "comparable row by row with synthetic results, and published without uncertainties (its test split held "
@@ -222,7 +230,9 @@ def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthe
         "ΔAUC (a − b)": [format_pm(d, e) for d, e in zip(table["delta_auc"], table["error"])],
         "95% interval": [format_interval(lo, hi, e)
                          for lo, hi, e in zip(table["ci95_lo"], table["ci95_hi"], table["error"])],
-        "significant at 95%": ["yes" if v else "no" for v in table["significant"]],
+        "significant at 95% (uncorrected)": ["yes" if v else "no" for v in table["significant"]],
+        "p (Holm)": ["—" if p is None or pd.isna(p) else f"{p:.2g}" for p in table["p_holm"]],
+        "significant (Holm, family-wise 5%)": ["yes" if v else "no" for v in table["significant_holm"]],
     })  # fmt: skip
     control = sample_control_table(results)
     body = (
@@ -230,6 +240,7 @@ def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthe
         + "<h3>What the test set can tell</h3>"
         + words
         + "<h3>Every pair of sweep points</h3>"
+        + f"<p>{html.escape(holm_note(table))}</p>"
         + shown.to_html(index=False, border=0, escape=True)
         + "<h3>Sample-identity control (CC νe test events by sample, at the val-chosen threshold)</h3>"
         + control.to_html(index=False, border=0, escape=True)
@@ -309,8 +320,13 @@ def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -
     per cut; the thesis's real-data AlexNet AUCs as dashed reference lines."""
     ordered = sorted((r for r in results if r.auc()["value"] is not None), key=lambda r: r.auc()["value"])
     cuts = sorted({r.point["cut"] for r in ordered})
-    fig = new_figure(8, 1.2 + 0.45 * max(len(ordered), 1))
-    ax = fig.add_subplot()
+    baseline = any("pandora" in r.metrics[0] for r in ordered)
+    fig = new_figure(12 if baseline else 8, 1.2 + 0.45 * max(len(ordered), 1))
+    if baseline:  # a second panel: each network's CC νe efficiency at Pandora's purity against Pandora's
+        ax, pandora_ax = fig.subplots(1, 2, width_ratios=[2, 1])
+        draw_pandora_panel(pandora_ax, results, ordered)
+    else:
+        ax = fig.add_subplot()
     for i, r in enumerate(ordered):
         auc = r.auc()
         colour = f"C{cuts.index(r.point['cut']) % 10}"
@@ -413,7 +429,14 @@ def run_summary(
     with atomic_path(outputs["values"]) as tmp:
         values_table(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     resamples = results[0].metrics[0]["test"]["uncertainty"]["resamples"] if results else None
-    write_text(outputs["html"], _html_table(table, synthetic, resamples))
+    extra = multiclass_html(results) + pandora_html(results, synthetic)
+    write_text(outputs["html"], _html_table(table, synthetic, resamples, extra))
+    if "pandora" in outputs:
+        with atomic_path(outputs["pandora"]) as tmp:
+            pandora_table(results).to_csv(tmp, sep="\t", index=False)
+    if "multiclass" in outputs:
+        with atomic_path(outputs["multiclass"]) as tmp:
+            multiclass_table(results).to_csv(tmp, sep="\t", index=False)
     comparisons = compare_all(results)
     with atomic_path(outputs["comparisons"]) as tmp:
         comparisons.to_csv(tmp, sep="\t", index=False, float_format="%.6g")

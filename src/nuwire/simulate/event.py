@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from nuwire.simulate.detector import active_box, project
 from nuwire.simulate.hits import find_hits, hit_tables
 from nuwire.simulate.interaction import MEV, ChargedTracks, final_state, pi0_decay, track_particles
 from nuwire.simulate.material import ELECTRON_MASS, MASS_MEV
+from nuwire.simulate.pandora import leading_daughter_is_em
 from nuwire.simulate.particles import ParticleRegistry
 from nuwire.simulate.readout import waveforms
 from nuwire.simulate.samples import PHYSICS_STREAM, InteractionTruth, event_key, event_rng, event_truth
@@ -142,6 +143,7 @@ def simulate_event(
     cos_vis = float(energy[(owner < 0) & on_plane2].sum())
     topo = topology(registry, owner[on_plane2], energy[on_plane2])
     hits, edeps = hit_tables(find_hits(readout, geometry), proj, owner, energy, geometry)
+    topo = replace(topo, leading_em=leading_daughter_is_em(registry, hits, edeps))
     pandora = pandora_rows(truth, geometry, topo, cos.entry, cos.t0, rng)
 
     n_ch = geometry.n_channels

@@ -15,15 +15,13 @@ import numpy as np
 
 from nuwire.geometry import Geometry
 from nuwire.simulate.detector import nearest_wires, space_charge
+from nuwire.simulate.pandora import COSMIC_TAG_PROB, characterise, slice_efficiency
 from nuwire.simulate.samples import InteractionTruth
 
-PANDORA_MAX_EFFICIENCY = 0.97
-PANDORA_EFFICIENCY_MEV = 6.0  # visible energy at which 1 - 1/e of the neutrino slices are found
 # Vertex resolution by topology: where two or more prongs meet the vertex is pinned down; a lone
 # track's start is less sure; a lone shower's start (a gap before the first charge) least.
 VTX_SMEAR_CM = {"multi": 0.8, "track": 1.5, "shower": 2.5}
 VTX_TAIL_PROB, VTX_TAIL_CM = 0.08, 10.0
-SHOWER_LIKE_FRACTION = 0.5
 PRONG_MIN_MEV = 15.0  # a primary with less visible energy than this makes no prong
 
 
@@ -35,6 +33,9 @@ class Topology:
     shower_fraction: float
     n_tracks: int
     n_showers: int
+    # Whether the primary daughter with the most hits is electromagnetic (nuwire.simulate.pandora);
+    # None: not known (no hit), characterised as a track.
+    leading_em: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -90,29 +91,29 @@ def pandora_rows(
     cosmic_t0: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Pandora primaries: a neutrino candidate and a few cosmic slices.
+    """Pandora primaries: a neutrino candidate (or none) and a few cosmic slices.
 
-    The neutrino slice is found with an efficiency that grows with the visible energy; its vertex
-    is the corrected vertex smeared by the topology's resolution (with a tail of worse ones); it is
-    shower-like (slice_pdg 12) when most visible energy is electromagnetic, else track-like (14).
-    When it is not found, Pandora still tags some activity as the neutrino, as it does on real
-    readouts: a cosmic muon's start with a low score. So every readout has a candidate, and a
-    missed interaction looks like a wrong vertex, the same way for every class. Cosmic slices sit
-    at their muon's entry point, shifted in x by their arrival time.
+    The emulation of `nuwire.simulate.pandora` (docs/pandora.md): the neutrino slice is found with
+    the notebook-calibrated efficiency of its visible energy; its vertex is the corrected vertex
+    smeared by the topology's resolution (with a tail of worse ones); its slice_pdg is 12 when its
+    hit-dominant daughter is characterised shower-like, else 14. When it is not found, a cosmic
+    muon's slice is sometimes tagged as the neutrino instead (its start, a low score, slice_pdg from
+    the muon track's characterisation), else the event has no neutrino candidate. All of it depends
+    on what the event looks like, never on its label. Cosmic slices sit at their muon's entry point,
+    shifted in x by their arrival time.
     """
     vtx, pdg, score = [], [], []
-    efficiency = PANDORA_MAX_EFFICIENCY * (1 - np.exp(-topology.visible_mev / PANDORA_EFFICIENCY_MEV))
     n_cosmics = len(cosmic_t0)
-    if rng.random() < efficiency:
+    if rng.random() < slice_efficiency(topology.visible_mev):
         corr, _, _ = vertex_readout(truth, geometry)
         width = VTX_TAIL_CM if rng.random() < VTX_TAIL_PROB else VTX_SMEAR_CM[topology.kind]
         vtx.append(corr + rng.normal(0.0, width, 3))
-        pdg.append(12 if topology.shower_fraction > SHOWER_LIKE_FRACTION else 14)
+        pdg.append(characterise(bool(topology.leading_em), rng))
         score.append(rng.beta(6.0, 1.5))
-    elif n_cosmics:
+    elif n_cosmics and rng.random() < COSMIC_TAG_PROB:
         i = int(rng.integers(n_cosmics))
         vtx.append(_cosmic_point(cosmic_entries[i], float(cosmic_t0[i]), geometry))
-        pdg.append(14)
+        pdg.append(characterise(False, rng))  # a cosmic muon's slice: its daughter is the muon track
         score.append(rng.beta(2.0, 5.0))
     n_cos = min(n_cosmics, 1 + int(rng.poisson(2.0)))
     pick = rng.choice(n_cosmics, size=n_cos, replace=False) if n_cos else np.zeros(0, np.int64)

@@ -25,6 +25,7 @@ import numpy as np
 from nuwire.evaluation.metrics import roc_auc
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import LEVELS, auc_resampled
+from nuwire.stats.multiplicity import bootstrap_p_value, normal_p_value
 
 
 def seed_standard_error(values: Sequence[float]) -> float:
@@ -60,6 +61,10 @@ def paired_auc_difference(
     out["significant"] = bool(out["ci95"][0] > 0 or out["ci95"][1] < 0)
     # Share of resamples in which b is at least as good: a one-sided bootstrap p-value of "a > b".
     out["fraction_b_not_worse"] = float(np.mean(resampled <= 0))
+    # Two-sided, for the family-wise correction (nuwire.stats.multiplicity); the seed spread widens
+    # the interval but is not in the resamples, so with several seeds the Gaussian reading of the
+    # widened interval is used instead.
+    out["p_value"] = bootstrap_p_value(resampled) if seed_sd == 0 else normal_p_value(delta, out["ci95"])
     return out
 
 
@@ -76,4 +81,5 @@ def unpaired_auc_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, A
         out[name] = [float(delta - lo), float(delta + hi)]
     out["error"] = (out["ci68"][1] - out["ci68"][0]) / 2
     out["significant"] = bool(out["ci95"][0] > 0 or out["ci95"][1] < 0)
+    out["p_value"] = normal_p_value(float(delta), out["ci95"])
     return out
