@@ -153,7 +153,39 @@ def get_final_output():
         f"{RESULTS}/dataset/events.parquet",
         *all_metrics(),
         f"{RESULTS}/summary/summary.tsv",
+        *systematics_targets(),  # workflow/rules/systematics.smk; none without variations
     ]
+
+
+# -- detector variations (config `systematics:`, workflow/rules/systematics.smk) ---------------------
+from nuwire.systematics.variations import variations_from_config
+
+VARIATIONS = variations_from_config(config)  # validated by check_config above
+SYSTEMATICS = f"{RESULTS}/systematics"
+
+
+wildcard_constraints:
+    variation="|".join(re.escape(v) for v in VARIATIONS) or "(?!)",
+
+
+def variation_settings(wildcards):
+    return VARIATIONS[wildcards.variation].as_dict()
+
+
+def variation_images(wildcards):
+    return [f"{SYSTEMATICS}/{wildcards.variation}/images/{s}.parquet" for s in SAMPLES]
+
+
+def systematics_targets():
+    """The summary's outputs when the config names variations, else nothing (the DAG is unchanged)."""
+    if not VARIATIONS:
+        return []
+    return [f"{SYSTEMATICS}/summary/systematics.tsv", f"{SYSTEMATICS}/summary/systematics.png"]
+
+
+def all_varied_predictions(wildcards=None):
+    """Variation-major: every point of the first variation, then the next (the summary's order)."""
+    return [f"{SYSTEMATICS}/{v}/models/{p.path}/predictions.parquet" for v in VARIATIONS for p in SWEEP]
 
 
 # -- what reruns what (README, "What reruns what") ------------------------------------------------
