@@ -595,8 +595,15 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
         f"{x['generate_and_write_cpu_s_per_event']:.2f} s/event CPU (`simulate_file`, load average "
         f"{x['load_average_before']} before, {x['load_average_after']} after); "
         f"{x['file_mb_per_event']} MB/event on disk.",
-        f"- Per readout: {x['cosmics_per_readout']} cosmic muons, {x['hits_per_readout']:,} hits; "
-        f"{x['dead_channel_fraction']:.0%} of channels unresponsive, {x['noisy_channels']} noisy.",
+        f"- Per readout: {x['cosmics_per_readout']} cosmic muons, {x['hits_per_readout']:,} hits"
+        + (
+            f" (real: {x['real_hits_per_readout']:,}, the mean over 2,000 bnb readouts that uboone/OpenSamples' "
+            "Sample Exploration notebook prints; the hit finder's peak height is calibrated on it, "
+            "`nuwire.simulate.hits`)"
+            if "real_hits_per_readout" in x
+            else ""
+        )
+        + f"; {x['dead_channel_fraction']:.0%} of channels unresponsive, {x['noisy_channels']} noisy.",
         f"- Figures (SYNTHETIC, labelled): `{where_text}/`: "
         + ", ".join(f"`{f}`" for f in x["figures"])
         + ("" if x["real_display_found"] else " (the real display was not found, so no side-by-side picture)")

@@ -181,3 +181,28 @@ def test_schema_defaults_are_the_variation_defaults():
     schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["systematics"]["additionalProperties"]
     assert {k: v["default"] for k, v in schema["properties"].items()} == DEFAULTS
     assert Variation.from_config("x", {}).is_nominal and COMPACT.n_ticks > 0
+
+
+def test_the_most_and_least_robust_architecture_are_named_only_when_the_intervals_allow():
+    from nuwire.systematics.report import Row, display_table, robustness_words
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1], 300)
+    base = np.clip(0.3 + 0.4 * labels + rng.normal(0, 0.2, 600), 0, 1)
+    nominal = predictions(base, labels)
+    gain = Variation("gain_up", gain=1.1)
+
+    def row(arch: str, varied: np.ndarray) -> Row:
+        point = {"arch": arch, "cut": "full", "point": f"{arch}/plane2/scale0.5/full/whole"}
+        return Row(gain, point, paired_delta(nominal, predictions(varied, labels), 0.5, 1000, 3))
+
+    steady = row("lenet", base)  # unchanged by the variation
+    shaken = row("resnet", np.clip(base + rng.normal(0, 0.3, 600), 0, 1))  # ranking scrambled
+    words = " ".join(robustness_words([steady, shaken]))
+    assert "Most robust: lenet" in words and "Least robust: resnet" in words
+    alike = row("resnet", base.copy())
+    words = " ".join(robustness_words([steady, alike]))
+    assert "Most robust" not in words and "do not single it out" in words
+    assert robustness_words([steady])[0].startswith("Only one architecture")
+    table = display_table([steady, shaken])
+    assert table["ΔAUC"].iloc[1].count("±") == 1 and table["n_test"].tolist() == [600, 600]
