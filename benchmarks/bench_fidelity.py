@@ -34,7 +34,6 @@ from nuwire.io.h5schema import SEQ_CNT
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.simulate import simulate_file
 from nuwire.simulate.channels import channel_status, run_period
-from nuwire.simulate.hits import REAL_HITS_PER_READOUT
 from nuwire.simulate.fidelity import (
     EDGES,
     FIGURE_LABELS,
@@ -45,6 +44,7 @@ from nuwire.simulate.fidelity import (
     summarise,
     within_factor,
 )
+from nuwire.simulate.hits import REAL_HITS_PER_READOUT
 from nuwire.simulate.samples import run_number
 
 SEED = 20250701
