@@ -191,6 +191,11 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
 
         return bench_sparse.run(files[: sizes.route_files])
 
+    def systematics() -> dict[str, Any]:
+        from benchmarks import bench_systematics
+
+        return bench_systematics.run(files[: sizes.route_files], repeats=sizes.scaling_repeats)
+
     found = {
         "simulate": simulate,
         "render_routes": render_routes,
@@ -200,6 +205,7 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
         "scaling": scaling,
         "fidelity": fidelity,
         "sparse": sparse,
+        "systematics": systematics,
     }
     if quick:
         del found["simulate"]  # its sizes are fixed in bench_simulate (minutes, not seconds)
@@ -680,6 +686,25 @@ def _sparse_section(x: dict[str, Any]) -> list[str]:
     ]
 
 
+def _systematics_section(x: dict[str, Any]) -> list[str]:
+    rows = [
+        [name, _s(x["s_per_event"][name], 3), _s(x["cpu_s_per_event"][name], 3), _s(x["over_nominal"][name])]
+        for name in x["s_per_event"]
+    ]
+    return [
+        "## 9. Detector variations: the cost of a re-render",
+        "",
+        f"`render_file` on the same {x['events']} events ({len(x['files'])} files), nominal and under each kind of "
+        f"variation, interleaved, {x['repeats']} repeats (`benchmarks/bench_systematics.py`). Render parameters "
+        f"{x['params']}. A variation's render jobs read only the test split, so they cost about `split.test` × this "
+        "per-event figure × the events; each point is then scored once on them (evaluate's scoring pass, no figures).",
+        "",
+        *_table(["variation", "s/event (wall)", "CPU s/event", "over nominal (wall)"], rows),
+        f"Load average {x['load_average_before']} before, {x['load_average_after']} after.",
+        "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("render_routes", _render_section),
     ("storage", _storage_section),
@@ -689,6 +714,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("simulate", _simulate_section),
     ("fidelity", _fidelity_section),
     ("sparse", _sparse_section),
+    ("systematics", _systematics_section),
 ]
 
 

@@ -139,6 +139,8 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
         ({"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [1.5], "cut": ["full"]}]}, "scale"),
         ({"split": {"train": 0.7, "val": 0.2, "test": 0.2}}, "split"),
         ({"input": {"source": "opensamples", "opensamples_dir": "/nonexistent/dir"}}, "input.opensamples_dir"),
+        ({"systematics": {"gain_up": {"gain": 0}}}, "gain_up"),
+        ({"systematics": {"up": {"gian": 1.1}}}, "gian"),
     ],
 )
 def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
