@@ -8,10 +8,15 @@ from nuwire.pipeline.config import SAMPLE_NAME, check_config
 from nuwire.errors import NuwireError
 from nuwire.io.inputs import sample_group, samples_by_stem
 from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.systematics.variations import variations_from_config
 
 try:
     check_config(config)
     SWEEP = expand_sweep(config["sweep"], config["train"].get("seeds"))
+    # Detector variations (workflow/rules/systematics.smk), each checked before any job. Not in
+    # check_config: nuwire.pipeline.config is imported by train and evaluate, whose code
+    # fingerprints must not change with the systematics code.
+    VARIATIONS = variations_from_config(config)
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -158,9 +163,6 @@ def get_final_output():
 
 
 # -- detector variations (config `systematics:`, workflow/rules/systematics.smk) ---------------------
-from nuwire.systematics.variations import variations_from_config
-
-VARIATIONS = variations_from_config(config)  # validated by check_config above
 SYSTEMATICS = f"{RESULTS}/systematics"
 
 

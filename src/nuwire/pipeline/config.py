@@ -23,7 +23,6 @@ from nuwire.events.cuts import check_split_fractions
 from nuwire.events.sweep import ARCH_VIEWS
 from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
-from nuwire.systematics.variations import variations_from_config
 
 if TYPE_CHECKING:
     from nuwire.events.sweep import SweepPoint
@@ -55,7 +54,6 @@ def check_config(config: dict[str, Any]) -> None:
             )
     elif source == "synthetic" and "synthetic" not in config:
         raise ConfigError("synthetic: section required when input.source is 'synthetic'.")
-    variations_from_config(config)  # systematics: every variation checked before any job
     cuts = sorted(config["cuts"])
     archs = sorted(config["architectures"])
     for i, block in enumerate(config["sweep"]):
