@@ -249,3 +249,14 @@ def test_fidelity_benchmark_figures_are_the_fidelity_functions(tmp_path: Path) -
     assert shoulder > 1.5 * beyond  # the minimum-ionising shoulder, then the fall
     assert 5_000 < mine["nonzero"] < 80_000 and mine["frac_ge_100"] < 0.2
     assert {"fidelity_plane2_histogram.png", "fidelity_display_synthetic.png"} <= set(record["figures"])
+    assert record["real_hits_per_readout"] == 15_727
+
+
+def test_hits_per_readout_match_the_real_files() -> None:
+    """The mean hit count of full-geometry bnb readouts is the real files' within 1.25× (it was 1.6×
+    before the peak-height cut; nuwire.simulate.hits calibrates it on 24 readouts)."""
+    from nuwire.simulate.hits import REAL_HITS_PER_READOUT
+
+    counts = [len(simulate_event("bnb", MICROBOONE, bench_fidelity.SEED, 0, k)[0]["hit_table"]["hit_id"])
+              for k in range(6)]  # fmt: skip
+    assert 1 / 1.25 < np.mean(counts) / REAL_HITS_PER_READOUT < 1.25, counts
