@@ -520,8 +520,11 @@ def _render_event(ev: Event, params: RenderParams, vary: Vary | None = None) -> 
     if ev.planes is None:
         return None
     try:
-        adc = ev.planes if vary is None else [vary(ev, p, ev.planes[p]) for p in range(N_PLANES)]
-        images = [render_plane_sparse(adc[p], params) for p in range(N_PLANES)]
+        # A varied plane is made as it is rendered: one copy in memory at a time.
+        images = [
+            render_plane_sparse(ev.planes[p] if vary is None else vary(ev, p, ev.planes[p]), params)
+            for p in range(N_PLANES)
+        ]
     except NonFiniteADC:
         ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
         return None
