@@ -610,6 +610,11 @@ def _fidelity_section(x: dict[str, Any]) -> list[str]:
             else ""
         )
         + f"; {x['dead_channel_fraction']:.0%} of channels unresponsive, {x['noisy_channels']} noisy.",
+        "- Hits since issue 23: the hit finder keeps a run only if its peak reaches `HIT_PEAK` (7.6 / 7.6 / 9.5 ADC "
+        "on planes 0 / 1 / 2, `nuwire.simulate.hits`); before, it kept every run and the readouts held about 1.6× "
+        "the real count (25,136 per readout at commit 6a70d0f). What moved: `hit_table` and `edep_table` of the "
+        "synthetic files (fewer rows; a kept hit's integral, time and rms unchanged), hence their checksums; the "
+        "wire table, the images and the figures above did not.",
         f"- Figures (SYNTHETIC, labelled): `{where_text}/`: "
         + ", ".join(f"`{f}`" for f in x["figures"])
         + ("" if x["real_display_found"] else " (the real display was not found, so no side-by-side picture)")
