@@ -1,5 +1,6 @@
 # nuwire: MicroBooNE OpenSamples wire readouts -> sparse event images -> CC nu_e classifiers.
-# Stages, in DAG order: simulate (or real files) -> render -> dataset -> train -> evaluate -> summary.
+# Stages, in DAG order: simulate (or real files) -> render -> dataset -> train -> evaluate -> summary
+# (and, with `systematics:` in the config, the test events re-rendered and re-scored per variation).
 # `snakemake --cores 2` runs everything for config/config.yaml (the synthetic demo); with a config of
 # your own, from any directory: `snakemake -s /path/to/nuwire/Snakefile --directory ~/ana
 # --configfile ~/ana/real.yaml`, or use it as a module (README, "Use it on your own data").
@@ -57,6 +58,7 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/systematics.smk"
 
 
 rule all:

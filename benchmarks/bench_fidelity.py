@@ -44,6 +44,7 @@ from nuwire.simulate.fidelity import (
     summarise,
     within_factor,
 )
+from nuwire.simulate.hits import REAL_HITS_PER_READOUT
 from nuwire.simulate.samples import run_number
 
 SEED = 20250701
@@ -226,6 +227,7 @@ def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) 
         "file_mb_per_event": round(summary["bytes"] / n_readouts / 1e6, 2),
         "cosmics_per_readout": round(summary["cosmics"] / n_readouts, 1),
         "hits_per_readout": round(summary["hits"] / n_readouts),
+        "real_hits_per_readout": round(REAL_HITS_PER_READOUT),
         "dead_channel_fraction": round(status.dead_fraction, 3),
         "noisy_channels": int(status.very_noisy.sum() + status.mildly_noisy.sum()),
         "figures": sorted(str(p.name) for p in out_dir.glob("fidelity_*.png")),

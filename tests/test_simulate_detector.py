@@ -172,6 +172,24 @@ def test_hit_table_covers_the_cosmic_charge() -> None:
     assert wires.min() >= 0 and wires.max() < max(COMPACT.n_wires)
 
 
+def test_every_hit_reaches_the_peak_height() -> None:
+    """A hit's pulse peaks at HIT_PEAK or more on its wire (the real hit count per readout is matched
+    with it, nuwire.simulate.hits)."""
+    from nuwire.simulate import hits as hit_module
+
+    rows, _ = simulate_event("bnb", COMPACT, SEED, 0, 1)
+    hits, n_ticks = rows["hit_table"], COMPACT.n_ticks
+    first = np.concatenate([[0], np.cumsum(COMPACT.n_wires)])
+    adc = rows["wire_table"]["adc"].reshape(-1, n_ticks)
+    for plane, wire, time, rms in zip(hits["local_plane"], hits["local_wire"], hits["local_time"], hits["rms"],
+                                      strict=True):  # fmt: skip
+        t, reach = int(round(float(time))), int(3 * float(rms)) + 4
+        near = adc[first[plane] + wire, max(t - reach, 0) : t + reach + 1]
+        # The wire table stores the ADC rounded (to 1/64), the finder saw it before rounding.
+        assert near.max() >= hit_module.HIT_PEAK[plane] - 1 / 64
+    assert hit_module.HIT_PEAK[2] > hit_module.HIT_THRESHOLD[2]
+
+
 # -- reconstruction ---------------------------------------------------------------------------------
 
 
@@ -281,3 +299,14 @@ def test_fidelity_benchmark_figures_are_the_fidelity_functions(tmp_path: Path) -
     assert shoulder > 1.5 * beyond  # the minimum-ionising shoulder, then the fall
     assert 5_000 < mine["nonzero"] < 80_000 and mine["frac_ge_100"] < 0.2
     assert {"fidelity_plane2_histogram.png", "fidelity_display_synthetic.png"} <= set(record["figures"])
+    assert record["real_hits_per_readout"] == 15_727
+
+
+def test_hits_per_readout_match_the_real_files() -> None:
+    """The mean hit count of full-geometry bnb readouts is the real files' within 1.25× (it was 1.6×
+    before the peak-height cut; nuwire.simulate.hits calibrates it on 24 readouts)."""
+    from nuwire.simulate.hits import REAL_HITS_PER_READOUT
+
+    counts = [len(simulate_event("bnb", MICROBOONE, bench_fidelity.SEED, 0, k)[0]["hit_table"]["hit_id"])
+              for k in range(6)]  # fmt: skip
+    assert 1 / 1.25 < np.mean(counts) / REAL_HITS_PER_READOUT < 1.25, counts

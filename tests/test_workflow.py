@@ -146,6 +146,8 @@ def test_several_seeds_plan_one_job_each(tmp_path: Path):
             {"sweep": [{"arch": ["lenet"], "plane": [2], "scale": [0.5], "cut": ["full"], "target": ["numu"]}]},
             "numu",
         ),
+        ({"systematics": {"gain_up": {"gain": 0}}}, "gain_up"),
+        ({"systematics": {"up": {"gian": 1.1}}}, "gian"),
     ],
 )
 def test_invalid_config_fails_before_any_job(tmp_path: Path, change: dict, field: str):
@@ -210,3 +212,44 @@ def test_flavour_and_nue_cc_points_on_the_same_data(finished_run: Path, tmp_path
     assert metrics["pandora"]["available"] and 0 <= metrics["pandora"]["efficiency"]["value"] <= 1
     html = (results / "summary" / "summary.html").read_text()
     assert "three-class confusion" in html and "Pandora" in html
+
+
+def test_detector_variations_are_scored_without_retraining(finished_run: Path, tmp_path: Path):
+    """Adding variations plans only their renders, scorings and summaries (no train job); a zero-size
+    variation gives the nominal images and a ΔAUC of exactly 0; the report shows the table."""
+    import shutil
+
+    workdir = tmp_path / "wf"
+    shutil.copytree(finished_run, workdir, symlinks=True)  # copy2 keeps the mtimes: nothing is stale
+    config = tiny_config(workdir)
+    config["systematics"] = {"zero": {"gain": 1.0, "noise": 0.0}, "gain_up": {"gain": 1.1}}
+    (workdir / "config" / "sys.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, "-n", config="config/sys.yaml")
+    jobs = planned_jobs(proc.stdout)
+    # 2 variations × 4 input files; 2 variations × 1 point; effective_config and summary: the
+    # provenance page hashes the changed config.
+    assert jobs == {"effective_config": 1, "summary": 1, "systematics_render": 8, "systematics_score": 2,
+                    "systematics_summary": 1, "all": 1}, proc.stdout  # fmt: skip
+    snakemake(workdir, config="config/sys.yaml")
+    results = workdir / "results"
+    index = pd.read_parquet(results / "dataset" / "events.parquet")
+    test = index[index["split"] == "test"]
+    for sample in sorted(index["sample"].unique()):
+        zero = pd.read_parquet(results / "systematics" / "zero" / "images" / f"{sample}.parquet")
+        nominal = pd.read_parquet(results / "images" / f"{sample}.parquet")
+        keys = test[test["sample"] == sample][["run", "subrun", "event"]]
+        nominal = nominal.merge(keys, on=["run", "subrun", "event"]).reset_index(drop=True)
+        assert zero["event"].tolist() == nominal["event"].tolist() and len(keys) * 3 == len(zero)
+        for column in ("row", "col", "value"):
+            assert [bytes(v) for v in zero[column]] == [bytes(v) for v in nominal[column]], (sample, column)
+    values = pd.read_csv(results / "systematics" / "summary" / "systematics_values.tsv", sep="\t")
+    zero_row = values[values["variation"] == "zero"].iloc[0]
+    assert zero_row["delta_auc"] == 0.0 and zero_row["delta_auc_ci95_lo"] == zero_row["delta_auc_ci95_hi"] == 0.0
+    assert zero_row["n_test"] == len(test)
+    table = pd.read_csv(results / "systematics" / "summary" / "systematics.tsv", sep="\t", dtype=str)
+    assert table["variation"].tolist() == ["gain_up", "zero"]
+    assert table["ΔAUC 95%"].str.match(r"^\[-?[0-9.]+, -?[0-9.]+\]$").all(), table
+    assert (results / "systematics" / "summary" / "systematics.png").stat().st_size > 0
+    snakemake(workdir, "--report", "results/report.html", config="config/sys.yaml")
+    text = (results / "report.html").read_text(errors="replace")
+    assert "Systematics" in text and "shift of every point under every detector variation" in text

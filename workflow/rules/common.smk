@@ -12,6 +12,7 @@ from nuwire.pipeline.paths import check_results_dir, described, expand_config_pa
 from nuwire.errors import NuwireError
 from nuwire.io.inputs import check_hdf5_signatures, look_alikes, sample_group, samples_by_stem
 from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.systematics.variations import variations_from_config
 
 try:
     expand_config_paths(config)  # ~ and $VARS in paths, before anything looks at them
@@ -26,6 +27,10 @@ try:
     }
     check_results_dir(config["results"], NUWIRE_DIR, _INPUT_DIRS)
     SWEEP = expand_sweep(config["sweep"], config["train"].get("seeds"))
+    # Detector variations (workflow/rules/systematics.smk), each checked before any job. Not in
+    # check_config: nuwire.pipeline.config is imported by train and evaluate, whose code
+    # fingerprints must not change with the systematics code.
+    VARIATIONS = variations_from_config(config)
 except NuwireError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -219,7 +224,36 @@ def get_final_output():
         f"{RESULTS}/dataset/events.parquet",
         *all_metrics(),
         f"{RESULTS}/summary/summary.tsv",
+        *systematics_targets(),  # workflow/rules/systematics.smk; none without variations
     ]
+
+
+# -- detector variations (config `systematics:`, workflow/rules/systematics.smk) ---------------------
+SYSTEMATICS = f"{RESULTS}/systematics"
+
+
+wildcard_constraints:
+    variation="|".join(re.escape(v) for v in VARIATIONS) or "(?!)",
+
+
+def variation_settings(wildcards):
+    return VARIATIONS[wildcards.variation].as_dict()
+
+
+def variation_images(wildcards):
+    return [f"{SYSTEMATICS}/{wildcards.variation}/images/{s}.parquet" for s in SAMPLES]
+
+
+def systematics_targets():
+    """The summary's outputs when the config names variations, else nothing (the DAG is unchanged)."""
+    if not VARIATIONS:
+        return []
+    return [f"{SYSTEMATICS}/summary/systematics.tsv", f"{SYSTEMATICS}/summary/systematics.png"]
+
+
+def all_varied_predictions(wildcards=None):
+    """Variation-major: every point of the first variation, then the next (the summary's order)."""
+    return [f"{SYSTEMATICS}/{v}/models/{p.path}/predictions.parquet" for v in VARIATIONS for p in SWEEP]
 
 
 # -- what reruns what (README, "What reruns what") ------------------------------------------------

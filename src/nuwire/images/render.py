@@ -25,6 +25,7 @@ import math
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "nuwire-sparse-images/1"
+
+# The hook a detector variation uses (nuwire.systematics): (event, plane, ADC) -> the ADC rendered.
+Vary = Callable[[Event, int, np.ndarray], np.ndarray]
 
 # Rendered events per Parquet row group. Fixed (not tuned to data size) so the file layout is a
 # function of the input only; 16 full-geometry events of sparse pixels are a few tens of MB.
@@ -472,11 +476,15 @@ def render_file(
     progress: bool = False,
     threads: int | None = None,
     raw_chunks: bool = True,
+    select: Collection[tuple[int, int, int]] | None = None,
+    vary: Vary | None = None,
 ) -> dict[str, Any]:
     """Render every event of `h5_path`; write the image Parquet and the QC JSON; return the QC.
 
     `threads` bounds the raw-chunk reader's inflate pool (default: this job's CPUs);
     `raw_chunks=False` reads through h5py only (the images are the same either way).
+    `select` (run, subrun, event keys) renders only those events (the QC then counts them alone);
+    `vary(event, plane, adc)` returns the ADC the unchanged formula renders (`nuwire.systematics`).
 
     One event's dense planes are in memory at a time; rendered pixels are flushed every
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
@@ -488,21 +496,23 @@ def render_file(
     with OpenSamplesFile(h5_path, raw_chunks, threads) as f, atomic_path(qc_path) as qc_tmp:
         log.info("%s: /wire_table/adc read by %s", h5_path, f.adc_route)
         geometry = f.geometry
+        indices = None if select is None else _indices_of(f, select)
+        n_events = f.n_events if indices is None else len(indices)
         # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
         # before closing its file, and the open descriptor would keep the space and the mount busy.
         with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
             writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
             try:
-                rendered, skipped = _render_events(f, writer, sample, params, progress)
+                rendered, skipped = _render_events(f, writer, sample, params, progress, indices, vary)
             finally:
                 writer.close()
-            if f.n_events and not rendered:  # a whole file lost is an error, never a QC footnote
+            if n_events and not rendered:  # a whole file lost is an error, never a QC footnote
                 raise InputFileError(
-                    f"{h5_path}: none of its {f.n_events} events could be rendered; every one was skipped "
+                    f"{h5_path}: none of its {n_events} events could be rendered; every one was skipped "
                     f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
                     "shows what it holds) and remove it from the input directory or replace it."
                 )
-        qc = _qc_record(h5_path, sample, geometry.name, params, f.n_events, rendered, skipped)
+        qc = _qc_record(h5_path, sample, geometry.name, params, n_events, rendered, skipped)
         qc.update(input_size=before[0], input_sha256=input_sha256)
         if stat_key(h5_path) != before:
             raise InputFileError(
@@ -513,20 +523,46 @@ def render_file(
     return qc
 
 
+def _indices_of(f: OpenSamplesFile, select: Collection[tuple[int, int, int]]) -> list[int]:
+    """File positions of the selected event keys, in file order; a key not in the file is an error."""
+    truth = f.truth()
+    keys = list(zip(truth["run"].tolist(), truth["subrun"].tolist(), truth["event"].tolist(), strict=True))
+    wanted = {tuple(int(x) for x in k) for k in select}
+    missing = sorted(wanted - set(keys))
+    if missing:
+        raise InputFileError(
+            f"{f.path}: events {missing[:5]} (run, subrun, event) of the event index are not in the file; "
+            "it changed since the dataset stage. Rerun the workflow from the render stage."
+        )
+    return [i for i, k in enumerate(keys) if k in wanted]
+
+
 def _render_events(
-    f: OpenSamplesFile, writer: pq.ParquetWriter, sample: str, params: RenderParams, progress: bool
+    f: OpenSamplesFile,
+    writer: pq.ParquetWriter,
+    sample: str,
+    params: RenderParams,
+    progress: bool,
+    indices: list[int] | None = None,
+    vary: Vary | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Render and write every event of an open file; returns the rendered count and the skip records."""
+    """Render and write the events of an open file (all, or those at `indices`); returns the
+    rendered count and the skip records."""
     skipped: list[dict[str, Any]] = []
     rendered = 0
     buffer = _RowBuffer()
-    with tqdm(total=f.n_events, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
-        # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
-        # not read every event a second time to look for them; each event's planes are dropped
-        # before the next is read (`_render_event`), so the reader may reuse its buffer.
-        for ev in f.iter_events(check_finite=False, reuse_buffer=True):
+    # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
+    # not read every event a second time to look for them; each event's planes are dropped
+    # before the next is read (`_render_event`), so the reader may reuse its buffer.
+    if indices is None:
+        events = f.iter_events(check_finite=False, reuse_buffer=True)
+    else:
+        events = (f.read_event(i) for i in indices)
+    total = f.n_events if indices is None else len(indices)
+    with tqdm(total=total, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
+        for ev in events:
             bar.update(1)
-            images = _render_event(ev, params)
+            images = _render_event(ev, params, vary)
             if images is None:
                 skipped.append(_skip_record(ev))
                 continue
@@ -539,13 +575,18 @@ def _render_events(
     return rendered, skipped
 
 
-def _render_event(ev: Event, params: RenderParams) -> list[SparseImage] | None:
+def _render_event(ev: Event, params: RenderParams, vary: Vary | None = None) -> list[SparseImage] | None:
     """The event's plane images, or None with `ev.skip_reason` set; drops the dense planes either way."""
     if ev.planes is None:
         return None
     try:
-        hints = ev.nonzero or (None,) * N_PLANES
-        images = [render_plane_sparse(ev.planes[p], params, nonzero=hints[p]) for p in range(N_PLANES)]
+        if vary is None:
+            hints = ev.nonzero or (None,) * N_PLANES
+            images = [render_plane_sparse(ev.planes[p], params, nonzero=hints[p]) for p in range(N_PLANES)]
+        else:
+            # A varied plane is made as it is rendered (one copy in memory at a time); the reader's
+            # nonzero samples describe the unvaried ADC, so the renderer finds its own blocks.
+            images = [render_plane_sparse(vary(ev, p, ev.planes[p]), params) for p in range(N_PLANES)]
     except NonFiniteADC:
         ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
         return None

@@ -1,0 +1,52 @@
+"""Score one sweep point's test events in a variation's images with the point's trained weights
+(the systematics_score job): the model is rebuilt from train_meta.json and never retrained."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nuwire.errors import NuwireError
+from nuwire.evaluation.evaluate import EvaluateSettings, predictions_frame, score_set
+from nuwire.events.sweep import SweepPoint, load_point_split
+from nuwire.io.atomic import atomic_path
+from nuwire.learn import checkpoint
+from nuwire.learn.device import placement, select_device
+from nuwire.models import build_model
+from nuwire.pipeline.failures import read_json
+
+PathLike = str | os.PathLike[str]
+
+
+def score_variation(
+    index: PathLike,
+    images: Sequence[PathLike],
+    weights: PathLike,
+    meta: PathLike,
+    point: SweepPoint,
+    cuts: dict[str, dict[str, Any]],
+    device: str,
+    evaluate_settings: Mapping[str, Any],
+    out: PathLike,
+) -> pd.DataFrame:
+    """The point's test predictions (evaluate's columns, split 'test') on the varied images; written to `out`."""
+    train_meta = read_json(meta, made_by="train")
+    model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
+    model.load_state_dict(checkpoint.load(weights))
+    test_set = load_point_split(index, [Path(p) for p in images], point, cuts, "test")
+    setup = placement(select_device(device).device)
+    model = setup.place_model(model)
+    model.eval()
+    settings = EvaluateSettings.from_config(evaluate_settings)
+    score = score_set(model, test_set, setup, settings.batch_size)
+    if not np.isfinite(score).all():
+        raise NuwireError(f"{weights}: the model gives NaN or infinite scores on the varied test events of {out}.")
+    frame = predictions_frame(test_set, score, "test")
+    with atomic_path(out) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return frame

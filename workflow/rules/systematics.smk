@@ -1,0 +1,99 @@
+# systematics: detector variations (config `systematics:`). Each variation re-renders the test events
+# of every input file with its change applied to the ADC, scores every point's trained weights on
+# them (never retraining), and one summary measures the paired shifts against the nominal scores.
+
+
+rule systematics_render:
+    input:
+        h5=input_h5,
+        index=f"{RESULTS}/dataset/events.parquet",
+    output:
+        images=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.parquet",
+        qc=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.qc.json",
+    log:
+        f"{RESULTS}/logs/systematics_render/{{variation}}/{{sample}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/systematics_render/{{variation}}/{{sample}}.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["systematics_render"],
+    params:
+        code=code("systematics_render"),
+        variation=variation_settings,
+        downsample=canonical(config["render"]["downsample"]),
+        threshold=config["render"]["threshold"],
+        saturation=config["render"]["saturation"],
+    script:
+        "../scripts/systematics_render.py"
+
+
+rule systematics_score:
+    input:
+        index=f"{RESULTS}/dataset/events.parquet",
+        images=variation_images,
+        weights=f"{MODEL_DIR}/best.pt",
+        meta=f"{MODEL_DIR}/train_meta.json",
+    output:
+        predictions=f"{SYSTEMATICS}/{{variation}}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/predictions.parquet",
+    log:
+        f"{RESULTS}/logs/systematics_score/{{variation}}/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/systematics_score/{{variation}}/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: config["train"].get("threads", 2)
+    resources:
+        **RESOURCES["systematics_score"],
+    params:
+        code=code("systematics_score"),
+        cuts=point_cuts,
+        device=config["train"].get("device", "auto"),
+        evaluate=canonical(config.get("evaluate", {})),
+    script:
+        "../scripts/systematics_score.py"
+
+
+rule systematics_summary:
+    input:
+        nominal=all_predictions,
+        metrics=all_metrics,
+        varied=all_varied_predictions,
+    output:
+        table=report(
+            f"{SYSTEMATICS}/summary/systematics.tsv",
+            caption="../report/systematics.rst",
+            category="Systematics",
+            labels={"table": "shift of every point under every detector variation"},
+        ),
+        html=report(
+            f"{SYSTEMATICS}/summary/systematics.html",
+            caption="../report/systematics.rst",
+            category="Systematics",
+            labels={"table": "detector variations, robustness in words (HTML)"},
+        ),
+        figure=report(
+            f"{SYSTEMATICS}/summary/systematics.png",
+            caption="../report/systematics.rst",
+            category="Systematics",
+            labels={"figure": "variations × points"},
+        ),
+        values=f"{SYSTEMATICS}/summary/systematics_values.tsv",
+    log:
+        f"{RESULTS}/logs/systematics_summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/systematics_summary.tsv"
+    conda:
+        "../../envs/nuwire.yaml"
+    threads: 1
+    resources:
+        **RESOURCES["systematics_summary"],
+    params:
+        code=code("systematics_summary"),
+        synthetic=SYNTHETIC,
+        points=[p.as_dict() for p in SWEEP],
+        variations={name: v.as_dict() for name, v in VARIATIONS.items()},
+        evaluate=canonical(config.get("evaluate", {})),
+    script:
+        "../scripts/systematics_summary.py"
