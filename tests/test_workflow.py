@@ -174,6 +174,8 @@ def test_flavour_and_nue_cc_points_on_the_same_data(finished_run: Path, tmp_path
     shutil.copytree(finished_run, workdir, symlinks=True)
     config = tiny_config(workdir)
     config["sweep"][0]["target"] = ["nue_cc", "flavour"]
+    # A zero-size detector variation: the flavour point's three-class head is scored on it too.
+    config["systematics"] = {"zero": {"gain": 1.0}}
     (workdir / "config" / "flavour.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, "-n", config="config/flavour.yaml")
     jobs = planned_jobs(proc.stdout)
@@ -212,6 +214,11 @@ def test_flavour_and_nue_cc_points_on_the_same_data(finished_run: Path, tmp_path
     assert metrics["pandora"]["available"] and 0 <= metrics["pandora"]["efficiency"]["value"] <= 1
     html = (results / "summary" / "summary.html").read_text()
     assert "three-class confusion" in html and "Pandora" in html
+    # Systematics take a flavour point like any other: its P(CC νe) under a zero-size variation
+    # moves nothing.
+    values = pd.read_csv(results / "systematics" / "summary" / "systematics_values.tsv", sep="\t")
+    row = values[values["point"].str.endswith("/flavour")]
+    assert len(row) == 1 and row["delta_auc"].iloc[0] == 0.0, values
 
 
 def test_detector_variations_are_scored_without_retraining(finished_run: Path, tmp_path: Path):

@@ -36,7 +36,9 @@ def score_variation(
 ) -> pd.DataFrame:
     """The point's test predictions (evaluate's columns, split 'test') on the varied images; written to `out`."""
     train_meta = read_json(meta, made_by="train")
-    model = build_model(train_meta["arch"], [tuple(s) for s in train_meta["input_shapes"]], **train_meta["hparams"])
+    # A flavour point's head has three outputs; P(CC νe) is class 1 in every target (score_set).
+    shapes = [tuple(s) for s in train_meta["input_shapes"]]
+    model = build_model(train_meta["arch"], shapes, n_classes=train_meta.get("n_classes", 2), **train_meta["hparams"])
     model.load_state_dict(checkpoint.load(weights))
     test_set = load_point_split(index, [Path(p) for p in images], point, cuts, "test")
     setup = placement(select_device(device).device)
