@@ -23,6 +23,13 @@ FULL_PLAN = {"effective_config": 1, "inspect": 1, "render": 2, "dataset": 1, "tr
              "summary": 1, "all": 1}  # fmt: skip
 IMAGES_AND_INDEX = ["results/dataset/events.parquet", "results/config.yaml"]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SWEEP_ITEM = SCHEMA["properties"]["sweep"]["items"]["properties"]
+
+
+def with_sweep_defaults(sweep: list[dict]) -> list[dict]:
+    """A sweep as the effective config writes it: each block's unset keys with the schema's default."""
+    defaults = {key: spec["default"] for key, spec in SWEEP_ITEM.items() if "default" in spec}
+    return [{**defaults, **block} for block in sweep]
 
 
 def real_schema_files(directory: Path, events: int = 5) -> list[Path]:
@@ -78,7 +85,7 @@ def test_three_line_config_runs_to_images_and_index_from_its_own_directory(own_d
     effective = yaml.safe_load((results / "config.yaml").read_text())
     assert "synthetic" not in effective  # nothing of the demo
     assert effective["input"]["opensamples_dir"] == "data"  # relative: to the user's directory
-    assert effective["sweep"] == SCHEMA["properties"]["sweep"]["default"]
+    assert effective["sweep"] == with_sweep_defaults(SCHEMA["properties"]["sweep"]["default"])
     assert effective["architectures"]["alexnet"]["hparams"] == {}  # the model's own (thesis) width
     # The provenance hash is the hash of exactly this config.
     from nuwire.report.provenance import config_hash
@@ -165,9 +172,11 @@ def test_thesis_config_trains_the_thesis_networks_as_the_file_says(own_dir: Path
            "--config", "input={opensamples_dir: data}"))  # fmt: skip
     effective = yaml.safe_load((own_dir / "results" / "thesis" / "config.yaml").read_text())
     assert "synthetic" not in effective
-    assert effective["sweep"] == written["sweep"]
+    assert effective["sweep"] == with_sweep_defaults(written["sweep"])
     points = expand_sweep(effective["sweep"])
-    assert len(points) == 16  # the thesis grid (13) and the whole-plane sparse points (3)
+    # The thesis grid (13), the whole-plane sparse points (3) and the flavour twins of the ResNet and
+    # multi-view points (4).
+    assert len(points) == 20 and sum(p.target == "flavour" for p in points) == 4
     for point in points:
         got, said = effective["architectures"][point.arch], written["architectures"][point.arch]
         defaults = SCHEMA["properties"]["architectures"]["properties"][point.arch]["properties"]
