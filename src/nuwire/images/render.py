@@ -590,9 +590,9 @@ def _render_event(ev: Event, params: RenderParams, vary: Vary | None = None) -> 
     except NonFiniteADC:
         ev.planes, ev.skip_reason = None, non_finite_reason(*ev.planes)
         return None
-    # Only nonzero samples can be out of range: where the raw-chunk reader knows them, the check
-    # reads those (~2% of the samples) instead of the whole planes.
-    values = ev.planes if ev.nonzero is None else [ev.planes[p][w, t] for p, (w, t) in enumerate(ev.nonzero)]
+    # Only nonzero samples can be out of range: where the raw-chunk reader knows their values, the
+    # check reads those (~2% of the samples) instead of the whole planes; same count, same reason.
+    values = ev.planes if ev.nonzero_values is None else [ev.nonzero_values]
     if (reason := out_of_range_reason(values)) is not None:  # never a silently saturated image
         ev.planes, ev.skip_reason = None, reason
         return None

@@ -67,6 +67,8 @@ class Event:
     # Per plane, (wire, tick) of every sample with a nonzero bit pattern, when the raw-chunk reader
     # knows them (None otherwise): the renderer's candidate blocks without a scan of the zeros.
     nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    # The values of those samples, all planes together (the renderer's ADC range check reads these).
+    nonzero_values: np.ndarray | None = None
 
 
 def non_finite_reason(*arrays: np.ndarray) -> str:
@@ -123,6 +125,7 @@ class OpenSamplesFile:
         self._h5 = _open_hdf5(self.path)
         self._raw: RawChunkReader | None = None
         self._nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+        self._nonzero_values: np.ndarray | None = None
         try:
             self._validate()
             self._check_one_tpc()
@@ -403,11 +406,12 @@ class OpenSamplesFile:
             )
         # _read_planes leaves the nonzero samples of the planes it returns in self._nonzero (kept out
         # of its return value so its many skip returns stay as they are).
-        self._nonzero = None
+        self._nonzero = self._nonzero_values = None
         planes, reason = self._read_planes(index, check_finite)
         nonzero = self._nonzero if planes is not None else None
-        self._nonzero = None
-        return Event(index, run, subrun, event, ev_truth, reco_vtx, planes, reason, nonzero)
+        values = self._nonzero_values if nonzero is not None else None
+        self._nonzero = self._nonzero_values = None
+        return Event(index, run, subrun, event, ev_truth, reco_vtx, planes, reason, nonzero, values)
 
     def _read_planes(self, index: int, check_finite: bool = True) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
         block = self._wire_slices.get(index)
@@ -445,6 +449,7 @@ class OpenSamplesFile:
             # are then views of the rows just read: no second event-sized copy.
             edges = np.cumsum((0, *self.geometry.n_wires))
             self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
+            self._nonzero_values = None if nonzero is None else nonzero.value
             return tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES)), None
         planes = []
         for p in range(N_PLANES):
@@ -460,6 +465,7 @@ class OpenSamplesFile:
             dense[w] = adc[sel]
             planes.append(dense)
         self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
+        self._nonzero_values = None if nonzero is None else nonzero.value
         return tuple(planes), None
 
     def _in_channel_order(self, plane: np.ndarray, wire: np.ndarray) -> bool:
@@ -495,7 +501,8 @@ def _nonzero_by_plane(
         return None
     row, tick = rows.row_tick()
     p, w = plane[row], wire[row]
-    return tuple((w[p == k], tick[p == k]) for k in range(N_PLANES))
+    masks = [p == k for k in range(N_PLANES)]  # each mask once: these arrays hold ~1e6 samples
+    return tuple((w[m], tick[m]) for m in masks)
 
 
 def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
