@@ -31,7 +31,7 @@ rule evaluate:
         f"{RESULTS}/benchmarks/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
     conda:
         "../../envs/nuwire.yaml"
-    threads: config["train"].get("threads", 2)
+    threads: config["train"]["threads"]
     resources:
         **RESOURCES["evaluate"],
     params:

@@ -43,7 +43,7 @@ rule systematics_score:
         f"{RESULTS}/benchmarks/systematics_score/{{variation}}/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
     conda:
         "../../envs/nuwire.yaml"
-    threads: config["train"].get("threads", 2)
+    threads: config["train"]["threads"]
     resources:
         **RESOURCES["systematics_score"],
     params:

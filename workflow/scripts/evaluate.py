@@ -8,12 +8,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from nuwire.evaluation.evaluate import EvaluateInputs, EvaluateOutputs, run_evaluate_job  # noqa: E402
 from nuwire.events.sweep import SweepPoint  # noqa: E402
-from nuwire.pipeline.cpus import job_cpus  # noqa: E402
 from nuwire.pipeline.stage import run_stage, set_threads  # noqa: E402
 
 
 def main(smk):
-    set_threads(job_cpus(smk.threads)[0])  # within the Slurm allocation and the CPU affinity
+    set_threads(smk.threads)  # within the Slurm allocation and the CPU affinity
     run_evaluate_job(
         inputs=EvaluateInputs(**dict(smk.input.items())),
         point=SweepPoint.from_wildcards(smk.wildcards),

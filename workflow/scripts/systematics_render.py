@@ -26,6 +26,7 @@ def main(smk):
         params=params,
         variation=Variation(**p.variation),
         progress=True,
+        threads=smk.threads,
     )
 
 

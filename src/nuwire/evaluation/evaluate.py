@@ -169,6 +169,15 @@ def _check_scores(score: np.ndarray, split: str) -> None:
         )
 
 
+def trained_model(train_meta: Mapping[str, Any], weights: PathLike) -> nn.Module:
+    """The network a train job saved: rebuilt from its train_meta.json (architecture, input shapes,
+    class count, hparams) with the weights of `weights`."""
+    shapes = [tuple(s) for s in train_meta["input_shapes"]]
+    model = build_model(train_meta["arch"], shapes, n_classes=train_meta.get("n_classes", 2), **train_meta["hparams"])
+    model.load_state_dict(checkpoint.load(weights))
+    return model
+
+
 def predictions_frame(
     dataset: ImageSet, score: np.ndarray, split: str, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
 ) -> pd.DataFrame:
@@ -559,9 +568,7 @@ def run_evaluate_job(
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
     train_meta = read_json(inputs.meta, made_by="train")
-    shapes = [tuple(s) for s in train_meta["input_shapes"]]
-    model = build_model(train_meta["arch"], shapes, n_classes=train_meta.get("n_classes", 2), **train_meta["hparams"])
-    model.load_state_dict(checkpoint.load(inputs.weights))
+    model = trained_model(train_meta, inputs.weights)
     images = list(inputs.images)
     val_set = load_point_split(inputs.index, images, point, cuts, "val")
     test_set = load_point_split(inputs.index, images, point, cuts, "test")

@@ -27,6 +27,7 @@ from nuwire.events.targets import CLASS_TITLES
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.binomial import Z68, Z95, wilson_interval
 from nuwire.stats.bootstrap import auc_resampled, interval, stratified_counts
+from nuwire.stats.numfmt import format_pm
 
 PathLike = str | os.PathLike[str]
 # Neutrino-energy bin edges (GeV) of the efficiency-against-energy table: the BNB flux's range.
@@ -184,7 +185,8 @@ def plot_multiclass(report: Mapping[str, Any] | None, path: PathLike, synthetic:
     ax2.set_title("per-class efficiency against neutrino energy (test set)", fontsize=9)
     ax2.legend(fontsize=7)
     aucs = ", ".join(
-        f"{t} {a['value']:.3f}" if a["value"] is not None else f"{t} —" for t, a in zip(titles, report["roc_auc_ovr"])
+        f"{t} {format_pm(a['value'], a['error'])}" if a["value"] is not None else f"{t} —"
+        for t, a in zip(titles, report["roc_auc_ovr"])
     )
     fig.suptitle(f"Flavour classification, {report['n_events']} test events; one-vs-rest AUC: {aucs}", fontsize=10)
     save_figure(fig, path, synthetic)

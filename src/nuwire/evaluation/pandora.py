@@ -28,11 +28,11 @@ import pandas as pd
 
 from nuwire.errors import NuwireError
 from nuwire.events.keys import EVENT_KEY
+from nuwire.io.opensamples import event_index_of, neutrino_candidates
 from nuwire.stats.bootstrap import CHUNK, interval
 
 PathLike = str | os.PathLike[str]
 TABLE = "pandoraPrimary_table"
-NU_CANDIDATE_PDGS = (12, 14)
 NUE_PDG = 12
 CALL_COLUMNS = [*EVENT_KEY, "pandora_table", "pandora_candidate", "pandora_nue"]
 NO_BASELINE = "no baseline"
@@ -62,18 +62,8 @@ def pandora_calls(path: PathLike, sample: str) -> pd.DataFrame:
     candidate = np.zeros(len(ids), dtype=bool)
     nue = np.zeros(len(ids), dtype=bool)
     if has_table and len(rows):
-        # Each table row's event: its position in event_table (-1 for a row of no listed event).
-        key = (ids[:, 0] * 2**21 + ids[:, 1]) * 2**21 + ids[:, 2]
-        row_key = (rows[:, 0] * 2**21 + rows[:, 1]) * 2**21 + rows[:, 2]
-        order = np.argsort(key)
-        pos = np.clip(np.searchsorted(key[order], row_key), 0, len(key) - 1)
-        event_index = np.where(key[order][pos] == row_key, order[pos], -1)
-        is_nu = np.isin(pdg, NU_CANDIDATE_PDGS) & (event_index >= 0)
-        nu = np.flatnonzero(is_nu)
-        # Highest nu_score per event: sort by (event, -score), keep the first of each event.
-        nu = nu[np.lexsort((-score[nu], event_index[nu]))]
-        first = np.concatenate([[True], event_index[nu][1:] != event_index[nu][:-1]]) if nu.size else nu
-        best = nu[first.astype(bool)] if nu.size else nu
+        event_index = event_index_of(ids, rows)  # each table row's event; -1 for a row of none listed
+        best = neutrino_candidates(event_index, pdg, score)
         candidate[event_index[best]] = True
         nue[event_index[best]] = pdg[best] == NUE_PDG
     out["pandora_table"] = bool(has_table)

@@ -554,13 +554,9 @@ def _render_events(
     # The renderer finds NaN/inf values itself (see render_plane_sparse), so the reader need
     # not read every event a second time to look for them; each event's planes are dropped
     # before the next is read (`_render_event`), so the reader may reuse its buffer.
-    if indices is None:
-        events = f.iter_events(check_finite=False, reuse_buffer=True)
-    else:
-        events = (f.read_event(i) for i in indices)
     total = f.n_events if indices is None else len(indices)
     with tqdm(total=total, desc=sample, unit="event", file=sys.stderr, disable=not progress, leave=True) as bar:
-        for ev in events:
+        for ev in f.iter_events(check_finite=False, reuse_buffer=True, indices=indices):
             bar.update(1)
             images = _render_event(ev, params, vary)
             if images is None:

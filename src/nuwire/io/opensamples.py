@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -328,14 +328,8 @@ class OpenSamplesFile:
             pdg = np.abs(np.asarray(grp["slice_pdg"][:, 0]))
             score = np.asarray(grp["nu_score"][:, 0], dtype=np.float64)
             event_index = self._rows_to_event_index(ids)
-            is_nu = np.isin(pdg, NU_CANDIDATE_PDGS) & (event_index >= 0)
-            if is_nu.any():
-                rows = np.flatnonzero(is_nu)
-                # Highest nu_score per event: sort by (event, -score), keep the first of each event.
-                order = np.lexsort((-score[rows], event_index[rows]))
-                rows = rows[order]
-                first = np.concatenate([[True], event_index[rows][1:] != event_index[rows][:-1]])
-                best = rows[first]
+            best = neutrino_candidates(event_index, pdg, score)
+            if best.size:
                 wires[event_index[best]] = np.asarray(grp["vtx_wire_pos"][:], dtype=np.float32)[best]
                 ticks[event_index[best]] = np.asarray(grp["vtx_wire_time"][:, 0], dtype=np.float32)[best]
         for p in range(N_PLANES):
@@ -345,16 +339,14 @@ class OpenSamplesFile:
 
     def _rows_to_event_index(self, ids: np.ndarray) -> np.ndarray:
         """Event index of each (run, subrun, event) row; -1 where event_table lacks it."""
-        keys, row_keys = _event_keys(self._event_ids, ids)
-        order = np.argsort(keys)
-        pos = np.searchsorted(keys[order], row_keys)
-        pos = np.clip(pos, 0, len(keys) - 1)
-        found = keys[order][pos] == row_keys
-        return np.where(found, order[pos], -1)
+        return event_index_of(self._event_ids, ids)
 
     # -- events -----------------------------------------------------------------------------
-    def iter_events(self, check_finite: bool = True, reuse_buffer: bool = False) -> Iterator[Event]:
-        """Yield every event of event_table in file order (skipped ones carry skip_reason).
+    def iter_events(
+        self, check_finite: bool = True, reuse_buffer: bool = False, indices: Sequence[int] | None = None
+    ) -> Iterator[Event]:
+        """Yield every event of event_table in file order, or those at `indices` in their order
+        (skipped ones carry skip_reason).
 
         `check_finite=False` leaves NaN/inf ADC values in the planes for a caller that finds them
         itself at no extra cost (the renderer's exact block sums do): the check reads the whole
@@ -366,10 +358,11 @@ class OpenSamplesFile:
         reco = self.reco_vertices()
         if self._raw is not None:
             self._raw.reuse_buffer = reuse_buffer
+        order = list(range(self.n_events)) if indices is None else [int(i) for i in indices]
         try:
-            for index in range(self.n_events):
+            for k, index in enumerate(order):
                 event = self._make_event(index, truth, reco, check_finite)
-                following = self._wire_slices.get(index + 1)
+                following = self._wire_slices.get(order[k + 1]) if k + 1 < len(order) else None
                 if self._raw is not None and following is not None:
                     self._raw.prefetch(*following)  # decoded by the pool while the caller works on `event`
                 yield event
@@ -543,6 +536,25 @@ def _open_hdf5(path: Path) -> h5py.File:
             f"{path}: HDF5 library cannot open it ({err}); it is probably truncated or damaged in "
             "transfer. Re-copy the file and compare its size and checksum with the source."
         ) from None
+
+
+def event_index_of(event_ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position in `event_ids` (event_table's (run, subrun, event) rows) of each of `rows`; -1 where
+    event_table lacks it."""
+    keys, row_keys = _event_keys(event_ids, rows)
+    order = np.argsort(keys)
+    pos = np.clip(np.searchsorted(keys[order], row_keys), 0, len(keys) - 1)
+    return np.where(keys[order][pos] == row_keys, order[pos], -1)
+
+
+def neutrino_candidates(event_index: np.ndarray, pdg: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Rows of pandoraPrimary_table that are their event's neutrino candidate: among the rows with
+    |slice_pdg| 12 or 14 of a listed event, the one with the highest nu_score (the reconstructed
+    vertex and the Pandora baseline both use it)."""
+    rows = np.flatnonzero(np.isin(np.abs(pdg), NU_CANDIDATE_PDGS) & (event_index >= 0))
+    rows = rows[np.lexsort((-score[rows], event_index[rows]))]  # by event, best score first
+    first = np.concatenate([[True], event_index[rows][1:] != event_index[rows][:-1]]) if rows.size else rows
+    return rows[first.astype(bool)]
 
 
 def _event_keys(*id_arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -62,7 +62,7 @@ from tqdm import tqdm
 
 from nuwire.errors import CheckpointError, ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
-from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, target_classes
+from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
 from nuwire.images.image_set import make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
@@ -252,12 +252,12 @@ def run_epoch(
                 optimizer.step()
             weighted_losses.append((per_event * w).detach())
             weights.append(w)
-            scores.append(torch.softmax(logits.detach(), dim=1)[:, 1])
+            scores.append(torch.softmax(logits.detach(), dim=1)[:, NUE_CLASS])
             preds.append(logits.detach().argmax(dim=1))
             targets.append(labels)
     guard.check()
     # The AUC is νe CC (class 1, whatever the target) against the rest, on P(νe CC).
-    y = (torch.cat(targets).cpu().numpy() == NUE_CLASS).astype(np.int64)
+    y = binary_labels(torch.cat(targets).cpu().numpy())
     return {
         "loss": float(torch.cat(weighted_losses).double().sum() / torch.cat(weights).double().sum()),
         "acc": float((torch.cat(preds) == torch.cat(targets)).double().mean()),
@@ -387,7 +387,7 @@ def train(
 ) -> dict[str, Any]:
     """Train `cfg.arch` on `train_set`, pick the best epoch on `val_set`; return train_meta.
 
-    `n_classes` is the target's class count (`nuwire.events.targets.n_classes`); the labels are class
+    `n_classes` is the target's class count (`nuwire.events.targets.target_classes`); the labels are class
     indices, CC νe being class 1.
 
     `train_set` and `val_set` are `nuwire.images.image_set.SparseImageSet`s (anything with `labels` that

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from nuwire.errors import NuwireError, OutputError
+from nuwire.pipeline.cpus import job_cpus
 from nuwire.pipeline.failures import os_error_message
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -59,8 +60,9 @@ def logging_to(log_path: str | None) -> Iterator[TextIO | None]:
 
 
 def set_threads(threads: int) -> None:
-    """Honour the thread count Snakemake granted the job (torch and BLAS would take every core)."""
-    threads = max(1, int(threads))
+    """Honour the thread count Snakemake granted the job (torch and BLAS would take every core),
+    within the Slurm allocation and the CPU affinity (`nuwire.pipeline.cpus.job_cpus`)."""
+    threads = job_cpus(threads)[0]
     import torch  # local: only stages that use it pay for the import
 
     torch.set_num_threads(threads)

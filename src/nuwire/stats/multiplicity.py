@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nuwire.stats.binomial import Z95
+
 FAMILY_ALPHA = 0.05
 
 
@@ -44,7 +46,7 @@ def bootstrap_p_value(resampled_difference: np.ndarray) -> float:
     return float(min(1.0, max(2.0 * tail, 1.0 / d.size)))
 
 
-def normal_p_value(delta: float, ci95: Sequence[float], z95: float = 1.959964) -> float:
+def normal_p_value(delta: float, ci95: Sequence[float], z95: float = Z95) -> float:
     """Two-sided p-value of a difference whose 95% interval is `ci95`, taking it as Gaussian (the
     unpaired comparisons, whose interval is a quadrature sum)."""
     sd = (float(ci95[1]) - float(ci95[0])) / (2 * z95)

@@ -20,9 +20,9 @@ from nuwire.errors import NuwireError
 from nuwire.evaluation.metrics import roc_auc
 from nuwire.stats.bootstrap import (
     KEY_COLUMNS,
-    LEVELS,
     auc_resampled,
     canonical_order,
+    interval,
     stratified_counts,
     threshold_metrics_resampled,
 )
@@ -76,18 +76,13 @@ def _resampled(y: np.ndarray, score: np.ndarray, threshold: float, counts: np.nd
 
 
 def difference(value: float | None, samples: np.ndarray) -> dict[str, Any]:
-    """The measured difference with the percentile intervals of its resampled values; `significant`
-    when the 95% interval excludes 0."""
-    ok = samples[np.isfinite(samples)]
-    if value is None or ok.size == 0:
-        return {"delta": None, "error": None, "ci68": None, "ci95": None, "significant": False}
-    out: dict[str, Any] = {"delta": float(value)}
-    for name, level in LEVELS.items():
-        lo, hi = np.percentile(ok, [50 * (1 - level), 50 * (1 + level)])
-        out[name] = [float(lo), float(hi)]
-    out["error"] = (out["ci68"][1] - out["ci68"][0]) / 2
-    out["significant"] = bool(out["ci95"][0] > 0 or out["ci95"][1] < 0)
-    return out
+    """The measured difference with the percentile intervals of its resampled values
+    (`nuwire.stats.bootstrap.interval`); `significant` when the 95% interval excludes 0."""
+    iv = interval(value, samples)
+    ci95 = iv["ci95"]
+    significant = ci95 is not None and bool(ci95[0] > 0 or ci95[1] < 0)
+    return {"delta": iv["value"] if ci95 is not None else None, "error": iv["error"], "ci68": iv["ci68"],
+            "ci95": ci95, "significant": significant}  # fmt: skip
 
 
 def paired_delta(

@@ -37,15 +37,18 @@ def render_variation_file(
     params: RenderParams,
     variation: Variation,
     progress: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Render the sample's test events of `h5_path` with `variation` applied; returns the QC
-    (which also records the variation)."""
+    (which also records the variation). `threads` bounds the reader's inflate pool (the job's)."""
 
     def vary(ev: Event, plane: int, adc: np.ndarray) -> np.ndarray:
         return variation.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
 
     keys = test_keys(index_path, sample)
-    qc = render_file(h5_path, parquet_path, qc_path, sample, params, progress=progress, select=keys, vary=vary)
+    qc = render_file(
+        h5_path, parquet_path, qc_path, sample, params, progress=progress, threads=threads, select=keys, vary=vary
+    )
     qc = {**qc, "variation": variation.as_dict(), "selection": "test split of the event index"}
     write_json(qc_path, qc)
     return qc

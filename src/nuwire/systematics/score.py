@@ -12,12 +12,10 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import NuwireError
-from nuwire.evaluation.evaluate import EvaluateSettings, predictions_frame, score_set
+from nuwire.evaluation.evaluate import EvaluateSettings, predictions_frame, score_set, trained_model
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.io.atomic import atomic_path
-from nuwire.learn import checkpoint
 from nuwire.learn.device import placement, select_device
-from nuwire.models import build_model
 from nuwire.pipeline.failures import read_json
 
 PathLike = str | os.PathLike[str]
@@ -35,11 +33,7 @@ def score_variation(
     out: PathLike,
 ) -> pd.DataFrame:
     """The point's test predictions (evaluate's columns, split 'test') on the varied images; written to `out`."""
-    train_meta = read_json(meta, made_by="train")
-    # A flavour point's head has three outputs; P(CC νe) is class 1 in every target (score_set).
-    shapes = [tuple(s) for s in train_meta["input_shapes"]]
-    model = build_model(train_meta["arch"], shapes, n_classes=train_meta.get("n_classes", 2), **train_meta["hparams"])
-    model.load_state_dict(checkpoint.load(weights))
+    model = trained_model(read_json(meta, made_by="train"), weights)  # its head: 2 or 3 classes
     test_set = load_point_split(index, [Path(p) for p in images], point, cuts, "test")
     setup = placement(select_device(device).device)
     model = setup.place_model(model)
