@@ -15,7 +15,7 @@ from nuwire.evaluation.pandora import NO_BASELINE
 from nuwire.report.comparisons import PointResult
 from nuwire.stats.numfmt import format_interval, format_pm
 
-COLUMNS = ["point", "baseline", "n_test", "Pandora efficiency", "Pandora purity", "network efficiency at Pandora purity",
+COLUMNS = ["point", "baseline", "n_test", "n_signal", "Pandora selected (CC νe)", "Pandora efficiency", "Pandora purity", "network efficiency at Pandora purity",
            "difference (network − Pandora)", "difference, 95%", "ratio (network / Pandora)", "ratio, 95%", "verdict"]  # fmt: skip
 
 
@@ -53,6 +53,8 @@ def pandora_table(results: Sequence[PointResult]) -> pd.DataFrame:
             else:
                 diff, ratio = b["efficiency_difference"], b["efficiency_ratio"]
                 row |= {
+                    "n_signal": str(b.get("n_signal", "")),
+                    "Pandora selected (CC νe)": f"{b.get('n_selected', '')} ({b.get('n_selected_signal', '')})",
                     "Pandora efficiency": _pm(b["efficiency"]), "Pandora purity": _pm(b["purity"]),
                     "network efficiency at Pandora purity": _pm(b["network_efficiency_at_pandora_purity"]),
                     "difference (network − Pandora)": _pm(diff), "difference, 95%": _ci95(diff),
