@@ -441,7 +441,8 @@ class OpenSamplesFile:
             # The writer's usual layout: every wire once, plane by plane, in wire order. The planes
             # are then views of the rows just read: no second event-sized copy.
             edges = np.cumsum((0, *self.geometry.n_wires))
-            self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
+            if nonzero is not None:  # plane p's rows are edges[p] .. edges[p+1] - 1: its wire is row - edges[p]
+                self._nonzero = tuple(nonzero.ticks_of_rows(int(edges[p]), int(edges[p + 1])) for p in range(N_PLANES))
             self._nonzero_values = None if nonzero is None else nonzero.value
             return tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES)), None
         planes = []

@@ -149,38 +149,61 @@ def plan(h5: h5py.File) -> ChunkIndex | str:
 
 @dataclass
 class SparseRows:
-    """Nonzero samples of some rows: key = row · n_ticks + tick (the sample's flat index in the
-    dataset) and value (the dataset's own type)."""
+    """Nonzero samples of some stored chunks: dataset row, tick and value (the dataset's own type).
+    Every row lies in first_row .. stop_row - 1, the rows of those chunks: a part wholly inside a
+    row range is taken as it is, and only the few parts across its edges are searched."""
 
-    key: np.ndarray
+    row: np.ndarray  # int64
+    tick: np.ndarray  # int64
     value: np.ndarray
+    first_row: int
+    stop_row: int
 
     def select(self, keep: np.ndarray) -> SparseRows:
-        return SparseRows(self.key[keep], self.value[keep])
+        return SparseRows(self.row[keep], self.tick[keep], self.value[keep], self.first_row, self.stop_row)
 
-    @staticmethod
-    def concat(parts: list[SparseRows], dtype: np.dtype) -> SparseRows:
-        if len(parts) == 1:
-            return parts[0]
-        if not parts:
-            return SparseRows(np.empty(0, np.int64), np.empty(0, dtype))
-        return SparseRows(np.concatenate([p.key for p in parts]), np.concatenate([p.value for p in parts]))
+
+def within(parts: list[SparseRows], lo: int, hi: int) -> list[SparseRows]:
+    """The samples of `parts` in rows lo .. hi - 1."""
+    out = []
+    for part in parts:
+        if part.stop_row <= lo or part.first_row >= hi or not len(part.row):
+            continue
+        if part.first_row < lo or part.stop_row > hi:
+            part = part.select((part.row >= lo) & (part.row < hi))
+        out.append(part)
+    return out
 
 
 @dataclass
 class EventRows:
-    """One event's `adc` rows as h5py would return them (float32) and where their nonzeros are."""
+    """One event's `adc` rows as h5py would return them (float32) and where their nonzeros are,
+    kept in the parts they were decoded in (see `SparseRows`) so rows of a plane are cheap to take."""
 
     adc: np.ndarray  # (count, n_ticks) float32
-    flat: np.ndarray  # int64 index into adc.reshape(-1) of each nonzero sample
-    value: np.ndarray  # float32 value of each nonzero sample
+    start: int  # dataset row of adc[0]
+    parts: list[SparseRows]  # the nonzero samples, rows start .. start + count - 1
+    value: np.ndarray  # float32 value of every nonzero sample (parts' order)
 
     def row_tick(self) -> tuple[np.ndarray, np.ndarray]:
-        """(row within the event, tick) of each nonzero sample."""
-        return np.divmod(self.flat, self.adc.shape[1])
+        """(row within the event, tick) of each nonzero sample (parts' order)."""
+        return _concat([p.row for p in self.parts], np.int64) - self.start, _concat(
+            [p.tick for p in self.parts], np.int64
+        )
+
+    def ticks_of_rows(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row - lo, tick) of the nonzero samples in event rows lo .. hi - 1."""
+        mine = within(self.parts, self.start + lo, self.start + hi)
+        return _concat([p.row for p in mine], np.int64) - (self.start + lo), _concat([p.tick for p in mine], np.int64)
 
 
-Batch = list[tuple[int, int, int, "bytes | memoryview"]]  # (first row, first tick, filter mask, stored bytes)
+def _concat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype)
+
+
+Batch = tuple[int, list["bytes | memoryview"]]  # (index of its first chunk, stored bytes of its chunks)
 
 
 class _Job:
@@ -276,34 +299,32 @@ class RawChunkReader:
     # -- one event ---------------------------------------------------------------------------
     def read_rows(self, start: int, count: int) -> EventRows:
         """Rows start .. start+count-1 as float32 (like h5py's read) plus their nonzero samples."""
-        ix = self._index
         out = self._output(count)
         if count == 0:
-            return EventRows(out, np.empty(0, np.int64), np.empty(0, np.float32))
+            return EventRows(out, start, [], np.empty(0, np.float32))
         end = start + count
         first_cr, last_cr = self._chunk_rows(start, count)
         parts: list[SparseRows] = []
         if self._carry is not None and self._carry_chunk_row == first_cr:
-            parts.append(self._carry)  # this chunk row was inflated for the previous event
+            parts.extend(self._carry)  # this chunk row was inflated for the previous event
             first_cr += 1
         if first_cr <= last_cr:
             job = self._pending[1] if self._pending and self._pending[0] == (first_cr, last_cr) else None
             parts.extend((job or self._start(first_cr, last_cr)).result())
         self._pending = None  # a prefetch for another event is dropped (its workers just finish)
-        found = SparseRows.concat(parts, ix.dtype)
-        first, stop = start * self._n_ticks, end * self._n_ticks
-        # Keep the whole last chunk row if it reaches past this event: the next event starts there.
-        row_start = last_cr * ix.chunk_rows * self._n_ticks
+        # Keep the last chunk row if it reaches past this event: the next event starts there.
+        rows = self._index.chunk_rows
         self._carry_chunk_row, self._carry = -1, None
-        if (last_cr + 1) * ix.chunk_rows > end:
-            self._carry_chunk_row, self._carry = last_cr, found.select(found.key >= row_start)
-        mine = found.select((found.key >= first) & (found.key < stop))
-        flat = mine.key - first
-        value = mine.value.astype(np.float32, copy=False)  # what np.asarray(..., float32) does to h5py's array
+        if (last_cr + 1) * rows > end:
+            self._carry_chunk_row, self._carry = last_cr, within(parts, last_cr * rows, (last_cr + 1) * rows)
+        mine = within(parts, start, end)
+        flat = _concat([(p.row - start) * self._n_ticks + p.tick for p in mine], np.int64)
+        # what np.asarray(..., float32) does to h5py's array
+        value = _concat([p.value for p in mine], self._index.dtype).astype(np.float32, copy=False)
         out.reshape(-1)[flat] = value
         if self.reuse_buffer:
             self._dirty = flat
-        return EventRows(out, flat, value)
+        return EventRows(out, start, mine, value)
 
     def prefetch(self, start: int, count: int) -> None:
         """Start decoding the chunk rows of rows start .. start+count-1 in the pool's threads (call
@@ -341,9 +362,8 @@ class RawChunkReader:
         if lo == hi:  # no stored chunks: all zero (writers skip all-zero chunks)
             return _Job(self._decode_batch, [])
         payloads = self._read_chunks(lo, hi)
-        items = list(zip(ix.row[lo:hi].tolist(), ix.tick[lo:hi].tolist(), ix.mask[lo:hi].tolist(), payloads))
         per_batch = self._group * max(1, BATCH_BYTES // (self._group * ix.chunk_bytes))
-        job = _Job(self._decode_batch, [items[i : i + per_batch] for i in range(0, len(items), per_batch)])
+        job = _Job(self._decode_batch, [(lo + i, payloads[i : i + per_batch]) for i in range(0, hi - lo, per_batch)])
         if self._pool is not None:
             for _ in range(min(self.threads - 1, len(job.batches))):
                 self._pool.submit(job.work)
@@ -377,84 +397,141 @@ class RawChunkReader:
         """Nonzero samples of a batch of chunks, taken CACHE_BYTES at a time: each group is
         inflated into one buffer that stays in cache while its nonzeros are found (a pass over a
         whole event's inflated bytes would run at memory speed, several times slower)."""
-        return [self._decode_group(batch[i : i + self._group]) for i in range(0, len(batch), self._group)]
+        first, payloads = batch
+        return [
+            part
+            for i in range(0, len(payloads), self._group)
+            for part in self._decode_group(first + i, payloads[i : i + self._group])
+        ]
 
-    def _decode_group(self, batch: Batch) -> SparseRows:
+    def _decode_group(self, first: int, payloads: list[bytes | memoryview]) -> list[SparseRows]:
+        """Nonzero samples of the stored chunks first, first + 1, ... (one part per filter path)."""
         ix = self._index
-        nbytes, n = ix.chunk_bytes, ix.chunk_rows * ix.chunk_ticks
-        buf = np.empty((len(batch), nbytes), dtype=np.uint8)
-        shuffled = np.zeros(len(batch), dtype=bool)
-        for k, (r, t, mask, payload) in enumerate(batch):
-            data: bytes | memoryview = payload
-            # Undo the filters in reverse pipeline order; bit i of the mask: filter i was skipped.
-            for i in reversed(range(len(ix.filters))):
-                if mask >> i & 1:
-                    continue
-                if ix.filters[i] == FILTER_DEFLATE:
-                    data = self._inflate(data, (r, t))
-                elif ix.itemsize > 1:  # shuffle (filter 0, see `plan`): undone last, sparsely, below
-                    shuffled[k] = True
-            if len(data) != nbytes:
-                raise self._corrupt((r, t), f"it holds {len(data)} bytes once decoded, the chunk size is {nbytes}")
-            buf[k] = np.frombuffer(data, dtype=np.uint8)
-        parts = []
-        for flag in (True, False):
-            sel = np.flatnonzero(shuffled == flag)
-            if sel.size:
-                take = buf if sel.size == len(buf) else buf[sel]
-                elem, value = _nonzero_shuffled(take, n, ix.itemsize) if flag else _nonzero_plain(take, n, ix.itemsize)
-                chunk, pos = np.divmod(elem, n)
-                within_row, within_tick = np.divmod(pos, ix.chunk_ticks)
-                corner = np.asarray([batch[i][:2] for i in sel], dtype=np.int64)  # (first row, first tick)
-                tick = corner[chunk, 1] + within_tick
-                key = (corner[chunk, 0] + within_row) * self._n_ticks + tick
-                part = SparseRows(key, value.view(ix.dtype).reshape(-1))
-                if self._n_ticks % ix.chunk_ticks:  # edge chunks are stored whole, padding included
-                    part = part.select(tick < self._n_ticks)
-                parts.append(part)
-        return SparseRows.concat(parts, ix.dtype)
+        stop = first + len(payloads)
+        buf = np.empty((len(payloads), ix.chunk_bytes), dtype=np.uint8)
+        masks = ix.mask[first:stop]
+        if masks.any():  # some chunk skipped a filter: undo each chunk's own pipeline
+            shuffled = np.asarray(
+                [self._unfilter(buf, k, first + k, p, int(m)) for k, (p, m) in enumerate(zip(payloads, masks))]
+            )
+        else:  # every chunk went through the whole pipeline (the usual case): one loop, no branches
+            inflate = FILTER_DEFLATE in ix.filters
+            for k, payload in enumerate(payloads):
+                data = self._inflate(payload, first + k) if inflate else payload
+                self._place(buf, k, first + k, data)
+            shuffled = np.full(len(payloads), FILTER_SHUFFLE in ix.filters and ix.itemsize > 1)
+        return [self._nonzero(buf, first, sel, flag) for flag, sel in _by_flag(shuffled)]
 
-    def _inflate(self, data: bytes | memoryview, offset: tuple[int, int]) -> bytes:
+    def _unfilter(self, buf: np.ndarray, k: int, chunk: int, payload: bytes | memoryview, mask: int) -> bool:
+        """Undo chunk's filters but shuffle into buf[k]; whether it is left shuffled. Reverse
+        pipeline order; bit i of the mask: filter i was skipped."""
+        ix = self._index
+        data, shuffled = payload, False
+        for i in reversed(range(len(ix.filters))):
+            if mask >> i & 1:
+                continue
+            if ix.filters[i] == FILTER_DEFLATE:
+                data = self._inflate(data, chunk)
+            elif ix.itemsize > 1:  # shuffle (filter 0, see `plan`): undone last, sparsely
+                shuffled = True
+        self._place(buf, k, chunk, data)
+        return shuffled
+
+    def _place(self, buf: np.ndarray, k: int, chunk: int, data: bytes | memoryview) -> None:
+        if len(data) != buf.shape[1]:
+            raise self._corrupt(chunk, f"it holds {len(data)} bytes once decoded, the chunk size is {buf.shape[1]}")
+        buf[k] = np.frombuffer(data, dtype=np.uint8)
+
+    def _nonzero(self, buf: np.ndarray, first: int, sel: np.ndarray | None, shuffled: bool) -> SparseRows:
+        """The nonzero samples of buf's chunks `sel` (all where None); chunk k is stored chunk first + k."""
+        ix = self._index
+        take = buf if sel is None else buf[sel]
+        find = _nonzero_shuffled if shuffled else _nonzero_plain
+        chunk, within_row, within_tick, value = find(take, ix.chunk_ticks, ix.itemsize)
+        index = np.arange(first, first + len(buf)) if sel is None else first + sel
+        corner_row, corner_tick = ix.row[index], ix.tick[index]
+        part = SparseRows(
+            corner_row[chunk] + within_row,
+            corner_tick[chunk] + within_tick,
+            value.view(ix.dtype).reshape(-1),
+            int(corner_row.min()),
+            int(corner_row.max()) + ix.chunk_rows,
+        )
+        if self._n_ticks % ix.chunk_ticks:  # edge chunks are stored whole, padding included
+            part = part.select(part.tick < self._n_ticks)
+        return part
+
+    def _inflate(self, data: bytes | memoryview, chunk: int) -> bytes:
         try:
             # One byte of room: a stream that inflates to more than a chunk is caught by its length.
             return _deflate.zlib_decompress(data, self._index.chunk_bytes + 1)
         except _deflate.DeflateError as err:
-            raise self._corrupt(offset, f"its deflate stream is damaged ({err})") from None
+            raise self._corrupt(chunk, f"its deflate stream is damaged ({err})") from None
 
-    def _corrupt(self, offset: tuple[int, int], what: str) -> CorruptChunkError:
-        return CorruptChunkError(f"the chunk of {DATASET} at offset {offset} is corrupted: {what}")
+    def _corrupt(self, chunk: int | tuple[int, int], what: str) -> CorruptChunkError:
+        """The error naming a stored chunk (its index in the chunk index, or its offset)."""
+        if isinstance(chunk, int):
+            chunk = (int(self._index.row[chunk]), int(self._index.tick[chunk]))
+        return CorruptChunkError(f"the chunk of {DATASET} at offset {chunk} is corrupted: {what}")
 
 
-def _nonzero_shuffled(buf: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(flat element index, value bytes as (k, size) uint8) of the nonzero items of shuffled chunks.
+def _by_flag(flags: np.ndarray) -> list[tuple[bool, np.ndarray | None]]:
+    """(flag, positions holding it) for each value of a bool array; None: all of them."""
+    if flags.all() or not flags.any():
+        return [(bool(flags[0]), None)] if len(flags) else []
+    return [(flag, np.flatnonzero(flags == flag)) for flag in (True, False)]
+
+
+Located = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # chunk, row in it, tick in it, value
+
+
+def _nonzero_shuffled(buf: np.ndarray, chunk_ticks: int, size: int) -> Located:
+    """The nonzero items of shuffled chunks (buf: one chunk per row, `chunk_ticks` ticks a chunk
+    row): (chunk, row within the chunk, tick within the chunk, value as unsigned `size`-byte ints).
 
     A shuffled chunk stores byte 0 of every item, then byte 1, ... An item is nonzero iff any of its
-    bytes is; the byte planes are OR-ed 8 bytes at a time (whole uint64 words), the words with any
-    nonzero byte give candidate items, and only those are reassembled from the planes.
+    bytes is; the byte planes are OR-ed 8 bytes at a time (whole uint64 words). Only the words with
+    a nonzero byte are gathered (one uint64 per byte plane) and transposed back into their 8 items,
+    of which the nonzero ones are kept: a hit word, not a candidate item, is the unit of work.
     (`np.nonzero(x != 0)` rather than `np.flatnonzero(x)`: on integers it is several times faster.)
     """
+    n = buf.shape[1] // size
     planes = buf.reshape(len(buf), size, n)
-    if n % 8 == 0:
-        words = planes.view(np.uint64)  # (chunks, size, n / 8)
-        any_bits = words[:, 0].copy()
-        for k in range(1, size):
-            np.bitwise_or(any_bits, words[:, k], out=any_bits)
-        hit = np.nonzero(any_bits.reshape(-1) != 0)[0]
-        chunk, word = np.divmod(hit, n // 8)
-        cand = ((chunk * n + word * 8)[:, None] + np.arange(8)).reshape(-1)
-    else:
+    if n % 8 or chunk_ticks % 8:  # a word would span two rows: item by item
         cand = np.nonzero(np.bitwise_or.reduce(planes, axis=1).reshape(-1) != 0)[0]
-    chunk, pos = np.divmod(cand, n)
-    flat, base = buf.reshape(-1), chunk * (size * n) + pos  # 1-D gathers are the cheapest
-    items = np.empty((len(cand), size), dtype=np.uint8)
+        chunk, pos = np.divmod(cand, n)
+        flat, base = buf.reshape(-1), chunk * (size * n) + pos  # 1-D gathers are the cheapest
+        items = np.empty((len(cand), size), dtype=np.uint8)
+        for k in range(size):
+            items[:, k] = flat.take(base + k * n)
+        value = items.view(f"u{size}").reshape(-1)
+        keep = np.nonzero(value != 0)[0]
+        chunk, (row, tick) = chunk.take(keep), np.divmod(pos.take(keep), chunk_ticks)
+        return chunk, row, tick, value.take(keep)
+    words = planes.view(np.uint64)  # (chunks, size, n / 8)
+    any_bits = words[:, 0].copy()
+    for k in range(1, size):
+        np.bitwise_or(any_bits, words[:, k], out=any_bits)
+    hit = np.nonzero(any_bits.reshape(-1) != 0)[0]
+    chunk, word = np.divmod(hit, n // 8)
+    flat, base = words.reshape(-1), chunk * (size * n // 8) + word
+    gathered = np.empty((len(hit), size), dtype=np.uint64)  # [hit, byte plane]: 8 items' byte k
     for k in range(size):
-        items[:, k] = flat.take(base + k * n)
-    keep = np.nonzero(items.view(f"u{size}").reshape(-1) != 0)[0]
-    return cand.take(keep), items.take(keep, axis=0)
+        gathered[:, k] = flat.take(base + k * (n // 8))
+    # (hit, plane, item) bytes -> (hit, item, plane): the items' bytes in order
+    items = np.ascontiguousarray(gathered.view(np.uint8).reshape(len(hit), size, 8).transpose(0, 2, 1))
+    value = items.view(f"u{size}").reshape(-1)
+    keep = np.nonzero(value != 0)[0]
+    of_hit, item = keep >> 3, keep & 7
+    row, tick = np.divmod(word * 8, chunk_ticks)  # a word lies in one row (chunk_ticks % 8 == 0)
+    return chunk.take(of_hit), row.take(of_hit), tick.take(of_hit) + item, value.take(keep)
 
 
-def _nonzero_plain(buf: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(flat element index, value bytes) of the nonzero items of unshuffled chunks."""
+def _nonzero_plain(buf: np.ndarray, chunk_ticks: int, size: int) -> Located:
+    """Like `_nonzero_shuffled`, for chunks stored unshuffled."""
+    n = buf.shape[1] // size
     words = buf.view(f"u{size}").reshape(-1)
     idx = np.nonzero(words != 0)[0]
-    return idx, words.take(idx).view(np.uint8).reshape(-1, size)
+    chunk, pos = np.divmod(idx, n)
+    row, tick = np.divmod(pos, chunk_ticks)
+    return chunk, row, tick, words.take(idx)
