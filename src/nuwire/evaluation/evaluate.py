@@ -59,11 +59,11 @@ from nuwire.events.keys import EVENT_KEY
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
 from nuwire.io.atomic import atomic_path, write_json
+from nuwire.io.readers import open_parquet, read_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.provenance import provenance
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,

@@ -34,7 +34,7 @@ from nuwire.io.atomic import atomic_path
 from nuwire.io.inputs import sample_group
 from nuwire.io.inspect import PDGS, composition
 from nuwire.io.opensamples import OpenSamplesFile
-from nuwire.pipeline.failures import open_parquet, parquet_error
+from nuwire.io.readers import open_parquet, parquet_error
 
 PathLike = str | os.PathLike[str]
 CATEGORIES = ("nue_cc", "numu_cc", "nc")

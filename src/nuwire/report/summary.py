@@ -17,7 +17,7 @@ from sklearn.metrics import roc_curve
 
 from nuwire.evaluation.evaluate_plots import efficiency_text
 from nuwire.io.atomic import atomic_path, write_text
-from nuwire.pipeline.failures import open_parquet, read_json
+from nuwire.io.readers import open_parquet, read_json
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.report.multiclass_summary import multiclass_html, multiclass_table

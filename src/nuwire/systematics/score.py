@@ -15,8 +15,8 @@ from nuwire.errors import NuwireError
 from nuwire.evaluation.evaluate import EvaluateSettings, predictions_frame, score_set, trained_model
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.io.atomic import atomic_path
+from nuwire.io.readers import read_json
 from nuwire.learn.device import placement, select_device
-from nuwire.pipeline.failures import read_json
 
 PathLike = str | os.PathLike[str]
 
