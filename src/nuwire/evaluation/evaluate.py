@@ -55,10 +55,10 @@ from nuwire.evaluation.metrics import metrics_report, split_warnings
 from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
 from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.evaluation.pandora import baseline_report, check_calls
-from nuwire.events.keys import EVENT_KEY
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
 from nuwire.io.atomic import atomic_path, write_json
+from nuwire.io.keys import EVENT_KEY
 from nuwire.io.readers import open_parquet, read_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device

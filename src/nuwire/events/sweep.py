@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nuwire.errors import ConfigError
-from nuwire.events.keys import EVENT_KEY
 from nuwire.events.targets import DEFAULT_TARGET, check_target, class_labels
 from nuwire.geometry import N_PLANES
+from nuwire.io.keys import EVENT_KEY
 
 if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building import
     from nuwire.events.cuts import CutSpec

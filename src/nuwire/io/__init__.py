@@ -1,1 +1,1 @@
-"""Reading and writing OpenSamples HDF5: the schema, the reader, the writer, input files, Zenodo copies, atomic output."""
+"""Reading and writing files: OpenSamples HDF5 (the schema, the reader, the writer), input files, Zenodo copies, the event key, atomic output, and the errors of reading and writing named for the user."""

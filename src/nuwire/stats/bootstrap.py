@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from nuwire.events.keys import EVENT_KEY
+from nuwire.io.keys import EVENT_KEY
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20250701
