@@ -1,1 +1,2 @@
-"""Reading and writing files: OpenSamples HDF5 (the schema, the reader, the writer), input files, Zenodo copies, the event key, atomic output, and the errors of reading and writing named for the user."""
+"""Reading and writing files: OpenSamples HDF5 (schema, reader, writer), input files, Zenodo copies,
+the event key, atomic output, and read and write errors named for the user."""
