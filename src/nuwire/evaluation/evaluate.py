@@ -64,7 +64,7 @@ from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.report.provenance import provenance
+from nuwire.provenance import provenance
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,

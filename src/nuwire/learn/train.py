@@ -69,7 +69,7 @@ from nuwire.learn import checkpoint
 from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
 from nuwire.models import build_model, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.report.provenance import config_hash
+from nuwire.provenance import config_hash
 
 LOG = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
