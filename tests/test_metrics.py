@@ -1,4 +1,5 @@
-"""nuwire.evaluation.metrics against scikit-learn, the degenerate cases, and the validation-only threshold."""
+"""nuwire.stats.metrics and evaluate's report of it (nuwire.evaluation.metrics) against scikit-learn, the degenerate
+cases, and the validation-only threshold."""
 
 from __future__ import annotations
 
@@ -17,16 +18,15 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from nuwire.evaluation.metrics import (
+from nuwire.evaluation.metrics import metrics_report, threshold_name
+from nuwire.stats.metrics import (
     FALLBACK_THRESHOLD,
     binary_metrics,
     f1_optimal_threshold,
     f1_scan,
-    metrics_report,
     predict,
     roc_auc,
     roc_curve_points,
-    threshold_name,
 )
 
 

@@ -94,7 +94,7 @@ def threshold_metrics_resampled(
     y_true: ArrayLike, score: ArrayLike, threshold: float, counts: np.ndarray
 ) -> dict[str, np.ndarray]:
     """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
-    a ratio has no denominator (as `nuwire.evaluation.metrics` gives None)."""
+    a ratio has no denominator (as `nuwire.stats.metrics` gives None)."""
     y = np.asarray(y_true).astype(bool).reshape(-1)
     called = np.asarray(score, dtype=np.float64).reshape(-1) >= threshold
     w = counts.astype(np.float64)
