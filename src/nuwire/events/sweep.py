@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nuwire.architectures import ARCHITECTURES, MULTI_VIEW_ARCHS
 from nuwire.errors import ConfigError
 from nuwire.events.targets import DEFAULT_TARGET, check_target, class_labels
 from nuwire.geometry import N_PLANES
@@ -35,19 +36,6 @@ if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building im
     from nuwire.images.image_set import SparseImageSet
     from nuwire.images.views import ViewSpec
 
-# Every architecture nuwire builds and how many plane images it takes: the one list of them.
-# nuwire.models checks its builders against it on import, the schema's per-architecture defaults
-# are tested against it, and it stays torch-free so that Snakemake's DAG needs no torch.
-ARCH_VIEWS: dict[str, int] = {
-    "lenet": 1,
-    "alexnet": 1,
-    "vit": 1,
-    "resnet": 1,
-    "mvresnet": 3,
-    "sparse_resnet": 1,
-    "sparse_mvresnet": 3,
-}
-MULTI_VIEW_ARCHS = tuple(arch for arch, views in ARCH_VIEWS.items() if views > 1)
 WHOLE = "whole"
 
 
@@ -143,9 +131,9 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
         combos = itertools.product(block["arch"], block["plane"], block["scale"], block["cut"], targets)
         for arch, plane, scale, cut, target in combos:
             plane_s = str(plane)
-            if arch not in ARCH_VIEWS:
+            if arch not in ARCHITECTURES:
                 raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}."
+                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
                 )
             multi = arch in MULTI_VIEW_ARCHS
             if multi != (plane_s == "all"):
