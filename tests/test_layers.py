@@ -3,13 +3,14 @@
 The source is parsed, not imported, and every `nuwire.` import counts: at module level, inside a
 function and under `if TYPE_CHECKING:` alike. A *unit* is a subpackage (`nuwire.io`) or a module of
 the top level (`nuwire.geometry`); `nuwire` itself is the package's `__init__` (`__version__`).
-docs/architecture.md draws the same floors.
+docs/architecture.md draws the same floors (checked here).
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -185,3 +186,13 @@ def test_what_snakemake_imports_to_build_the_dag_needs_no_torch():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_docs_draw_the_same_floors():
+    """docs/architecture.md's layer table names the floors of LAYERS (the package root aside)."""
+    text = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| (.+?) \| .+ \|$", section, re.M)
+    drawn = {int(floor): set(re.findall(r"`nuwire\.([a-z_]+)`", units)) for floor, units in rows}
+    declared = {floor: set(units) - {"nuwire"} for floor, units in enumerate(LAYERS, start=1)}
+    assert drawn == declared
