@@ -198,7 +198,7 @@ def test_outputs_are_written_and_consistent(single_view):
 
     # metrics.json is metrics_report of exactly these predictions, plus counts and provenance.
     on_disk = json.loads((out / "metrics.json").read_text())
-    expected = metrics_report(p_val["label"], p_val["score"], p_test["label"], p_test["score"])
+    expected = metrics_report(p_val["label"], p_val["score"], test_true=p_test["label"], test_score=p_test["score"])
     for key in ("test", "val", "threshold_choice", "score_rule"):
         got = {k: v for k, v in on_disk[key].items() if k != "uncertainty"} if key == "test" else on_disk[key]
         assert got == json.loads(json.dumps(expected[key])), key

@@ -433,7 +433,7 @@ def _score(
     val_y = binary_labels(val_set.labels)
     test_y = binary_labels(test_set.labels)
 
-    report = metrics_report(val_y, val_score, test_y, test_score)
+    report = metrics_report(val_y, val_score, test_true=test_y, test_score=test_score)
     warnings = split_warnings(report)
     for warning in warnings:
         LOG.warning("%s", warning)

@@ -57,11 +57,13 @@ def split_warnings(report: dict[str, Any]) -> list[str]:
 def metrics_report(
     val_true: ArrayLike,
     val_score: ArrayLike,
+    *,
     test_true: ArrayLike,
     test_score: ArrayLike,
     thresholds: Sequence[float] = (0.5, 0.33),
 ) -> dict[str, Any]:
-    """Metrics at the fixed thresholds and at the validation-chosen F1-optimal one.
+    """Metrics at the fixed thresholds and at the validation-chosen F1-optimal one (the test split by
+    keyword: the threshold is chosen on the first pair, and a swap would choose it on test data).
 
     ``report["test"]["thresholds"][name]`` holds binary_metrics on the TEST set for name in
     "0.5", "0.33" (threshold_name of each fixed threshold) and "f1_opt_val"; each entry records
