@@ -27,7 +27,7 @@ from nuwire.evaluation.evaluate import (
 )
 from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
 from nuwire.evaluation.interpret import occlusion_settings, pick_occlusion_events
-from nuwire.evaluation.metrics import f1_optimal_threshold, metrics_report
+from nuwire.evaluation.metrics import metrics_report
 from nuwire.evaluation.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
 from nuwire.images.image_set import SparseImageSet
 from nuwire.images.render import IMAGE_SCHEMA
@@ -35,6 +35,7 @@ from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
 from nuwire.report.figstyle import SYNTHETIC_LABEL
 from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
+from nuwire.stats.metrics import f1_optimal_threshold
 
 torch.set_num_threads(1)
 
@@ -197,7 +198,7 @@ def test_outputs_are_written_and_consistent(single_view):
 
     # metrics.json is metrics_report of exactly these predictions, plus counts and provenance.
     on_disk = json.loads((out / "metrics.json").read_text())
-    expected = metrics_report(p_val["label"], p_val["score"], p_test["label"], p_test["score"])
+    expected = metrics_report(p_val["label"], p_val["score"], test_true=p_test["label"], test_score=p_test["score"])
     for key in ("test", "val", "threshold_choice", "score_rule"):
         got = {k: v for k, v in on_disk[key].items() if k != "uncertainty"} if key == "test" else on_disk[key]
         assert got == json.loads(json.dumps(expected[key])), key

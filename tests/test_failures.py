@@ -487,7 +487,7 @@ def test_a_test_split_without_signal_is_a_warning_not_a_blank():
     from nuwire.report.comparisons import point_warnings
 
     rng = np.random.default_rng(0)
-    report = metrics_report([0, 1, 0, 1], rng.random(4), [0, 0, 0], rng.random(3))
+    report = metrics_report([0, 1, 0, 1], rng.random(4), test_true=[0, 0, 0], test_score=rng.random(3))
     assert report["test"]["roc_auc"] is None
     warnings = split_warnings(report)
     assert warnings == [
@@ -496,5 +496,5 @@ def test_a_test_split_without_signal_is_a_warning_not_a_blank():
     ]
     # the summary's warnings column: each seed's warning once
     assert point_warnings([{**report, "warnings": warnings}] * 2) == warnings[0]
-    background_only = metrics_report([0, 1], [0.2, 0.8], [1, 1], [0.3, 0.9])
+    background_only = metrics_report([0, 1], [0.2, 0.8], test_true=[1, 1], test_score=[0.3, 0.9])
     assert "test split has no background events (2 signal of 2)" in split_warnings(background_only)[0]

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import roc_auc_score
 
+from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError, NuwireError
 from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
-from nuwire.events.sweep import ARCH_VIEWS, SweepPoint, expand_sweep
+from nuwire.events.sweep import SweepPoint, expand_sweep
 from nuwire.events.targets import NUE_CLASS, binary_labels, class_labels, target_classes
 from nuwire.learn.train import balanced_class_weights
 from nuwire.models import build_model, output_width, takes_sparse
@@ -26,7 +27,7 @@ SMALL_HPARAMS = {"resnet": {"width": 8}, "mvresnet": {"width": 8}, "sparse_resne
                  "sparse_mvresnet": {"width": 8}, "alexnet": {"hidden": 64}}  # fmt: skip
 
 
-@pytest.mark.parametrize("arch", sorted(ARCH_VIEWS))
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 @pytest.mark.parametrize("target", ["nue_cc", "flavour"])
 def test_every_architecture_builds_the_head_its_target_needs(arch: str, target: str) -> None:
     torch.set_num_threads(1)

@@ -31,7 +31,6 @@ import torch
 
 from builders import train_outputs
 from nuwire.evaluation.evaluate import score_set
-from nuwire.evaluation.metrics import roc_auc
 from nuwire.events.cuts import CutSpec, select_events
 from nuwire.events.dataset import build_event_index
 from nuwire.geometry import COMPACT
@@ -42,6 +41,7 @@ from nuwire.learn.device import placement
 from nuwire.learn.train import TrainConfig, train
 from nuwire.models import build_model, views_for
 from nuwire.simulate import file_name, simulate_file
+from nuwire.stats.metrics import roc_auc
 
 pytestmark = pytest.mark.slow
 

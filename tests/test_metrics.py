@@ -1,4 +1,5 @@
-"""nuwire.evaluation.metrics against scikit-learn, the degenerate cases, and the validation-only threshold."""
+"""nuwire.stats.metrics and evaluate's report of it (nuwire.evaluation.metrics) against scikit-learn, the degenerate
+cases, and the validation-only threshold."""
 
 from __future__ import annotations
 
@@ -17,16 +18,15 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from nuwire.evaluation.metrics import (
+from nuwire.evaluation.metrics import metrics_report, threshold_name
+from nuwire.stats.metrics import (
     FALLBACK_THRESHOLD,
     binary_metrics,
     f1_optimal_threshold,
     f1_scan,
-    metrics_report,
     predict,
     roc_auc,
     roc_curve_points,
-    threshold_name,
 )
 
 
@@ -107,7 +107,7 @@ def test_degenerate_inputs_are_defined_and_warning_free():
     empty = binary_metrics(np.array([], dtype=int), np.array([]), 0.5)
     assert empty["n"] == 0 and empty["accuracy"] is None
 
-    report = metrics_report(only_bkg, s, only_bkg, s)
+    report = metrics_report(only_bkg, s, test_true=only_bkg, test_score=s)
     assert report["threshold_choice"]["threshold"] == FALLBACK_THRESHOLD
     assert report["threshold_choice"]["fallback"] is True
     json.dumps(report, allow_nan=False)  # None, never NaN, in metrics.json
@@ -119,7 +119,7 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="0 or 1"):
         roc_auc([0, 2], [0.2, 0.3])
     with pytest.raises(ValueError, match="length"):
-        metrics_report([0, 1], [0.1, 0.2], [0, 1, 1], [0.1, 0.2])
+        metrics_report([0, 1], [0.1, 0.2], test_true=[0, 1, 1], test_score=[0.1, 0.2])
 
 
 @pytest.mark.parametrize("seed", [0, 4, 5])
@@ -139,7 +139,7 @@ def test_chosen_threshold_depends_on_validation_only():
     val_y, val_s = scored(10, n=150, decimals=3)
     test_y, test_s = scored(11, n=150, decimals=3)
     rng = np.random.default_rng(12)
-    base = metrics_report(val_y, val_s, test_y, test_s)
+    base = metrics_report(val_y, val_s, test_true=test_y, test_score=test_s)
     chosen = base["threshold_choice"]["threshold"]
     assert chosen == f1_optimal_threshold(val_y, val_s)
 
@@ -149,22 +149,22 @@ def test_chosen_threshold_depends_on_validation_only():
         (rng.integers(0, 2, 40), rng.random(40)),
         (np.ones(7, dtype=int), np.full(7, 0.9)),
     ]:
-        other = metrics_report(val_y, val_s, test_y2, test_s2)
+        other = metrics_report(val_y, val_s, test_true=test_y2, test_score=test_s2)
         assert other["threshold_choice"] == base["threshold_choice"]
         assert other["test"]["thresholds"]["f1_opt_val"]["threshold"] == chosen
         assert other["val"] == base["val"]
 
     # A different validation set moves it.
-    moved = metrics_report(val_y, np.clip(val_s + 0.2 * val_y, 0, 1), test_y, test_s)
+    moved = metrics_report(val_y, np.clip(val_s + 0.2 * val_y, 0, 1), test_true=test_y, test_score=test_s)
     assert moved["threshold_choice"]["threshold"] != chosen
-    moved = metrics_report(val_y, val_s**3, test_y, test_s)
+    moved = metrics_report(val_y, val_s**3, test_true=test_y, test_score=test_s)
     assert moved["threshold_choice"]["threshold"] != chosen
 
 
 def test_report_layout():
     val_y, val_s = scored(20)
     test_y, test_s = scored(21)
-    report = metrics_report(val_y, val_s, test_y, test_s)
+    report = metrics_report(val_y, val_s, test_true=test_y, test_score=test_s)
     test = report["test"]
     assert set(test["thresholds"]) == {"0.5", "0.33", "f1_opt_val"}
     for name, t in (("0.5", 0.5), ("0.33", 0.33)):

@@ -16,15 +16,17 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError
 from nuwire.models import (
-    ARCHITECTURES,
+    BUILDERS,
     build_model,
     count_parameters,
     default_hparams,
     final_linear,
     first_layer_maps,
     penultimate,
+    takes_sparse,
     views_for,
 )
 from nuwire.models.vit import sincos_2d
@@ -122,8 +124,10 @@ def test_mvresnet_takes_three_different_widths() -> None:
 
 
 def test_registry_names_and_views() -> None:
-    assert sorted(ARCHITECTURES) == sorted(ARCHS + SPARSE_ARCHS)
+    assert sorted(ARCHITECTURES) == sorted(BUILDERS) == sorted(ARCHS + SPARSE_ARCHS)
     assert [views_for(a) for a in ARCHS + SPARSE_ARCHS] == [1, 1, 1, 1, 3, 1, 3]
+    assert [takes_sparse(a) for a in ARCHS + SPARSE_ARCHS] == [False] * 5 + [True] * 2
+    assert all(BUILDERS[a].__name__ == spec.builder.rpartition(":")[2] for a, spec in ARCHITECTURES.items())
 
 
 UNKNOWN_ARCH_CALLS = [lambda: build_model("googlenet", [(64, 64)]), lambda: views_for("googlenet")]
@@ -225,7 +229,7 @@ def test_same_seed_same_initial_weights(arch: str) -> None:
 def test_build_check_leaves_the_random_stream_alone() -> None:
     """The meta-device dry run must not shift what is drawn after build_model (shuffling, dropout)."""
     torch.manual_seed(5)
-    ARCHITECTURES["vit"]([(64, 64)])
+    BUILDERS["vit"]([(64, 64)])
     expected = torch.rand(4)
     torch.manual_seed(5)
     build_model("vit", [(64, 64)])
@@ -468,8 +472,6 @@ def sparse_inputs(shapes: list[tuple[int, int]], batch: int, seed: int = 0) -> l
 @pytest.mark.parametrize("arch", SPARSE_ARCHS)
 @pytest.mark.parametrize("size", [CROP, COMPACT], ids=["crop128", "compact"])
 def test_sparse_forward_backward(arch: str, size) -> None:
-    from nuwire.models import takes_sparse
-
     shapes = shapes_for(arch, size)
     torch.manual_seed(0)
     model = build_model(arch, shapes, width=8).train()
@@ -499,7 +501,7 @@ def test_sparse_same_seed_same_weights_and_build_leaves_the_random_stream(arch: 
     a = build_model(arch, shapes).state_dict()
     after = torch.rand(4)
     torch.manual_seed(5)
-    ARCHITECTURES[arch](shapes)
+    BUILDERS[arch](shapes)
     assert torch.equal(torch.rand(4), after)  # the dry run drew nothing
     torch.manual_seed(5)
     b = build_model(arch, shapes).state_dict()

@@ -88,7 +88,7 @@ def test_three_line_config_runs_to_images_and_index_from_its_own_directory(own_d
     assert effective["sweep"] == with_sweep_defaults(SCHEMA["properties"]["sweep"]["default"])
     assert effective["architectures"]["alexnet"]["hparams"] == {}  # the model's own (thesis) width
     # The provenance hash is the hash of exactly this config.
-    from nuwire.report.provenance import config_hash
+    from nuwire.provenance import config_hash
 
     assert config_hash(effective) in (results / "config.yaml").read_text().splitlines()[2]
 

@@ -556,7 +556,8 @@ def test_tiny_run_writes_nothing_outside_results(two_clean_runs):
 @pytest.mark.slow
 def test_metrics_record_provenance(two_clean_runs):
     from nuwire import __version__
-    from nuwire.report.provenance import git_commit, package_versions, sha256_file
+    from nuwire.io.identity import sha256_file
+    from nuwire.provenance import git_commit, package_versions
 
     workdir = two_clean_runs["a"]["workdir"]
     metrics = json.loads((workdir / "results/models/lenet/plane2/scale0.5/full/whole/metrics.json").read_text())

@@ -64,7 +64,7 @@ def test_interval_agrees_with_an_independent_recomputation_from_predictions_parq
     val = pred[pred["split"] == "val"]
     order = canonical_order(test)
     y, s = test["label"].to_numpy()[order], test["score"].to_numpy()[order]
-    measured = metrics_report(val["label"], val["score"], y, s)["test"]
+    measured = metrics_report(val["label"], val["score"], test_true=y, test_score=s)["test"]
     ours = bootstrap_report(y, s, measured, resamples=2000, seed=11)
 
     # Independently: plain numpy indices, sklearn's AUC and accuracy, another random stream.

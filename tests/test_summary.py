@@ -48,7 +48,7 @@ def write_point(root: Path, point: SweepPoint, frame: pd.DataFrame, strength: fl
     out = root / "models" / point.path
     out.mkdir(parents=True)
     pd.concat([val, preds]).to_parquet(out / "predictions.parquet", index=False)
-    report = metrics_report(y, score, y, score)
+    report = metrics_report(y, score, test_true=y, test_score=score)
     order = canonical_order(preds)
     report["test"]["uncertainty"] = bootstrap_report(y[order], score[order], report["test"], 1000, 7)
     report["sample_control"] = sample_identity_control(preds, report["threshold_choice"]["threshold"], 200, 7)

@@ -69,7 +69,8 @@ def test_all_outputs_are_made_and_reconcile(finished_run: Path):
 
 
 def test_runtimes_and_provenance_pages(finished_run: Path):
-    from nuwire.report.provenance import git_commit, sha256_file
+    from nuwire.io.identity import sha256_file
+    from nuwire.provenance import git_commit
 
     results = finished_run / "results"
     jobs = pd.read_csv(results / "summary" / "runtimes.tsv", sep="\t")["job"].tolist()
@@ -84,7 +85,7 @@ def test_runtimes_and_provenance_pages(finished_run: Path):
     # The effective config written to results/config.yaml is the one the provenance hashes.
     effective = results / "config.yaml"
     stated = effective.read_text().splitlines()[2].rsplit(" ", 1)[1]
-    from nuwire.report.provenance import config_hash
+    from nuwire.provenance import config_hash
 
     assert config_hash(yaml.safe_load(effective.read_text())) == stated and stated in page
 

@@ -11,7 +11,7 @@ from nuwire.events.dataset import DatasetOutputs, read_qc, run_dataset  # noqa: 
 from nuwire.images.render import RenderParams  # noqa: E402
 from nuwire.io.atomic import write_json  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
-from nuwire.report.provenance import input_manifest  # noqa: E402
+from nuwire.provenance import input_manifest  # noqa: E402
 
 
 def main(smk):

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from nuwire.pipeline.config import write_effective_config  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
-from nuwire.report.provenance import config_hash  # noqa: E402
+from nuwire.provenance import config_hash  # noqa: E402
 
 
 def main(smk):

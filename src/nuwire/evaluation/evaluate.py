@@ -55,16 +55,17 @@ from nuwire.evaluation.metrics import metrics_report, split_warnings
 from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
 from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.evaluation.pandora import baseline_report, check_calls
-from nuwire.events.keys import EVENT_KEY
-from nuwire.events.sweep import SweepPoint, load_point_split
+from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
 from nuwire.io.atomic import atomic_path, write_json
+from nuwire.io.keys import EVENT_KEY
+from nuwire.io.readers import open_parquet, read_json
 from nuwire.learn import checkpoint
+from nuwire.learn.data import load_point_split
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.pipeline.failures import open_parquet, read_json
-from nuwire.report.provenance import provenance
+from nuwire.provenance import provenance
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -432,7 +433,7 @@ def _score(
     val_y = binary_labels(val_set.labels)
     test_y = binary_labels(test_set.labels)
 
-    report = metrics_report(val_y, val_score, test_y, test_score)
+    report = metrics_report(val_y, val_score, test_true=test_y, test_score=test_score)
     warnings = split_warnings(report)
     for warning in warnings:
         LOG.warning("%s", warning)
@@ -570,8 +571,8 @@ def run_evaluate_job(
     train_meta = read_json(inputs.meta, made_by="train")
     model = trained_model(train_meta, inputs.weights)
     images = list(inputs.images)
-    val_set = load_point_split(inputs.index, images, point, cuts, "val")
-    test_set = load_point_split(inputs.index, images, point, cuts, "test")
+    val_set = load_point_split(inputs.index, images, point, cuts=cuts, split="val")
+    test_set = load_point_split(inputs.index, images, point, cuts=cuts, split="test")
     plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
     manifest = read_json(inputs.inputs, made_by="dataset")
     calls = None

@@ -1,7 +1,7 @@
 """Evaluation figures of one sweep point. Each function draws one PNG and saves it with
 `nuwire.report.figstyle.save_figure` (atomic; labelled when the data are synthetic).
 
-Decisions follow `nuwire.evaluation.metrics`: an event is called signal when score >= threshold.
+Decisions follow `nuwire.stats.metrics`: an event is called signal when score >= threshold.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from nuwire.evaluation.metrics import roc_curve_points
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.binomial import wilson_interval
+from nuwire.stats.metrics import roc_curve_points
 from nuwire.stats.numfmt import format_interval, format_pm
 
 PathLike = str | os.PathLike[str]

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from nuwire.evaluation.metrics import roc_auc
 from nuwire.events.targets import CLASS_TITLES
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.binomial import Z68, Z95, wilson_interval
 from nuwire.stats.bootstrap import auc_resampled, interval, stratified_counts
+from nuwire.stats.metrics import roc_auc
 from nuwire.stats.numfmt import format_pm
 
 PathLike = str | os.PathLike[str]

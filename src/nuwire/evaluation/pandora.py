@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import NuwireError
-from nuwire.events.keys import EVENT_KEY
+from nuwire.io.keys import EVENT_KEY
 from nuwire.io.opensamples import event_index_of, neutrino_candidates
 from nuwire.stats.bootstrap import CHUNK, interval
 

@@ -1,1 +1,1 @@
-"""The event index: stable splits, energy cuts, dataset figures, and the sweep points that read them."""
+"""The event index: stable splits, energy cuts, targets, dataset figures, and the sweep points."""

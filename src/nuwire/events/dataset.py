@@ -27,14 +27,14 @@ import pyarrow.parquet as pq
 
 from nuwire.errors import NuwireError
 from nuwire.events.cuts import SPLITS, check_split_fractions
-from nuwire.events.keys import FILE_EVENT_KEY
 from nuwire.geometry import N_PLANES
 from nuwire.images.render import RenderParams, count_reasons
 from nuwire.io.atomic import atomic_path
 from nuwire.io.inputs import sample_group
 from nuwire.io.inspect import PDGS, composition
+from nuwire.io.keys import FILE_EVENT_KEY
 from nuwire.io.opensamples import OpenSamplesFile
-from nuwire.pipeline.failures import open_parquet, parquet_error
+from nuwire.io.readers import open_parquet, parquet_error
 
 PathLike = str | os.PathLike[str]
 CATEGORIES = ("nue_cc", "numu_cc", "nc")

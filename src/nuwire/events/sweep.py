@@ -1,4 +1,5 @@
-"""Sweep points, and loading a point's data split: (architecture, wire plane, image scale, energy cut, optional vertex crop).
+"""Sweep points: (architecture, wire plane, image scale, energy cut, optional vertex crop). Loading a
+point's data: `nuwire.learn.data`.
 
 The config's `sweep:` is a list of blocks; each block is the cartesian product of its lists. A
 point's outputs live in `models/{arch}/plane{plane}/scale{scale}/{cut}/{window}` below the results
@@ -18,36 +19,16 @@ wildcard.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from nuwire.architectures import ARCHITECTURES, MULTI_VIEW_ARCHS
 from nuwire.errors import ConfigError
-from nuwire.events.keys import EVENT_KEY
-from nuwire.events.targets import DEFAULT_TARGET, check_target, class_labels
+from nuwire.events.targets import DEFAULT_TARGET, check_target
 from nuwire.geometry import N_PLANES
 
-if TYPE_CHECKING:  # torch-heavy modules stay out of Snakemake's DAG-building import
-    from nuwire.events.cuts import CutSpec
-    from nuwire.images.image_set import SparseImageSet
-    from nuwire.images.views import ViewSpec
-
-# Every architecture nuwire builds and how many plane images it takes: the one list of them.
-# nuwire.models checks its builders against it on import, the schema's per-architecture defaults
-# are tested against it, and it stays torch-free so that Snakemake's DAG needs no torch.
-ARCH_VIEWS: dict[str, int] = {
-    "lenet": 1,
-    "alexnet": 1,
-    "vit": 1,
-    "resnet": 1,
-    "mvresnet": 3,
-    "sparse_resnet": 1,
-    "sparse_mvresnet": 3,
-}
-MULTI_VIEW_ARCHS = tuple(arch for arch, views in ARCH_VIEWS.items() if views > 1)
 WHOLE = "whole"
 
 
@@ -143,9 +124,9 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
         combos = itertools.product(block["arch"], block["plane"], block["scale"], block["cut"], targets)
         for arch, plane, scale, cut, target in combos:
             plane_s = str(plane)
-            if arch not in ARCH_VIEWS:
+            if arch not in ARCHITECTURES:
                 raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}."
+                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
                 )
             multi = arch in MULTI_VIEW_ARCHS
             if multi != (plane_s == "all"):
@@ -167,48 +148,3 @@ def train_seed_settings(train: dict[str, Any], point: SweepPoint) -> dict[str, A
     elif train.get("seeds"):
         settings["seed"] = int(train["seeds"][0])
     return settings
-
-
-def point_view(point: SweepPoint) -> ViewSpec:
-    from nuwire.images.views import ViewSpec
-
-    return ViewSpec(planes=point.planes, scale=point.scale_value, crop=point.crop)
-
-
-def point_cut(point: SweepPoint, cuts: dict[str, dict[str, Any]]) -> CutSpec:
-    from nuwire.events.cuts import CutSpec
-
-    if point.cut not in cuts:
-        raise ConfigError(f"cut {point.cut!r} is not defined under cuts: (defined: {sorted(cuts)}).")
-    return CutSpec(name=point.cut, **cuts[point.cut])
-
-
-def load_point_split(
-    index_path: str | os.PathLike[str],
-    image_files: Sequence[str | os.PathLike[str]],
-    point: SweepPoint,
-    cuts: dict[str, dict[str, Any]],
-    split: str,
-) -> SparseImageSet:
-    """One split of the event index, after the point's cut, loaded in the point's view."""
-    from nuwire.events.cuts import select_events
-    from nuwire.events.dataset import read_event_index
-    from nuwire.images.image_set import SparseImageSet
-
-    index = read_event_index(index_path)
-    events = select_events(index, split, point_cut(point, cuts))
-    labels = class_labels(events, point.target)  # before loading: a bad index fails fast
-    images = SparseImageSet.load(list(image_files), events, point_view(point), progress=True)
-    # The cut and `events["label"]` stay νe CC against the rest; what the model learns is the target's class.
-    images.labels = labels
-    return images
-
-
-def dataset_fingerprint(*sets: SparseImageSet) -> str:
-    """Hash of the events (keys and labels) of the given sets, in order: a resumed training
-    must see exactly the events it started with."""
-    digest = hashlib.sha256()
-    for ds in sets:
-        keys = ds.events[[*EVENT_KEY, "label"]]
-        digest.update(keys.to_csv(index=False).encode())
-    return digest.hexdigest()

@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 import torch
 
 from nuwire.errors import NuwireError
-from nuwire.events.keys import EVENT_KEY
 from nuwire.images import runlength as rl
 from nuwire.images.views import ViewSpec, crop_centres, destination_map, scaled_size, window_starts
+from nuwire.io.keys import EVENT_KEY
 from nuwire.sparse.tensor import SparseTensor
 
 __all__ = ["SparseImageSet", "make_loader"]

@@ -1,1 +1,2 @@
-"""Reading and writing OpenSamples HDF5: the schema, the reader, the writer, input files, Zenodo copies, atomic output."""
+"""Reading and writing files: OpenSamples HDF5 (schema, reader, writer), input files, Zenodo copies,
+the event key, atomic output, and read and write errors named for the user."""

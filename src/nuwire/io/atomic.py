@@ -19,12 +19,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from nuwire.io.failures import output_error
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto `target` on success."""
-    from nuwire.pipeline.failures import output_error  # local: failures imports pyarrow
-
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

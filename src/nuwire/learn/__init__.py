@@ -1,1 +1,2 @@
-"""Training: the loop, checkpoints that save and restore the training state, and the device it runs on."""
+"""Training: a point's data (`data`), the loop, checkpoints that save and restore the training state, and the
+device it runs on."""

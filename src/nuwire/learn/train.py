@@ -61,15 +61,16 @@ from torch import nn
 from tqdm import tqdm
 
 from nuwire.errors import CheckpointError, ConfigError, NuwireError
-from nuwire.events.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
+from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
 from nuwire.images.image_set import make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
+from nuwire.learn.data import dataset_fingerprint, load_point_split, point_cut, point_view
 from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
 from nuwire.models import build_model, takes_sparse
 from nuwire.pipeline.config import settings_from_section
-from nuwire.report.provenance import config_hash
+from nuwire.provenance import config_hash
 
 LOG = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
@@ -650,8 +651,8 @@ def run_train_job(
     `num_workers` are the job's share of its CPUs (nuwire.pipeline.cpus), not the config's."""
     workers = {} if num_workers is None else {"num_workers": num_workers}
     cfg = TrainConfig.from_settings(point.arch, {**settings, "threads": threads, **workers})
-    train_set = load_point_split(index_path, image_files, point, cuts, "train")
-    val_set = load_point_split(index_path, image_files, point, cuts, "val")
+    train_set = load_point_split(index_path, image_files, point, cuts=cuts, split="train")
+    val_set = load_point_split(index_path, image_files, point, cuts=cuts, split="val")
     LOG.info(
         "%s: %d training and %d validation events, input %s",
         point.label,

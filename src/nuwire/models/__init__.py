@@ -1,4 +1,4 @@
-"""Model registry: every architecture the workflow can train, built from a name and hparams.
+"""Building models: every architecture of `nuwire.architectures` (the list), built from its name and hparams.
 
     model = build_model("resnet", [(1600, 864)], width=16)
     logits = model(*views)          # one (B, 1, H, W) float tensor per view → (B, 2)
@@ -19,6 +19,7 @@ defines a method ``penultimate(*views) -> Tensor`` instead, and that is used.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,36 +27,22 @@ from typing import Any
 import torch
 from torch import nn
 
+from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError
-from nuwire.events.sweep import ARCH_VIEWS
-from nuwire.models.alexnet import build_alexnet
-from nuwire.models.lenet import build_lenet
-from nuwire.models.mvresnet import build_mvresnet
-from nuwire.models.resnet import build_resnet
-from nuwire.models.sparse_resnet import build_sparse_mvresnet, build_sparse_resnet
-from nuwire.models.vit import build_vit
 
 Builder = Callable[..., nn.Module]
 
-ARCHITECTURES: dict[str, Builder] = {
-    "lenet": build_lenet,
-    "alexnet": build_alexnet,
-    "vit": build_vit,
-    "resnet": build_resnet,
-    "mvresnet": build_mvresnet,
-    "sparse_resnet": build_sparse_resnet,
-    "sparse_mvresnet": build_sparse_mvresnet,
-}
 
-# The list of architectures and their plane counts is nuwire.events.sweep.ARCH_VIEWS; the builders
-# here must cover exactly it.
-if set(ARCHITECTURES) != set(ARCH_VIEWS):
-    raise RuntimeError(f"nuwire.models builders {sorted(ARCHITECTURES)} differ from ARCH_VIEWS {sorted(ARCH_VIEWS)}")
-# Architectures that take `nuwire.sparse.SparseTensor`s (`SparseImageSet.sparse_batch`), not dense images.
-SPARSE_INPUT = frozenset({"sparse_resnet", "sparse_mvresnet"})
+def _import_builder(path: str) -> Builder:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# Each architecture's builder, imported from the path `nuwire.architectures` gives it (the one list).
+BUILDERS: dict[str, Builder] = {arch: _import_builder(spec.builder) for arch, spec in ARCHITECTURES.items()}
 
 __all__ = [
-    "ARCHITECTURES",
+    "BUILDERS",
     "build_model",
     "count_parameters",
     "output_width",
@@ -71,17 +58,15 @@ __all__ = [
 
 def _builder(arch: str) -> Builder:
     try:
-        return ARCHITECTURES[arch]
+        return BUILDERS[arch]
     except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown architecture {arch!r}; choose one of: {', '.join(sorted(ARCHITECTURES))}."
-        ) from None
+        raise ConfigError(f"unknown architecture {arch!r}; choose one of: {', '.join(sorted(BUILDERS))}.") from None
 
 
 def views_for(arch: str) -> int:
     """How many plane images `forward` takes: 1, or 3 for the multi-view models."""
     _builder(arch)
-    return ARCH_VIEWS[arch]
+    return ARCHITECTURES[arch].views
 
 
 def takes_sparse(arch_or_model: str | nn.Module) -> bool:
@@ -89,7 +74,7 @@ def takes_sparse(arch_or_model: str | nn.Module) -> bool:
     if isinstance(arch_or_model, nn.Module):
         return bool(getattr(arch_or_model, "sparse_input", False))
     _builder(arch_or_model)
-    return arch_or_model in SPARSE_INPUT
+    return ARCHITECTURES[arch_or_model].sparse_input
 
 
 def default_hparams(arch: str) -> dict[str, Any]:
@@ -117,11 +102,11 @@ def _dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str, Any]) 
     (built before this) and everything drawn afterwards are the same as without the check. Eval mode
     and no_grad take the cheaper meta paths. Sparse models build rulebooks (data-dependent shapes, which
     the meta device cannot do), so they get one empty image per view on the CPU instead."""
-    if arch in SPARSE_INPUT:
+    if ARCHITECTURES[arch].sparse_input:
         _sparse_dry_run(arch, shapes, hparams)
         return
     with torch.random.fork_rng(devices=[]), torch.device("meta"), torch.no_grad():
-        twin = ARCHITECTURES[arch](shapes, **hparams).eval()
+        twin = BUILDERS[arch](shapes, **hparams).eval()
         views = [torch.empty(1, 1, h, w) for h, w in shapes]
         try:
             twin(*views)
@@ -136,7 +121,7 @@ def _sparse_dry_run(arch: str, shapes: list[tuple[int, int]], hparams: dict[str,
 
     # On the CPU even inside a meta-device context (the docs' parameter tables build on meta).
     with torch.random.fork_rng(devices=[]), torch.no_grad(), torch.device("cpu"):
-        twin = ARCHITECTURES[arch](shapes, **hparams).eval()
+        twin = BUILDERS[arch](shapes, **hparams).eval()
         views = [SparseTensor(torch.zeros(0, 3, dtype=torch.int64), torch.zeros(0, 1), 1, s) for s in shapes]
         try:
             twin(*views)
@@ -158,7 +143,7 @@ def build_model(arch: str, input_shapes: Sequence[Sequence[int]], *, n_classes: 
         )
     shapes = _check_shapes(arch, input_shapes)
     try:
-        model = ARCHITECTURES[arch](shapes, **hparams)
+        model = BUILDERS[arch](shapes, **hparams)
     except TypeError as err:  # a value of the wrong type from the config, e.g. width: "16"
         raise ConfigError(f"{arch}: hparams {hparams} have a value of the wrong type ({err}).") from None
     _dry_run(arch, shapes, hparams)

@@ -1,1 +1,1 @@
-"""Running stages as Snakemake jobs: config checks, the stage runner, error messages, code fingerprints, the lock."""
+"""Running stages as Snakemake jobs: config checks, the stage runner, code fingerprints, the lock, CPUs."""

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import jsonschema
 import yaml
 
+from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError
 from nuwire.events.cuts import check_split_fractions
-from nuwire.events.sweep import ARCH_VIEWS
 from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
 
@@ -64,9 +64,9 @@ def check_config(config: dict[str, Any]) -> None:
             if cut not in config["cuts"]:
                 raise ConfigError(f"sweep[{i}].cut: unknown cut {cut!r}; defined under cuts: {cuts}.")
         for arch in block["arch"]:
-            if arch not in ARCH_VIEWS:
+            if arch not in ARCHITECTURES:
                 raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}."
+                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
                 )
             if arch not in config["architectures"]:
                 raise ConfigError(

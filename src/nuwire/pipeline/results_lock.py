@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nuwire.errors import NuwireError, OutputError
+from nuwire.io.failures import os_error_message, output_error
 
 LOCK_NAME = ".nuwire.lock"
 
@@ -75,8 +76,6 @@ def check_writable(results_dir: str | os.PathLike[str]) -> None:
     read-only mount or missing permission: root included, access() reports a read-only file system).
     Snakemake removes a job's old outputs before the job starts, so such a directory would otherwise
     fail inside Snakemake with a bare `OSError` and no log."""
-    from nuwire.pipeline.failures import os_error_message
-
     root = Path(results_dir)
     if not root.exists():
         return
@@ -94,8 +93,6 @@ def check_writable(results_dir: str | os.PathLike[str]) -> None:
 
 def acquire(results_dir: str | os.PathLike[str], log: Any = None) -> Path:
     """Take the lock of `results_dir` for this process; ResultsLocked naming the holder if held."""
-    from nuwire.pipeline.failures import output_error
-
     path = Path(results_dir).resolve() / LOCK_NAME  # absolute: the message names it for another directory
     me = _holder()
     for _ in range(3):

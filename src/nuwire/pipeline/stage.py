@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from nuwire.errors import NuwireError, OutputError
+from nuwire.io.failures import os_error_message
 from nuwire.pipeline.cpus import job_cpus
-from nuwire.pipeline.failures import os_error_message
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

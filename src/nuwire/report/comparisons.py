@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nuwire.pipeline.failures import open_parquet, read_json
+from nuwire.io.readers import open_parquet, read_json
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,

@@ -17,12 +17,12 @@ from sklearn.metrics import roc_curve
 
 from nuwire.evaluation.evaluate_plots import efficiency_text
 from nuwire.io.atomic import atomic_path, write_text
-from nuwire.pipeline.failures import open_parquet, read_json
+from nuwire.io.readers import open_parquet, read_json
+from nuwire.provenance import provenance
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.report.multiclass_summary import multiclass_html, multiclass_table
 from nuwire.report.pandora_summary import draw_pandora_panel, pandora_html, pandora_table
-from nuwire.report.provenance import provenance
 from nuwire.report.thesis import SOURCE as THESIS_SOURCE
 from nuwire.report.thesis import thesis_rows
 from nuwire.stats.numfmt import format_cell, format_interval, format_pm

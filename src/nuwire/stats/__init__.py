@@ -1,1 +1,2 @@
-"""Uncertainties of test-set results: bootstrap, comparisons, calibration, sample control, ± formatting."""
+"""Statistics of test-set results: binary metrics of a score, bootstrap, comparisons, calibration, sample control,
+± formatting."""

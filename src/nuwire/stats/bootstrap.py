@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from nuwire.events.keys import EVENT_KEY
+from nuwire.io.keys import EVENT_KEY
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20250701
@@ -94,7 +94,7 @@ def threshold_metrics_resampled(
     y_true: ArrayLike, score: ArrayLike, threshold: float, counts: np.ndarray
 ) -> dict[str, np.ndarray]:
     """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
-    a ratio has no denominator (as `nuwire.evaluation.metrics` gives None)."""
+    a ratio has no denominator (as `nuwire.stats.metrics` gives None)."""
     y = np.asarray(y_true).astype(bool).reshape(-1)
     called = np.asarray(score, dtype=np.float64).reshape(-1) >= threshold
     w = counts.astype(np.float64)

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from nuwire.evaluation.metrics import roc_auc
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import LEVELS, auc_resampled
+from nuwire.stats.metrics import roc_auc
 from nuwire.stats.multiplicity import bootstrap_p_value, normal_p_value
 
 

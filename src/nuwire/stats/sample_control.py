@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nuwire.evaluation.metrics import roc_auc
 from nuwire.io.inputs import sample_group
 from nuwire.stats.binomial import Z68, Z95, newcombe_difference, wilson_interval
 from nuwire.stats.bootstrap import (
@@ -35,6 +34,7 @@ from nuwire.stats.bootstrap import (
     interval,
     stratified_counts,
 )
+from nuwire.stats.metrics import roc_auc
 
 INCLUSIVE, NUE = "bnb", "nue"
 SIGNAL_CATEGORY = "nue_cc"

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import NuwireError
-from nuwire.evaluation.metrics import roc_auc
 from nuwire.stats.bootstrap import (
     KEY_COLUMNS,
     auc_resampled,
@@ -26,6 +25,7 @@ from nuwire.stats.bootstrap import (
     stratified_counts,
     threshold_metrics_resampled,
 )
+from nuwire.stats.metrics import roc_auc
 
 METRICS = {"auc": "ROC AUC", "efficiency": "νe CC efficiency", "purity": "purity"}
 

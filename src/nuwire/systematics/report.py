@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nuwire.io.atomic import write_text
-from nuwire.pipeline.failures import open_parquet, read_json
+from nuwire.io.readers import open_parquet, read_json
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.numfmt import format_interval, format_pm
 from nuwire.systematics.deltas import METRICS, PairedDelta, difference, paired_delta

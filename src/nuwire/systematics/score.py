@@ -13,10 +13,11 @@ import pandas as pd
 
 from nuwire.errors import NuwireError
 from nuwire.evaluation.evaluate import EvaluateSettings, predictions_frame, score_set, trained_model
-from nuwire.events.sweep import SweepPoint, load_point_split
+from nuwire.events.sweep import SweepPoint
 from nuwire.io.atomic import atomic_path
+from nuwire.io.readers import read_json
+from nuwire.learn.data import load_point_split
 from nuwire.learn.device import placement, select_device
-from nuwire.pipeline.failures import read_json
 
 PathLike = str | os.PathLike[str]
 
@@ -34,7 +35,7 @@ def score_variation(
 ) -> pd.DataFrame:
     """The point's test predictions (evaluate's columns, split 'test') on the varied images; written to `out`."""
     model = trained_model(read_json(meta, made_by="train"), weights)  # its head: 2 or 3 classes
-    test_set = load_point_split(index, [Path(p) for p in images], point, cuts, "test")
+    test_set = load_point_split(index, [Path(p) for p in images], point, cuts=cuts, split="test")
     setup = placement(select_device(device).device)
     model = setup.place_model(model)
     model.eval()

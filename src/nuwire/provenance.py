@@ -19,7 +19,7 @@ from typing import Any
 
 from nuwire import __version__
 from nuwire.io.atomic import jsonable
-from nuwire.io.identity import sha256_file as sha256_file  # re-exported: one file hash for all
+from nuwire.io.identity import sha256_file
 
 PACKAGES = ("snakemake", "h5py", "numpy", "pandas", "torch", "scikit-learn", "pyarrow", "matplotlib", "pillow")
 

@@ -1,9 +1,9 @@
-"""System and library errors turned into messages a user can act on (which path, what to do).
+"""System errors while writing turned into messages a user can act on (which path, what to do).
 
 A `PermissionError` or a full disk while writing says which file it was writing (the final output,
-not the temporary name beside it), why, and what to free or fix; a Parquet file that cannot be
-opened is named with the stage that makes it. The original exception stays chained (`from err`),
-so the rule's log keeps its traceback.
+not the temporary name beside it), why, and what to free or fix. The original exception stays
+chained (`from err`), so the rule's log keeps its traceback. Reading an earlier stage's file:
+`nuwire.io.readers`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from nuwire.errors import InputFileError, OutputError
+from nuwire.errors import OutputError
 
 PathLike = str | os.PathLike[str]
 
@@ -76,33 +73,3 @@ def output_error(err: OSError, target: PathLike) -> OSError | OutputError:
     """The OutputError for a permission/space error writing `target`, else `err` itself."""
     message = os_error_message(err, target)
     return err if message is None else OutputError(message)
-
-
-def parquet_error(path: PathLike, err: BaseException, made_by: str) -> InputFileError:
-    return InputFileError(
-        f"{path}: cannot be read as Parquet ({err}); it is truncated or damaged (a full disk or a copy "
-        f"cut short). Delete it and rerun snakemake: the {made_by} stage writes it again."
-    )
-
-
-def open_parquet(path: PathLike, made_by: str) -> pq.ParquetFile:
-    """pq.ParquetFile, or an InputFileError naming the file and the stage `made_by` that writes it."""
-    try:
-        return pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as err:
-        if isinstance(err, FileNotFoundError):
-            raise InputFileError(f"{path}: no such file; rerun snakemake, the {made_by} stage writes it.") from err
-        raise parquet_error(path, err, made_by) from err
-
-
-def read_json(path: PathLike, made_by: str) -> object:
-    """json.loads of a file an earlier stage wrote, or an InputFileError naming it and that stage."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise InputFileError(
-            f"{path}: not a readable JSON file ({err}); it is truncated or damaged. Delete it and rerun "
-            f"snakemake: the {made_by} stage writes it again."
-        ) from err
