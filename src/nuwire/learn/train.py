@@ -243,7 +243,9 @@ def train(
         model = setup.place_model(build_model(cfg.arch, shapes, n_classes=n_classes, **cfg.hparams))
         optimizer = make_optimizer(cfg, model.parameters())
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
-        class_w = (balanced_class_weights(train_labels, n_classes) if cfg.class_weights == "balanced" else torch.ones(n_classes)).to(setup.device)  # fmt: skip
+        balanced = cfg.class_weights == "balanced"
+        class_w = balanced_class_weights(train_labels, n_classes) if balanced else torch.ones(n_classes)
+        class_w = class_w.to(setup.device)
         history: list[dict[str, Any]] = []
         best: dict[str, Any] | None = None  # epoch, auc, loss of the best validation epoch so far
         bad_epochs, stopped_early = 0, False  # epochs since the last improvement, for early stopping
