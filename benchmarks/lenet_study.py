@@ -174,8 +174,8 @@ def run_variant(v: Variant, seed: int, index: pd.DataFrame, images: list[Path], 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        outputs = TrainOutputs(out / "best.pt", out / "history.csv", out / "train_meta.json")
-        meta = train(cfg, sets["train"], sets["val"], outputs, out / "ckpt", sets["train"].input_shapes)
+        outputs = TrainOutputs(out / "best.pt", out / "history.csv", out / "train_meta.json", out / "ckpt")
+        meta = train(cfg, sets["train"], sets["val"], outputs=outputs)
         history = pd.read_csv(outputs.history)
         model = build_model("lenet", sets["train"].input_shapes, **v.hparams)
         model.load_state_dict(torch.load(outputs.weights, weights_only=True))

@@ -93,8 +93,9 @@ def evaluate_outputs(directory: Path):
     return EvaluateOutputs(**{f.name: directory / names.get(f.name, f"{f.name}.png") for f in fields(EvaluateOutputs)})
 
 
-def train_outputs(directory: Path):
-    """train()'s outputs under `directory`, named as workflow/rules/train.smk names them."""
+def train_outputs(directory: Path, checkpoint_dir: Path):
+    """train()'s outputs under `directory`, named as workflow/rules/train.smk names them, and its
+    checkpoint directory."""
     from nuwire.learn.train import TrainOutputs
 
-    return TrainOutputs(directory / "best.pt", directory / "history.csv", directory / "train_meta.json")
+    return TrainOutputs(directory / "best.pt", directory / "history.csv", directory / "train_meta.json", checkpoint_dir)

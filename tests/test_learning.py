@@ -138,7 +138,7 @@ def check_learns(
     cfg = TrainConfig(
         arch=arch, hparams=hparams, **settings, epochs=EPOCHS, batch_size=16, seed=1, threads=THREADS, device="cpu"
     )
-    train(cfg, train_set, val_set, train_outputs(tmp_path / "out"), tmp_path / "ckpt", train_set.input_shapes)
+    train(cfg, train_set, val_set, outputs=train_outputs(tmp_path / "out", tmp_path / "ckpt"))
 
     history = pd.read_csv(tmp_path / "out" / "history.csv")
     first, last = history["train_loss"].iloc[0], history["train_loss"].iloc[-1]

@@ -79,9 +79,7 @@ def run(directory: Path, out: Path, ckpt: Path, cfg: TrainConfig, progress: bool
         cfg,
         train_set,
         val_set,
-        train_outputs(out),
-        ckpt,
-        train_set.input_shapes,
+        outputs=train_outputs(out, ckpt),
         extra={"view": VIEW, "cut": "full"},
         progress=progress,
     )

@@ -20,12 +20,14 @@ def main(smk):
         index_path=smk.input.index,
         image_files=list(smk.input.images),
         point=SweepPoint.from_wildcards(smk.wildcards),
-        settings=smk.params.settings,
+        settings={**smk.params.settings, "threads": threads, "num_workers": workers},
         cuts=smk.params.cuts,
-        outputs=TrainOutputs(weights=smk.output.weights, history=smk.output.history, meta=smk.output.meta),
-        checkpoint_dir=Path(smk.params.checkpoint_dir),
-        threads=threads,
-        num_workers=workers,
+        outputs=TrainOutputs(
+            weights=smk.output.weights,
+            history=smk.output.history,
+            meta=smk.output.meta,
+            checkpoint_dir=Path(smk.params.checkpoint_dir),
+        ),
     )
 
 

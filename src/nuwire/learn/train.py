@@ -1,12 +1,13 @@
 """Train one sweep point: a `TrainConfig` and two `SparseImageSet`s in, weights and metrics out.
 
-One plain loop in the style of PyTorch's examples. Per epoch: one pass over the shuffled training
-set (loss, accuracy and ROC AUC collected on the fly), one pass over the validation set, a row in
-`history.csv`, and a checkpoint. The weights of the best validation epoch (highest val AUC; a tie
-goes to the lower val loss) become `best.pt`. The loss is cross-entropy over the logits (two for the
-`nue_cc` target, three for `flavour`: `nuwire.events.targets`) for every architecture, optionally
-class-weighted (the thesis's ViT used binary cross-entropy on one
-score, which is the same function of the logit difference).
+One plain loop in the style of PyTorch's examples, all of it in `train()`: set up, then per epoch
+one pass over the shuffled training set (loss, accuracy and ROC AUC collected on the fly, in
+`_run_pass`), one pass over the validation set, the scheduler step, the best-epoch bookkeeping, a
+checkpoint, a row in `history.csv` and the early-stopping test; then the outputs. The weights of
+the best validation epoch (highest val AUC; a tie goes to the lower val loss) become `best.pt`. The
+loss is cross-entropy over the logits (two for the `nue_cc` target, three for `flavour`:
+`nuwire.events.targets`) for every architecture, optionally class-weighted (the thesis's ViT used
+binary cross-entropy on one score, which is the same function of the logit difference).
 
 Files
 -----
@@ -14,15 +15,15 @@ outputs.history           one row per finished epoch (rewritten atomically after
 outputs.weights           state dict of the best validation epoch (written at the end)
 outputs.meta              arch, hparams, input shapes, best epoch, config hash... (written last,
                           so its presence means the point finished)
-checkpoint_dir/last.pt    everything needed to continue after the last finished epoch
-checkpoint_dir/best-eNNNN.pt  weights of the best epoch so far (written only when validation
+outputs.checkpoint_dir/last.pt        everything needed to continue after the last finished epoch
+outputs.checkpoint_dir/best-eNNNN.pt  weights of the best epoch so far (written only when validation
                           improves, so last.pt need not carry a second copy of the weights)
 
-Resuming: when `checkpoint_dir/last.pt` exists and carries this job's config hash, training goes on
-from the next epoch. The shuffle order is a function of (seed, epoch) and the RNG states are
-restored, so on the CPU the final weights and history equal those of an uninterrupted run with the
-same thread count. A checkpoint with another hash raises `CheckpointError` instead of being
-silently overwritten or, worse, continued.
+Resuming: when `last.pt` exists and carries this job's config hash, training goes on from the next
+epoch. The shuffle order is a function of (seed, epoch) and the RNG states are restored, so on the
+CPU the final weights and history equal those of an uninterrupted run with the same thread count.
+A checkpoint with another hash raises `CheckpointError` instead of being silently overwritten or,
+worse, continued (`nuwire.learn.checkpoint` reads, checks and clears the checkpoint files).
 
 When training finishes, the checkpoint files are deleted after the outputs are written: they would
 only cost disk space per sweep point, and a stale finished checkpoint would turn the next legitimate
@@ -60,7 +61,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
-from nuwire.errors import CheckpointError, ConfigError, NuwireError
+from nuwire.errors import ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
 from nuwire.images.image_set import make_loader
@@ -84,7 +85,6 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "t
 EXECUTION_FIELDS = ("threads", "num_workers", "device")
 # Where each field lives in the workflow config, for error messages.
 RUN_WIDE_FIELDS = ("seed", "threads", "num_workers", "device")
-LAST = "last.pt"
 SIGTERM_EXIT = 128 + signal.SIGTERM
 
 
@@ -166,32 +166,235 @@ class TrainingInterrupted(SystemExit):
         super().__init__(SIGTERM_EXIT)
 
 
-class _SigtermGuard:
-    """Turns SIGTERM into a flag the loop checks between batches (a handler that raised would do
-    so at an arbitrary bytecode, e.g. halfway through an optimizer step)."""
+@dataclass(frozen=True)
+class TrainOutputs:
+    """Where train() writes: the files the train rule names (`snakemake.output`) and the directory
+    of the checkpoint it keeps, outside the declared outputs, until training finishes."""
 
-    def __init__(self) -> None:
-        self.received = False
-        self._previous: Any = None
-        self._installed = False
+    weights: PathLike
+    history: PathLike
+    meta: PathLike
+    checkpoint_dir: PathLike
 
-    def __enter__(self) -> _SigtermGuard:
-        # signal.signal only works in the main thread; elsewhere SIGTERM keeps its default action.
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-            self._installed = True
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._previous)
+def train(
+    cfg: TrainConfig,
+    train_set: Any,
+    val_set: Any,
+    *,
+    outputs: TrainOutputs,
+    extra: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    n_classes: int = 2,
+) -> dict[str, Any]:
+    """Train `cfg.arch` on `train_set`, pick the best epoch on `val_set`; return train_meta.
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received = True  # no logging here: the handler may interrupt a logging call
+    `train_set` and `val_set` are `nuwire.images.image_set.SparseImageSet`s (anything with `labels`
+    and `input_shapes` that `make_loader` accepts). `n_classes` is the target's class count
+    (`nuwire.events.targets.target_classes`); the labels are class indices, CC νe being class 1.
+    `extra` holds what else decides the result (view spec, cut, dataset fingerprint); the config
+    hash is `training_hash(cfg, {"input_shapes": ..., **extra})`. `progress` shows tqdm bars.
+    Raises CheckpointError for a checkpoint of another configuration and TrainingInterrupted
+    (a SystemExit with status 143) on SIGTERM.
+    """
+    shapes = [tuple(int(n) for n in s) for s in train_set.input_shapes]
+    digest = training_hash(cfg, {"input_shapes": [list(s) for s in shapes], **dict(extra or {})})
+    train_labels = np.asarray(train_set.labels, dtype=np.int64)
+    n_train, n_val = len(train_labels), len(np.asarray(val_set.labels))
+    if n_train == 0 or n_val == 0:
+        raise NuwireError(
+            f"training {cfg.arch}: the training set has {n_train} and the validation set {n_val} events; "
+            "both need at least one. Check the cut and the split fractions."
+        )
+    setup = select_device(cfg.device, amp=cfg.amp)
+    torch.set_num_threads(cfg.threads)
+    if setup.is_cuda:
+        # Fastest kernels for fixed input shapes. GPU runs are therefore not bit-reproducible,
+        # and a resume on the GPU continues correctly but not bit for bit.
+        torch.backends.cudnn.benchmark = True
+    checkpoint_dir = Path(outputs.checkpoint_dir)
+    last_path = checkpoint_dir / checkpoint.LAST
 
-    def check(self) -> None:
-        if self.received:
-            raise TrainingInterrupted()
+    with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
+
+        def batches(dataset: Any, epoch: int, phase: str) -> Iterator[Any]:
+            """One pass's batches, with a progress bar; a SIGTERM stops the pass between two."""
+            # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
+            loader = make_loader(
+                dataset,
+                batch_size=cfg.batch_size,
+                shuffle=phase == "train",
+                seed=cfg.seed,
+                epoch=epoch,
+                num_workers=cfg.num_workers,
+                pin_memory=setup.pin_memory,
+                sparse=takes_sparse(cfg.arch),
+            )
+            for batch in tqdm(
+                loader, desc=f"epoch {epoch} {phase}", disable=not progress, leave=False, dynamic_ncols=True
+            ):
+                guard.check()
+                yield batch
+            guard.check()
+
+        # Seeded first: the model's initial weights draw from the RNG.
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # also seeds every CUDA device
+        model = setup.place_model(build_model(cfg.arch, shapes, n_classes=n_classes, **cfg.hparams))
+        optimizer = make_optimizer(cfg, model.parameters())
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
+        balanced = cfg.class_weights == "balanced"
+        class_w = balanced_class_weights(train_labels, n_classes) if balanced else torch.ones(n_classes)
+        class_w = class_w.to(setup.device)
+        history: list[dict[str, Any]] = []
+        best: dict[str, Any] | None = None  # epoch, auc, loss of the best validation epoch so far
+        bad_epochs, stopped_early = 0, False  # epochs since the last improvement, for early stopping
+
+        checkpoint.remove_temporaries(checkpoint_dir, (outputs.weights, outputs.history, outputs.meta))
+        if last_path.exists():
+            state = checkpoint.load_resumable(last_path, digest)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            checkpoint.set_rng_state(state["rng"])  # dropout continues where it stopped
+            history, best = list(state["history"]), state["best"]
+            bad_epochs, stopped_early = int(state["bad_epochs"]), bool(state["stopped_early"])
+            LOG.info("resuming from %s after epoch %d of %d", last_path, state["epoch"], cfg.epochs)
+        checkpoint.remove_stale_best(checkpoint_dir, best["epoch"] if best else None)
+        LOG.info(
+            "training %s (%s parameters) on %s, %d torch threads (OMP_WAIT_POLICY=%s): %d train / %d val "
+            "events, input %s, config %s",
+            cfg.arch, f"{sum(p.numel() for p in model.parameters()):,}", setup.describe(), torch.get_num_threads(),
+            os.environ.get("OMP_WAIT_POLICY", "unset"), n_train, n_val, shapes, digest[:12],
+        )  # fmt: skip
+
+        last_epoch = len(history) if stopped_early else cfg.epochs  # an early stop stays stopped
+        with guard.reported(history, last_path):
+            for epoch in range(len(history) + 1, last_epoch + 1):
+                guard.check()
+                start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
+                fit = _run_pass(model, batches(train_set, epoch, "train"), optimizer, setup=setup, class_w=class_w)
+                val = _run_pass(model, batches(val_set, epoch, "val"), None, setup=setup, class_w=class_w)
+                scheduler.step()
+                metrics = {f"{phase}_{k}": v for phase, m in (("train", fit), ("val", val)) for k, v in m.items()}
+                row = {"epoch": epoch, **metrics, "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
+                history.append(row)
+
+                if _is_better(row["val_auc"], row["val_loss"], best):
+                    best, bad_epochs = {"epoch": epoch, "auc": row["val_auc"], "loss": row["val_loss"]}, 0
+                    # Written before last.pt: a kill in between leaves last.pt naming the previous file.
+                    checkpoint.save(
+                        checkpoint.best_path(checkpoint_dir, epoch),
+                        {"epoch": epoch, "config_hash": digest, "model": checkpoint.cpu_state_dict(model)},
+                    )
+                else:
+                    bad_epochs += 1
+                patience = cfg.early_stopping_patience
+                stopped_early = patience is not None and bad_epochs >= patience and epoch < cfg.epochs
+                checkpoint.save(
+                    last_path,
+                    {
+                        "format": checkpoint.FORMAT_VERSION,
+                        "config_hash": digest,
+                        "epoch": epoch,
+                        "model": checkpoint.cpu_state_dict(model),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "rng": checkpoint.rng_state(),
+                        "best": best,
+                        "bad_epochs": bad_epochs,
+                        "stopped_early": stopped_early,
+                        "history": history,
+                    },
+                )
+                checkpoint.remove_stale_best(checkpoint_dir, best["epoch"])
+                write_text(outputs.history, history_csv(history))
+                LOG.info(
+                    "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
+                    epoch, cfg.epochs, row["train_loss"], row["train_acc"], row["train_auc"],
+                    row["val_loss"], row["val_acc"], row["val_auc"], row["lr"], row["seconds"],
+                )  # fmt: skip
+                if stopped_early:
+                    LOG.info("early stopping: no better validation AUC for %d epochs", bad_epochs)
+                    break
+
+        if guard.received:
+            # Writing the outputs takes moments; finishing beats leaving a checkpoint with nothing to do.
+            LOG.info("SIGTERM received after the last epoch: writing the outputs before exiting")
+        # The outputs, train_meta.json last; then the checkpoint has done its job.
+        assert best is not None  # at least one epoch ran
+        best_weights = checkpoint.load_best(checkpoint_dir, best["epoch"], digest)
+        write_text(outputs.history, history_csv(history))
+        checkpoint.save(outputs.weights, best_weights)
+        best_row = history[best["epoch"] - 1]
+        meta = {
+            "arch": cfg.arch,
+            "hparams": cfg.hparams,
+            "input_shapes": [list(s) for s in shapes],
+            "best_epoch": best["epoch"],
+            "best_val_auc": best_row["val_auc"],
+            "best_val_loss": best_row["val_loss"],
+            "config_hash": digest,
+            "epochs_run": len(history),
+            "stopped_early": stopped_early,
+            "device": setup.describe(),
+            "config": asdict(cfg),
+            # A two-class meta stays as it was (it is part of metrics.json).
+            **({"n_classes": n_classes} if n_classes != 2 else {}),
+        }
+        write_json(outputs.meta, meta)
+        checkpoint.remove(checkpoint_dir)
+        LOG.info(
+            "best epoch %d: val AUC %.4f, val loss %.4f; wrote %s",
+            best["epoch"],
+            best_row["val_auc"],
+            best_row["val_loss"],
+            Path(outputs.weights).parent,
+        )
+        return meta
+
+
+def _run_pass(
+    model: nn.Module,
+    batches: Iterable[tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer | None,
+    *,
+    setup: DeviceSetup,
+    class_w: torch.Tensor,
+) -> dict[str, float]:
+    """One pass over `batches`; trains when given an optimizer, else evaluates. Returns loss, acc, auc."""
+    training = optimizer is not None
+    model.train(training)
+    # Kept on the device and concatenated once at the end: a .item() per batch would make every
+    # CUDA step wait for the GPU.
+    weighted_losses, weights, scores, preds, targets = [], [], [], [], []
+    with torch.set_grad_enabled(training):
+        for views, labels, _idx in batches:
+            views = [setup.place_batch(v) for v in views]
+            labels = labels.to(setup.device, non_blocking=setup.pin_memory)
+            with setup.autocast():
+                logits = model(*views)
+            logits = logits.float()  # loss and scores in fp32 whatever autocast chose
+            per_event = F.cross_entropy(logits, labels, reduction="none")
+            w = class_w[labels]
+            loss = (per_event * w).sum() / w.sum()  # == F.cross_entropy(..., weight=class_w)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            weighted_losses.append((per_event * w).detach())
+            weights.append(w)
+            scores.append(torch.softmax(logits.detach(), dim=1)[:, NUE_CLASS])
+            preds.append(logits.detach().argmax(dim=1))
+            targets.append(labels)
+    # The AUC is νe CC (class 1, whatever the target) against the rest, on P(νe CC).
+    y = binary_labels(torch.cat(targets).cpu().numpy())
+    return {
+        "loss": float(torch.cat(weighted_losses).double().sum() / torch.cat(weights).double().sum()),
+        "acc": float((torch.cat(preds) == torch.cat(targets)).double().mean()),
+        "auc": _roc_auc(y, torch.cat(scores).cpu().numpy()),
+    }
 
 
 def balanced_class_weights(labels: np.ndarray, n_classes: int = 2) -> torch.Tensor:
@@ -220,52 +423,6 @@ def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def run_epoch(
-    model: nn.Module,
-    loader: Iterable[tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]],
-    setup: DeviceSetup,
-    class_w: torch.Tensor,
-    optimizer: torch.optim.Optimizer | None,
-    guard: _SigtermGuard,
-    desc: str,
-    progress: bool,
-) -> dict[str, float]:
-    """One pass; trains when given an optimizer, else evaluates. Returns loss, acc, auc."""
-    training = optimizer is not None
-    model.train(training)
-    # Kept on the device and concatenated once at the end: a .item() per batch would make every
-    # CUDA step wait for the GPU.
-    weighted_losses, weights, scores, preds, targets = [], [], [], [], []
-    with torch.set_grad_enabled(training):
-        for views, labels, _idx in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
-            guard.check()
-            views = [setup.place_batch(v) for v in views]
-            labels = labels.to(setup.device, non_blocking=setup.pin_memory)
-            with setup.autocast():
-                logits = model(*views)
-            logits = logits.float()  # loss and scores in fp32 whatever autocast chose
-            per_event = F.cross_entropy(logits, labels, reduction="none")
-            w = class_w[labels]
-            loss = (per_event * w).sum() / w.sum()  # == F.cross_entropy(..., weight=class_w)
-            if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            weighted_losses.append((per_event * w).detach())
-            weights.append(w)
-            scores.append(torch.softmax(logits.detach(), dim=1)[:, NUE_CLASS])
-            preds.append(logits.detach().argmax(dim=1))
-            targets.append(labels)
-    guard.check()
-    # The AUC is νe CC (class 1, whatever the target) against the rest, on P(νe CC).
-    y = binary_labels(torch.cat(targets).cpu().numpy())
-    return {
-        "loss": float(torch.cat(weighted_losses).double().sum() / torch.cat(weights).double().sum()),
-        "acc": float((torch.cat(preds) == torch.cat(targets)).double().mean()),
-        "auc": _roc_auc(y, torch.cat(scores).cpu().numpy()),
-    }
-
-
 def _is_better(auc: float, loss: float, best: Mapping[str, Any] | None) -> bool:
     """Higher val AUC wins; equal AUC goes to the lower val loss; NaN AUC ranks lowest."""
     if best is None:
@@ -283,86 +440,6 @@ def history_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _best_path(checkpoint_dir: Path, epoch: int) -> Path:
-    return checkpoint_dir / f"best-e{epoch:04d}.pt"
-
-
-def _remove_stale_best(checkpoint_dir: Path, keep_epoch: int | None) -> None:
-    keep = None if keep_epoch is None else _best_path(checkpoint_dir, keep_epoch)
-    for path in checkpoint_dir.glob("best-e*.pt"):
-        if path != keep:
-            path.unlink(missing_ok=True)
-
-
-def _load_resume(path: Path, expected_hash: str) -> dict[str, Any]:
-    state = checkpoint.load(path)
-    found = state.get("config_hash") if isinstance(state, dict) else None
-    if found != expected_hash:
-        raise CheckpointError(
-            f"{path} is a checkpoint of another training configuration (config hash "
-            f"{str(found)[:12]}…, this job has {expected_hash[:12]}…): the settings, view, cut or "
-            f"dataset changed since it was written, so it cannot be resumed. Delete it (or the "
-            f"directory {path.parent}) to start this job over."
-        )
-    if state.get("format") != checkpoint.FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} was written in checkpoint format {state.get('format')!r}, this version reads "
-            f"{checkpoint.FORMAT_VERSION}. Delete it (or the directory {path.parent}) to start over."
-        )
-    best = state["best"]
-    if best is not None and not _best_path(path.parent, best["epoch"]).exists():
-        raise CheckpointError(
-            f"{path} refers to {_best_path(path.parent, best['epoch']).name}, which is missing. "
-            f"Delete the directory {path.parent} to start this job over."
-        )
-    return state
-
-
-@dataclass(frozen=True)
-class TrainOutputs:
-    """The files train() writes, as the train rule names them (`snakemake.output`)."""
-
-    weights: PathLike
-    history: PathLike
-    meta: PathLike
-
-
-def _remove_temporaries(checkpoint_dir: Path, outputs: TrainOutputs) -> None:
-    """Temporary files of atomic writes that a SIGKILL interrupted (see nuwire.io.atomic)."""
-    targets = [checkpoint_dir / LAST, checkpoint_dir / "best-e*.pt"]
-    targets += [Path(p) for p in (outputs.weights, outputs.history, outputs.meta)]
-    for target in targets:
-        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _reporting_interruption(
-    guard: _SigtermGuard, history: list[dict[str, Any]], last_path: Path, log: logging.Logger
-) -> Iterator[None]:
-    """Log a SIGTERM stop in one clear line; turn the loader error it may cause into the stop."""
-    try:
-        try:
-            yield
-        except Exception:
-            # A SIGTERM sent to the whole process group also kills data-loader workers, and the
-            # loader then raises; that is the interruption, not a bug.
-            if guard.received:
-                raise TrainingInterrupted() from None
-            raise
-    except TrainingInterrupted:
-        done = len(history)
-        kept = f"the checkpoint {last_path} (end of epoch {done}) stays" if done else "no epoch had finished"
-        log.warning(
-            "SIGTERM received during epoch %d: stopping (exit status %d); %s; rerun the job to resume from epoch %d.",
-            done + 1,
-            SIGTERM_EXIT,
-            kept,
-            done + 1,
-        )
-        raise
-
-
 @contextlib.contextmanager
 def _determinism(enabled: bool) -> Iterator[None]:
     """Deterministic kernels for the run only: the setting is process-wide."""
@@ -374,283 +451,71 @@ def _determinism(enabled: bool) -> Iterator[None]:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
-def train(
-    cfg: TrainConfig,
-    train_set: Any,
-    val_set: Any,
-    outputs: TrainOutputs,
-    checkpoint_dir: Path,
-    input_shapes: Sequence[Sequence[int]],
-    extra: Mapping[str, Any] | None = None,
-    log: logging.Logger | None = None,
-    progress: bool = False,
-    n_classes: int = 2,
-) -> dict[str, Any]:
-    """Train `cfg.arch` on `train_set`, pick the best epoch on `val_set`; return train_meta.
+class _SigtermGuard:
+    """Turns SIGTERM into a flag the loop checks between batches (a handler that raised would do
+    so at an arbitrary bytecode, e.g. halfway through an optimizer step)."""
 
-    `n_classes` is the target's class count (`nuwire.events.targets.target_classes`); the labels are class
-    indices, CC νe being class 1.
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+        self._installed = False
 
-    `train_set` and `val_set` are `nuwire.images.image_set.SparseImageSet`s (anything with `labels` that
-    `make_loader` accepts). `extra` holds what else decides the result (view spec, cut, dataset
-    fingerprint); the config hash is `training_hash(cfg, {"input_shapes": ..., **extra})`.
-    Raises CheckpointError for a checkpoint of another configuration and TrainingInterrupted
-    (a SystemExit with status 143) on SIGTERM.
-    """
-    log = log or LOG
-    checkpoint_dir = Path(checkpoint_dir)
-    shapes = [tuple(int(n) for n in s) for s in input_shapes]
-    digest = training_hash(cfg, {"input_shapes": [list(s) for s in shapes], **dict(extra or {})})
-    train_labels = np.asarray(train_set.labels, dtype=np.int64)
-    n_train, n_val = len(train_labels), len(np.asarray(val_set.labels))
-    if n_train == 0 or n_val == 0:
-        raise NuwireError(
-            f"training {cfg.arch}: the training set has {n_train} and the validation set {n_val} events; "
-            "both need at least one. Check the cut and the split fractions."
-        )
-    setup = select_device(cfg.device, amp=cfg.amp)
-    torch.set_num_threads(cfg.threads)
-    if setup.is_cuda:
-        # Fastest kernels for fixed input shapes. GPU runs are therefore not bit-reproducible,
-        # and a resume on the GPU continues correctly but not bit for bit.
-        torch.backends.cudnn.benchmark = True
-    with _determinism(not setup.is_cuda), _SigtermGuard() as guard:
-        run = _Run(cfg, shapes, setup, outputs, checkpoint_dir, guard, log, progress, n_classes)
-        return _train(run, train_set, val_set, digest, train_labels)
+    def __enter__(self) -> _SigtermGuard:
+        # signal.signal only works in the main thread; elsewhere SIGTERM keeps its default action.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._installed = True
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
 
-@dataclass
-class TrainingState:
-    """What a resumed training needs besides the data: model, optimiser, scheduler and RNG state,
-    the history and the early-stopping bookkeeping. `save` and `restore` are the one place a
-    checkpoint (`last.pt`) is written and read."""
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True  # no logging here: the handler may interrupt a logging call
 
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    digest: str  # the config hash a checkpoint must carry to be resumed
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None  # epoch, auc, loss of the best validation epoch so far
-    bad_epochs: int = 0  # epochs since the last improvement, for early stopping
-    stopped_early: bool = False
+    def check(self) -> None:
+        if self.received:
+            raise TrainingInterrupted()
 
-    def save(self, path: Path) -> None:
-        checkpoint.save(
-            path,
-            {
-                "format": checkpoint.FORMAT_VERSION,
-                "config_hash": self.digest,
-                "epoch": len(self.history),
-                "model": checkpoint.cpu_state_dict(self.model),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "rng": checkpoint.rng_state(),
-                "best": self.best,
-                "bad_epochs": self.bad_epochs,
-                "stopped_early": self.stopped_early,
-                "history": self.history,
-            },
-        )
-
-    def restore(self, path: Path) -> int:
-        """Load `path` (checked against this job's config hash); returns the epoch it was saved after."""
-        state = _load_resume(path, self.digest)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        checkpoint.set_rng_state(state["rng"])  # dropout continues where it stopped
-        self.history, self.best = list(state["history"]), state["best"]
-        self.bad_epochs, self.stopped_early = int(state["bad_epochs"]), bool(state["stopped_early"])
-        return int(state["epoch"])
-
-
-@dataclass(frozen=True)
-class _Run:
-    """What stays fixed while one sweep point trains: settings, device, files, signals, logging."""
-
-    cfg: TrainConfig
-    shapes: list[tuple[int, ...]]
-    setup: DeviceSetup
-    outputs: TrainOutputs
-    checkpoint_dir: Path
-    guard: _SigtermGuard
-    log: logging.Logger
-    progress: bool
-    n_classes: int = 2
-
-    @property
-    def last_path(self) -> Path:
-        return self.checkpoint_dir / LAST
-
-
-def _new_state(run: _Run, digest: str) -> TrainingState:
-    """Seeded model, optimiser and scheduler (seeding first: the model's initial weights draw from it)."""
-    cfg = run.cfg
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # also seeds every CUDA device
-    model = run.setup.place_model(build_model(cfg.arch, run.shapes, n_classes=run.n_classes, **cfg.hparams))
-    optimizer = make_optimizer(cfg, model.parameters())
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay_gamma)
-    return TrainingState(model, optimizer, scheduler, digest)
-
-
-def _train(run: _Run, train_set: Any, val_set: Any, digest: str, train_labels: np.ndarray) -> dict[str, Any]:
-    cfg, log = run.cfg, run.log
-    state = _new_state(run, digest)
-    k = run.n_classes
-    weights = balanced_class_weights(train_labels, k) if cfg.class_weights == "balanced" else torch.ones(k)
-    class_w = weights.to(run.setup.device)
-
-    _remove_temporaries(run.checkpoint_dir, run.outputs)
-    if run.last_path.exists():
-        done = state.restore(run.last_path)
-        log.info("resuming from %s after epoch %d of %d", run.last_path, done, cfg.epochs)
-    _remove_stale_best(run.checkpoint_dir, state.best["epoch"] if state.best else None)
-    log.info(
-        "training %s (%s parameters) on %s, %d torch threads (OMP_WAIT_POLICY=%s): %d train / %d val "
-        "events, input %s, config %s",
-        cfg.arch,
-        f"{sum(p.numel() for p in state.model.parameters()):,}",
-        run.setup.describe(),
-        torch.get_num_threads(),
-        os.environ.get("OMP_WAIT_POLICY", "unset"),
-        len(train_labels),
-        len(val_set.labels),
-        run.shapes,
-        digest[:12],
-    )
-
-    with _reporting_interruption(run.guard, state.history, run.last_path, log):
-        for epoch in range(len(state.history) + 1, cfg.epochs + 1):
-            if state.stopped_early:
-                break
-            run.guard.check()
-            row = _epoch(run, state, class_w, train_set, val_set, epoch)
-            _end_epoch(run, state, row)
-
-    if run.guard.received:
-        # Writing the outputs takes moments; finishing beats leaving a checkpoint with nothing to do.
-        log.info("SIGTERM received after the last epoch: writing the outputs before exiting")
-    return _finish(run, state)
-
-
-def _epoch(
-    run: _Run, state: TrainingState, class_w: torch.Tensor, train_set: Any, val_set: Any, epoch: int
-) -> dict[str, Any]:
-    """One training pass and one validation pass; returns the epoch's history row."""
-    cfg = run.cfg
-    start = time.perf_counter()
-    lr = state.optimizer.param_groups[0]["lr"]
-    passes = {}
-    for phase, dataset, optimizer in (("train", train_set, state.optimizer), ("val", val_set, None)):
-        # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
-        loader = make_loader(
-            dataset,
-            cfg.batch_size,
-            shuffle=optimizer is not None,
-            seed=cfg.seed,
-            epoch=epoch,
-            num_workers=cfg.num_workers,
-            pin_memory=run.setup.pin_memory,
-            sparse=takes_sparse(cfg.arch),
-        )
-        desc = f"epoch {epoch} {phase}"
-        passes[phase] = run_epoch(state.model, loader, run.setup, class_w, optimizer, run.guard, desc, run.progress)
-    state.scheduler.step()
-    metrics = {f"{phase}_{name}": value for phase, result in passes.items() for name, value in result.items()}
-    return {"epoch": epoch, **metrics, "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
-
-
-def _end_epoch(run: _Run, state: TrainingState, row: dict[str, Any]) -> None:
-    """Book the epoch: best weights, early stopping, checkpoint, history file, log line."""
-    cfg, epoch = run.cfg, row["epoch"]
-    state.history.append(row)
-    if _is_better(row["val_auc"], row["val_loss"], state.best):
-        state.best, state.bad_epochs = {"epoch": epoch, "auc": row["val_auc"], "loss": row["val_loss"]}, 0
-        # Written before last.pt: a kill in between leaves last.pt naming the previous file.
-        checkpoint.save(
-            _best_path(run.checkpoint_dir, epoch),
-            {"epoch": epoch, "config_hash": state.digest, "model": checkpoint.cpu_state_dict(state.model)},
-        )
-    else:
-        state.bad_epochs += 1
-    patience = cfg.early_stopping_patience
-    state.stopped_early = patience is not None and state.bad_epochs >= patience and epoch < cfg.epochs
-    state.save(run.last_path)
-    _remove_stale_best(run.checkpoint_dir, state.best["epoch"])
-    write_text(run.outputs.history, history_csv(state.history))
-    run.log.info(
-        "epoch %d/%d  train loss %.4f acc %.3f auc %.3f | val loss %.4f acc %.3f auc %.3f | lr %.3g | %.1f s",
-        epoch, cfg.epochs, row["train_loss"], row["train_acc"], row["train_auc"],
-        row["val_loss"], row["val_acc"], row["val_auc"], row["lr"], row["seconds"],
-    )  # fmt: skip
-    if state.stopped_early:
-        run.log.info("early stopping: no better validation AUC for %d epochs", state.bad_epochs)
-
-
-def _finish(run: _Run, state: TrainingState) -> dict[str, Any]:
-    """Write the outputs (train_meta.json last), then delete the no longer needed checkpoint."""
-    cfg, outputs, checkpoint_dir = run.cfg, run.outputs, run.checkpoint_dir
-    digest, history, best = state.digest, state.history, state.best
-    assert best is not None  # at least one epoch ran
-    best_path = _best_path(checkpoint_dir, best["epoch"])
-    best_state = checkpoint.load(best_path)
-    if best_state.get("config_hash") != digest:
-        raise CheckpointError(
-            f"{best_path} belongs to another training configuration. Delete the directory "
-            f"{checkpoint_dir} to start this job over."
-        )
-    write_text(outputs.history, history_csv(history))
-    checkpoint.save(outputs.weights, best_state["model"])
-    best_row = next(row for row in history if row["epoch"] == best["epoch"])
-    meta = {
-        "arch": cfg.arch,
-        "hparams": cfg.hparams,
-        "input_shapes": [list(s) for s in run.shapes],
-        "best_epoch": best["epoch"],
-        "best_val_auc": best_row["val_auc"],
-        "best_val_loss": best_row["val_loss"],
-        "config_hash": digest,
-        "epochs_run": len(history),
-        "stopped_early": state.stopped_early,
-        "device": run.setup.describe(),
-        "config": asdict(cfg),
-    }
-    if run.n_classes != 2:  # a two-class meta stays as it was (it is part of metrics.json)
-        meta["n_classes"] = run.n_classes
-    write_json(outputs.meta, meta)
-    run.last_path.unlink(missing_ok=True)
-    _remove_stale_best(checkpoint_dir, None)
-    try:
-        checkpoint_dir.rmdir()
-    except OSError:
-        pass  # holds something that is not ours
-    run.log.info(
-        "best epoch %d: val AUC %.4f, val loss %.4f; wrote %s",
-        best["epoch"],
-        best_row["val_auc"],
-        best_row["val_loss"],
-        Path(outputs.weights).parent,
-    )
-    return meta
+    @contextlib.contextmanager
+    def reported(self, history: list[dict[str, Any]], last_path: Path) -> Iterator[None]:
+        """Log a SIGTERM stop in one clear line; turn the loader error it may cause into the stop."""
+        try:
+            try:
+                yield
+            except Exception:
+                # A SIGTERM sent to the whole process group also kills data-loader workers, and the
+                # loader then raises; that is the interruption, not a bug.
+                if self.received:
+                    raise TrainingInterrupted() from None
+                raise
+        except TrainingInterrupted:
+            done = len(history)
+            kept = f"the checkpoint {last_path} (end of epoch {done}) stays" if done else "no epoch had finished"
+            LOG.warning(
+                "SIGTERM received during epoch %d: stopping (exit status %d); %s; rerun the job to resume from epoch %d.",
+                done + 1,
+                SIGTERM_EXIT,
+                kept,
+                done + 1,
+            )
+            raise
 
 
 def run_train_job(
-    index_path: str | os.PathLike[str],
-    image_files: Sequence[str | os.PathLike[str]],
+    index_path: PathLike,
+    image_files: Sequence[PathLike],
     point: SweepPoint,
+    *,
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
     outputs: TrainOutputs,
-    checkpoint_dir: Path,
-    threads: int,
-    num_workers: int | None = None,
 ) -> dict[str, Any]:
-    """The `train` rule: load the point's train and validation splits, then train(). `threads` and
-    `num_workers` are the job's share of its CPUs (nuwire.pipeline.cpus), not the config's."""
-    workers = {} if num_workers is None else {"num_workers": num_workers}
-    cfg = TrainConfig.from_settings(point.arch, {**settings, "threads": threads, **workers})
+    """The `train` rule: load the point's train and validation splits, then train(). `settings` is
+    the point's merged `architectures.<arch>` and `train` sections, with `threads` and `num_workers`
+    set to the job's share of its CPUs (nuwire.pipeline.cpus), not the config's."""
+    cfg = TrainConfig.from_settings(point.arch, settings)
     train_set = load_point_split(index_path, image_files, point, cuts=cuts, split="train")
     val_set = load_point_split(index_path, image_files, point, cuts=cuts, split="val")
     LOG.info(
@@ -671,11 +536,8 @@ def run_train_job(
         cfg,
         train_set,
         val_set,
-        outputs,
-        checkpoint_dir,
-        train_set.input_shapes,
+        outputs=outputs,
         extra=extra,
-        log=LOG,
         progress=True,
         n_classes=target_classes(point.target),
     )
