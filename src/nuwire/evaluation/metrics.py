@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from numpy.typing import ArrayLike
 
+from nuwire.stats.calibration import brier_score
 from nuwire.stats.metrics import SCORE_RULE, binary_metrics, checked, f1_optimal_threshold, roc_auc
 
 
@@ -27,7 +27,7 @@ def split_metrics(y_true: ArrayLike, score: ArrayLike, thresholds: dict[str, flo
         "n_events": int(y.size),
         "n_signal": int(y.sum()),
         "roc_auc": roc_auc(y, s),
-        "brier": float(np.mean((s - y) ** 2)) if y.size else None,
+        "brier": brier_score(y, s),
         "thresholds": {name: binary_metrics(y, s, t) for name, t in thresholds.items()},
     }
 

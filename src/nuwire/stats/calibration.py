@@ -15,6 +15,8 @@ from nuwire.stats.binomial import wilson_interval
 
 
 def brier_score(y_true: ArrayLike, score: ArrayLike) -> float | None:
+    """Mean squared difference of score and label (0/1); None without events. The one home of the
+    Brier score: `nuwire.evaluation.metrics` reports it, `bootstrap.brier_resampled` resamples it."""
     y = np.asarray(y_true, dtype=np.float64).reshape(-1)
     s = np.asarray(score, dtype=np.float64).reshape(-1)
     return float(np.mean((s - y) ** 2)) if y.size else None
