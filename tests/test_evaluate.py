@@ -211,7 +211,7 @@ def test_outputs_are_written_and_consistent(single_view):
     # Exactly the bootstrap of the test rows of predictions.parquet: no validation event enters.
     order = canonical_order(p_test)
     again = bootstrap_report(p_test["label"].to_numpy()[order], p_test["score"].to_numpy()[order], expected["test"],
-                             1000, DEFAULT_SEED)  # fmt: skip
+                             resamples=1000, seed=DEFAULT_SEED)  # fmt: skip
     assert json.loads(json.dumps(again)) == unc
     assert on_disk["threshold_choice"]["threshold"] == f1_optimal_threshold(p_val["label"], p_val["score"])
     assert on_disk["test"]["roc_auc"] == pytest.approx(roc_auc_score(p_test["label"], p_test["score"]))

@@ -49,7 +49,7 @@ def test_resampled_metrics_equal_sklearn_on_the_same_resamples():
     counts = stratified_counts(y, 25, seed=3)
     assert (counts[:, y == 1].sum(axis=1) == y.sum()).all()  # stratified: class counts fixed
     auc = auc_resampled(y, s, counts)
-    at = threshold_metrics_resampled(y, s, 0.5, counts)
+    at = threshold_metrics_resampled(y, s, counts, threshold=0.5)
     for b in range(counts.shape[0]):
         idx = np.repeat(np.arange(y.size), counts[b])
         assert auc[b] == pytest.approx(roc_auc_score(y[idx], s[idx]), abs=1e-12)
@@ -103,8 +103,8 @@ def test_intervals_shrink_as_one_over_root_n():
 def test_bootstrap_is_seeded():
     y, s = scores(200, 2)
     m = {"roc_auc": roc_auc_score(y, s), "thresholds": {}}
-    assert bootstrap_report(y, s, m, 200, seed=1) == bootstrap_report(y, s, m, 200, seed=1)
-    assert bootstrap_report(y, s, m, 200, seed=1) != bootstrap_report(y, s, m, 200, seed=2)
+    assert bootstrap_report(y, s, m, resamples=200, seed=1) == bootstrap_report(y, s, m, resamples=200, seed=1)
+    assert bootstrap_report(y, s, m, resamples=200, seed=1) != bootstrap_report(y, s, m, resamples=200, seed=2)
 
 
 def two_models(n: int, seed: int, better: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,7 +121,7 @@ def two_models(n: int, seed: int, better: float) -> tuple[np.ndarray, np.ndarray
 def test_paired_comparison_finds_a_real_difference_and_not_an_absent_one():
     y, a, b = two_models(600, 0, better=0.25)
     counts = stratified_counts(y, 1000, seed=4)
-    real = paired_auc_difference(y, [a], [b], counts)
+    real = paired_auc_difference(y, [a], [b], counts=counts)
     assert real["delta"] > 0 and real["significant"] and real["ci95"][0] > 0
     # Unpaired, the same two measurements say less: the paired interval is the narrower one.
     ia = {"value": roc_auc_score(y, a), **dict(zip(("ci68", "ci95"), _ci(y, a, counts)))}
@@ -131,7 +131,7 @@ def test_paired_comparison_finds_a_real_difference_and_not_an_absent_one():
     assert real["ci95"][1] - real["ci95"][0] < 0.7 * (unpaired["ci95"][1] - unpaired["ci95"][0])
 
     y, a, b = two_models(600, 1, better=0.0)
-    equal = paired_auc_difference(y, [a], [b], stratified_counts(y, 1000, seed=4))
+    equal = paired_auc_difference(y, [a], [b], counts=stratified_counts(y, 1000, seed=4))
     assert not equal["significant"] and equal["ci95"][0] < 0 < equal["ci95"][1]
 
 
@@ -143,10 +143,10 @@ def _ci(y, s, counts):
 def test_seed_spread_widens_the_paired_interval():
     y, a, b = two_models(400, 2, better=0.1)
     counts = stratified_counts(y, 500, seed=1)
-    one = paired_auc_difference(y, [a], [b], counts)
+    one = paired_auc_difference(y, [a], [b], counts=counts)
     rng = np.random.default_rng(0)
     seeds_a = [a + rng.normal(0, 1.0, a.size) for _ in range(3)]
-    many = paired_auc_difference(y, seeds_a, [b], counts)
+    many = paired_auc_difference(y, seeds_a, [b], counts=counts)
     assert many["seed_sd"] > 0 and one["seed_sd"] == 0
     assert many["ci95"][1] - many["ci95"][0] > one["ci95"][1] - one["ci95"][0]
 

@@ -50,8 +50,10 @@ def write_point(root: Path, point: SweepPoint, frame: pd.DataFrame, strength: fl
     pd.concat([val, preds]).to_parquet(out / "predictions.parquet", index=False)
     report = metrics_report(y, score, test_true=y, test_score=score)
     order = canonical_order(preds)
-    report["test"]["uncertainty"] = bootstrap_report(y[order], score[order], report["test"], 1000, 7)
-    report["sample_control"] = sample_identity_control(preds, report["threshold_choice"]["threshold"], 200, 7)
+    report["test"]["uncertainty"] = bootstrap_report(y[order], score[order], report["test"], resamples=1000, seed=7)
+    report["sample_control"] = sample_identity_control(
+        preds, report["threshold_choice"]["threshold"], resamples=200, seed=7
+    )
     report["training"] = {"best_epoch": 3}
     write_json(out / "metrics.json", report | {"point": point.as_dict()})
     return str(out / "metrics.json")

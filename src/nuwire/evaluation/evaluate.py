@@ -447,7 +447,11 @@ def _score(
     test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
     order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
     report["test"]["uncertainty"] = bootstrap_report(
-        test_y[order], test_score[order], report["test"], settings.bootstrap_resamples, settings.bootstrap_seed
+        test_y[order],
+        test_score[order],
+        report["test"],
+        resamples=settings.bootstrap_resamples,
+        seed=settings.bootstrap_seed,
     )
     chosen = report["threshold_choice"]["threshold"]
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
@@ -500,7 +504,9 @@ def _performance_figures(
     )
     reliability = reliability_table(test_y, test_score)
     plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
-    control = sample_identity_control(scores.test_frame, chosen, settings.bootstrap_resamples, settings.bootstrap_seed)
+    control = sample_identity_control(
+        scores.test_frame, chosen, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed
+    )
     plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
     return reliability, control
 

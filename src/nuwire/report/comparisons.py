@@ -148,7 +148,7 @@ def compare_all(results: Sequence[PointResult], resamples: int | None = None, se
             if cache_key not in counts_cache:
                 counts_cache[cache_key] = stratified_counts(y, resamples, seed)
             d = paired_auc_difference(y, [t["score"].to_numpy() for t in a.test],
-                                      [t["score"].to_numpy() for t in b.test], counts_cache[cache_key])  # fmt: skip
+                                      [t["score"].to_numpy() for t in b.test], counts=counts_cache[cache_key])  # fmt: skip
             events = f"{y.size} ({int(y.sum())} signal), the same"
         else:
             d = unpaired_auc_difference(a.auc(), b.auc())

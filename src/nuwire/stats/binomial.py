@@ -28,9 +28,13 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = Z68) -> tuple[np.nd
     return p, np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
-def newcombe_difference(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float, float]:
+def newcombe_difference(
+    first: tuple[int, int], second: tuple[int, int], *, z: float = Z95
+) -> tuple[float, float, float]:
     """p1 - p2 with Newcombe's hybrid score interval (method 10 of Newcombe 1998), built from the
-    two Wilson intervals: (difference, low, high); NaN when either n is 0."""
+    two Wilson intervals: (difference, low, high); NaN when either n is 0. `first` and `second`
+    are the (k, n) counts of the two proportions, so a count cannot land in the other's place."""
+    (k1, n1), (k2, n2) = first, second
     if n1 == 0 or n2 == 0:
         return float("nan"), float("nan"), float("nan")
     p1, l1, u1 = (float(v) for v in wilson_interval(np.array(k1), np.array(n1), z))

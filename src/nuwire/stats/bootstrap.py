@@ -91,7 +91,7 @@ def auc_resampled(y_true: ArrayLike, score: ArrayLike, counts: np.ndarray) -> np
 
 
 def threshold_metrics_resampled(
-    y_true: ArrayLike, score: ArrayLike, threshold: float, counts: np.ndarray
+    y_true: ArrayLike, score: ArrayLike, counts: np.ndarray, *, threshold: float
 ) -> dict[str, np.ndarray]:
     """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
     a ratio has no denominator (as `nuwire.stats.metrics` gives None)."""
@@ -145,6 +145,7 @@ def bootstrap_report(
     y_true: ArrayLike,
     score: ArrayLike,
     measured: Mapping[str, Any],
+    *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     counts: np.ndarray | None = None,
@@ -171,6 +172,6 @@ def bootstrap_report(
         "thresholds": {},
     }
     for name, m in measured.get("thresholds", {}).items():
-        resampled = threshold_metrics_resampled(y, s, m["threshold"], counts)
+        resampled = threshold_metrics_resampled(y, s, counts, threshold=m["threshold"])
         report["thresholds"][name] = {k: interval(m.get(k), resampled[k]) for k in THRESHOLD_METRICS}
     return report

@@ -34,12 +34,12 @@ def seed_standard_error(values: Sequence[float]) -> float:
     return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
 
 
-def _widen(centre: float, lo: float, hi: float, extra_sd: float, z: float) -> list[float]:
+def _widen(centre: float, lo: float, hi: float, *, extra_sd: float, z: float) -> list[float]:
     return [centre - float(np.hypot(centre - lo, z * extra_sd)), centre + float(np.hypot(hi - centre, z * extra_sd))]
 
 
 def paired_auc_difference(
-    y_true: np.ndarray, scores_a: Sequence[np.ndarray], scores_b: Sequence[np.ndarray], counts: np.ndarray
+    y_true: np.ndarray, scores_a: Sequence[np.ndarray], scores_b: Sequence[np.ndarray], *, counts: np.ndarray
 ) -> dict[str, Any]:
     """AUC(a) - AUC(b) on the same test events (same order as `y_true` and `counts`); each of
     scores_a and scores_b holds one score array per training seed."""
@@ -56,7 +56,7 @@ def paired_auc_difference(
     out: dict[str, Any] = {"method": "paired bootstrap", "delta": delta, "seed_sd": seed_sd}
     for name, level in LEVELS.items():
         lo, hi = np.percentile(resampled, [50 * (1 - level), 50 * (1 + level)])
-        out[name] = _widen(delta, float(lo), float(hi), seed_sd, 1.0 if name == "ci68" else Z95)
+        out[name] = _widen(delta, float(lo), float(hi), extra_sd=seed_sd, z=1.0 if name == "ci68" else Z95)
     out["error"] = (out["ci68"][1] - out["ci68"][0]) / 2
     out["significant"] = bool(out["ci95"][0] > 0 or out["ci95"][1] < 0)
     # Share of resamples in which b is at least as good: a one-sided bootstrap p-value of "a > b".

@@ -60,7 +60,7 @@ def _group_row(group: str, score: np.ndarray, threshold: float) -> dict[str, Any
 
 
 def sample_identity_control(
-    test: pd.DataFrame, threshold: float, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+    test: pd.DataFrame, threshold: float, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
 ) -> dict[str, Any]:
     """The control on test predictions (columns sample, run, subrun, event, category, score)."""
     signal = test[test["category"] == SIGNAL_CATEGORY]
@@ -69,10 +69,9 @@ def sample_identity_control(
     score = signal["score"].to_numpy(dtype=np.float64)
     rows = {g: _group_row(g, score[groups == g], threshold) for g in (INCLUSIVE, NUE)}
     inc, nue = rows[INCLUSIVE], rows[NUE]
-    d, lo, hi = newcombe_difference(inc["n_selected"], inc["n_signal"], nue["n_selected"], nue["n_signal"])
-    _, flag_lo, flag_hi = newcombe_difference(
-        inc["n_selected"], inc["n_signal"], nue["n_selected"], nue["n_signal"], z=Z_FLAG
-    )
+    inc_counts, nue_counts = (inc["n_selected"], inc["n_signal"]), (nue["n_selected"], nue["n_signal"])
+    d, lo, hi = newcombe_difference(inc_counts, nue_counts)
+    _, flag_lo, flag_hi = newcombe_difference(inc_counts, nue_counts, z=Z_FLAG)
     comparable = inc["n_signal"] > 0 and nue["n_signal"] > 0
     from_nue = (groups == NUE).astype(np.int64)
     both = from_nue[(groups == NUE) | (groups == INCLUSIVE)]

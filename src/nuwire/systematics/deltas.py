@@ -65,13 +65,13 @@ def aligned(nominal: pd.DataFrame, varied: pd.DataFrame, where: str) -> tuple[np
 
 def _measured(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float | None]:
     ones = np.ones((1, y.size), dtype=np.int32)
-    at = threshold_metrics_resampled(y, score, threshold, ones)
+    at = threshold_metrics_resampled(y, score, ones, threshold=threshold)
     value = {"auc": roc_auc(y, score), "efficiency": float(at["tpr"][0]), "purity": float(at["precision"][0])}
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in value.items()}
 
 
 def _resampled(y: np.ndarray, score: np.ndarray, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
-    at = threshold_metrics_resampled(y, score, threshold, counts)
+    at = threshold_metrics_resampled(y, score, counts, threshold=threshold)
     return {"auc": auc_resampled(y, score, counts), "efficiency": at["tpr"], "purity": at["precision"]}
 
 
