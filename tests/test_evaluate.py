@@ -25,7 +25,7 @@ from nuwire.evaluation.evaluate import (
     EvaluateSettings,
     evaluate,
 )
-from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
+from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves
 from nuwire.evaluation.interpret import occlusion_settings, pick_occlusion_events
 from nuwire.evaluation.metrics import f1_optimal_threshold, metrics_report
 from nuwire.evaluation.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
@@ -34,6 +34,7 @@ from nuwire.images.render import IMAGE_SCHEMA
 from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
 from nuwire.report.figstyle import SYNTHETIC_LABEL
+from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 
 torch.set_num_threads(1)

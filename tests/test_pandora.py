@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nuwire.evaluation.pandora import NO_BASELINE, baseline_report, baseline_words, efficiency_at_purity, pandora_calls
+from nuwire.evaluation.pandora import NO_BASELINE, baseline_report, efficiency_at_purity, pandora_calls
 from nuwire.stats.bootstrap import stratified_counts
 
 # Six events (run 1, subrun 1, events 1..6). Their Pandora slices (event, slice_pdg, nu_score):
@@ -84,4 +84,4 @@ def test_a_file_without_the_table_gives_no_baseline(tmp_path: Path) -> None:
     assert report["label"] == "Pandora (the simulator's emulation)"
     report = baseline_report(test, np.linspace(0, 1, 6), None, stratified_counts(LABELS, 10, 1), synthetic=False)
     assert report["status"] == NO_BASELINE
-    assert baseline_words(report).startswith("no baseline: no input file")
+    assert report["reason"].startswith("no input file")

@@ -24,7 +24,6 @@ PathLike = str | os.PathLike[str]
 CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
 CLASS_NAMES = ("other", "νe CC")
 MARKERS = ("o", "s", "D", "^", "v")
-__all__ = ["wilson_interval"]  # re-exported: it lives in nuwire.stats.binomial
 
 
 def _empty_note(ax: Axes, text: str) -> None:

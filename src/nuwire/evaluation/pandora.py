@@ -193,14 +193,6 @@ def baseline_report(
     }
 
 
-def baseline_words(report: dict[str, Any]) -> str:
-    """One line for tables: Pandora's efficiency and purity, or why there is no baseline."""
-    if not report or not report.get("available"):
-        return f"{NO_BASELINE}: {report.get('reason', 'not computed') if report else 'not computed'}"
-    e, p = report["efficiency"], report["purity"]
-    return f"efficiency {e['value']:.3f} ± {e['error'] or 0:.3f}, purity {p['value']:.3f} ± {p['error'] or 0:.3f}"
-
-
 def check_calls(calls: pd.DataFrame, files: Sequence[str]) -> None:
     """The calls table must have the columns `CALL_COLUMNS` (a stale or foreign file otherwise)."""
     missing = [c for c in CALL_COLUMNS if c not in calls.columns]

@@ -41,18 +41,6 @@ def _threshold(name: str, value: float) -> str:
     return f"{value:.3f} (val F1-opt)" if name == "f1_opt_val" else f"{value:.3f}"
 
 
-def summary_table(
-    metrics_files: Sequence[str | os.PathLike[str]],
-    predictions_files: Sequence[str | os.PathLike[str]],
-    points: Sequence[dict],
-    synthetic: bool,
-) -> pd.DataFrame:
-    """This run's rows as a paper prints them: value ± error (digits from the error), integers as
-    integers, crop as an integer or "whole", thresholds with three digits; one row per point and
-    threshold, with the test events and signal events it was measured on."""
-    return display_table(metric_rows(load_results(metrics_files, predictions_files, points)))
-
-
 def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Formatted rows; with several training seeds a column gives the spread (standard deviation)
     of the AUC across them, which the ± already includes."""
