@@ -23,17 +23,18 @@ from nuwire.evaluation.evaluate import (
     METRICS_KEYS,
     PREDICTION_COLUMNS,
     EvaluateSettings,
+    PointSets,
     evaluate,
 )
 from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves
 from nuwire.evaluation.interpret import occlusion_settings, pick_occlusion_events
 from nuwire.evaluation.metrics import f1_optimal_threshold, metrics_report
 from nuwire.evaluation.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
+from nuwire.figures import SYNTHETIC_LABEL, FigureContext
 from nuwire.images.image_set import SparseImageSet
 from nuwire.images.render import IMAGE_SCHEMA
 from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
-from nuwire.report.figstyle import SYNTHETIC_LABEL
 from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 
@@ -42,6 +43,7 @@ torch.set_num_threads(1)
 SHAPE = (32, 40)  # (height, width) of every plane image
 BLOB = (slice(8, 14), slice(10, 18))  # where signal events carry a bright shower-like blob
 CATEGORIES = np.array(["nue_cc", "numu_cc", "nc"])
+SYNTHETIC = FigureContext(synthetic=True)
 
 
 # ---------------------------------------------------------------- fixtures: image Parquet and sets
@@ -119,8 +121,8 @@ class SaveSpy:
     def __init__(self, real):
         self.real, self.texts = real, {}
 
-    def __call__(self, fig, path, synthetic, **kw):
-        self.real(fig, path, synthetic=synthetic, **kw)
+    def __call__(self, fig, path, **kw):
+        self.real(fig, path, **kw)
         self.texts[Path(path).name] = [t.get_text() for t in fig.texts]
 
 
@@ -128,10 +130,9 @@ def run_evaluate(model, val, test, out: Path, synthetic=True, device="cpu", prov
     """evaluate() with its outputs under `out` and `settings` as EvaluateSettings keywords."""
     return evaluate(
         model,
-        val,
-        test,
-        evaluate_outputs(out),
-        synthetic=synthetic,
+        PointSets(val, test),
+        outputs=evaluate_outputs(out),
+        context=FigureContext(synthetic=synthetic),
         device=device,
         settings=EvaluateSettings(**settings),
         provenance=provenance,
@@ -462,7 +463,9 @@ def test_wilson_bounds_contain_p_at_zero_and_one_for_every_n(tmp_path):
         p, lo, hi = wilson_interval(k, n)
         assert (lo <= p).all() and (p <= hi).all() and (lo >= 0).all() and (hi <= 1).all()
     y = np.ones(40, dtype=int)  # every signal event selected in every bin: efficiency exactly 1
-    plot_efficiency(y, np.ones(40), np.linspace(0.1, 3.0, 40), 0.5, tmp_path / "eff.png", synthetic=True)
+    plot_efficiency(
+        y, np.ones(40), np.linspace(0.1, 3.0, 40), threshold=0.5, path=tmp_path / "eff.png", context=SYNTHETIC
+    )
     assert (tmp_path / "eff.png").stat().st_size > 0
 
 
@@ -475,6 +478,6 @@ def test_training_curves_figure(tmp_path, monkeypatch):
         "val_auc": [0.5, float("nan"), 0.66], "lr": [1e-3, 5e-4, 2.5e-4], "seconds": [1.0, 1.0, 1.0],
     })  # fmt: skip
     history.to_csv(tmp_path / "history.csv", index=False)
-    plot_training_curves(tmp_path / "history.csv", tmp_path / "training_curves.png", synthetic=True, best_epoch=3)
+    plot_training_curves(tmp_path / "history.csv", tmp_path / "training_curves.png", context=SYNTHETIC, best_epoch=3)
     assert (tmp_path / "training_curves.png").stat().st_size > 0
     assert SYNTHETIC_LABEL in spy.texts["training_curves.png"]

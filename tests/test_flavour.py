@@ -17,6 +17,7 @@ from nuwire.errors import ConfigError, NuwireError
 from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
 from nuwire.events.sweep import ARCH_VIEWS, SweepPoint, expand_sweep
 from nuwire.events.targets import NUE_CLASS, binary_labels, class_labels, target_classes
+from nuwire.figures import FigureContext
 from nuwire.learn.train import balanced_class_weights
 from nuwire.models import build_model, output_width, takes_sparse
 from nuwire.stats.multiplicity import bootstrap_p_value, holm_adjusted, normal_p_value
@@ -133,8 +134,8 @@ def test_multiclass_metrics_equal_scikit_learn(tmp_path) -> None:
         mine = rows[rows["class"] == name]
         assert mine["n"].sum() == (classes == c).sum()
         assert mine["selected"].sum() == expected[c, c]
-    plot_multiclass(report, tmp_path / "m.png", synthetic=True)
-    plot_multiclass(None, tmp_path / "b.png", synthetic=False, note="two classes")
+    plot_multiclass(report, tmp_path / "m.png", context=FigureContext(synthetic=True))
+    plot_multiclass(None, tmp_path / "b.png", context=FigureContext(synthetic=False), note="two classes")
     assert (tmp_path / "m.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
 
 

@@ -14,9 +14,10 @@ import pytest
 
 from nuwire.evaluation.metrics import metrics_report
 from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.figures import FigureContext
 from nuwire.io.atomic import write_json
 from nuwire.report.comparisons import answers, compare_all, load_results, metric_rows
-from nuwire.report.summary import auc_by_point, display_table, forest_plot, run_summary
+from nuwire.report.summary import SummaryInputs, auc_by_point, display_table, forest_plot, run_summary
 from nuwire.stats.bootstrap import bootstrap_report, canonical_order
 from nuwire.stats.sample_control import sample_identity_control
 
@@ -137,9 +138,8 @@ def test_run_summary_writes_every_output(sweep, tmp_path):
         "provenance": "html",
     }
     outputs = {k: str(tmp_path / f"{k}.{suffix.get(k, 'png')}") for k in names}
-    run_summary(
-        files, _predictions(files), [str(bench)], ["dataset"], points, outputs, True, {"a": 1}, tmp_path / "inputs.json"
-    )
+    inputs = SummaryInputs(files, _predictions(files), [str(bench)], ["dataset"], points, tmp_path / "inputs.json")
+    run_summary(inputs, outputs, config={"a": 1}, context=FigureContext(synthetic=True))
     page = Path(outputs["html"]).read_text()
     assert (
         page.index("This run (test set)") < page.index("For reference only: thesis")
@@ -164,8 +164,8 @@ def test_auc_figure_with_more_than_five_cuts_and_one_scale(tmp_path):
         files.append(write_point(tmp_path, point, frame, 0.1 * i, seed=i))
         points.append(point.as_dict())
     results = load_results(files, _predictions(files), points)
-    auc_by_point(results, tmp_path / "auc.png", synthetic=True)
-    forest_plot(results, tmp_path / "forest.png", synthetic=True)
+    auc_by_point(results, tmp_path / "auc.png", context=FigureContext(synthetic=True))
+    forest_plot(results, tmp_path / "forest.png", context=FigureContext(synthetic=True))
     assert (tmp_path / "auc.png").stat().st_size > 0 and (tmp_path / "forest.png").stat().st_size > 0
 
 

@@ -15,7 +15,7 @@ from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
 from nuwire.images.render import RenderParams, render_file
 from nuwire.pipeline.config import SCHEMA_PATH
-from nuwire.systematics.deltas import paired_delta
+from nuwire.systematics.deltas import nominal_metrics, paired_delta
 from nuwire.systematics.rerender import render_variation_file
 from nuwire.systematics.variations import DEFAULTS, Variation, dead_wires, variations_from_config
 
@@ -138,7 +138,7 @@ def test_unchanged_scores_give_exactly_zero_deltas():
     labels = rng.integers(0, 2, 200)
     nominal = predictions(np.clip(0.3 * labels + rng.random(200) * 0.7, 0, 1), labels)
     shuffled = nominal.sample(frac=1.0, random_state=1)  # the order of the rows does not matter
-    d = paired_delta(nominal, shuffled, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), shuffled)
     for m in ("auc", "efficiency", "purity"):
         assert d.deltas[m]["delta"] == 0.0 and d.deltas[m]["ci95"] == [0.0, 0.0], m
         assert not d.deltas[m]["significant"]
@@ -151,14 +151,14 @@ def test_a_real_shift_is_measured_and_called_significant():
     score = np.clip(0.25 + 0.5 * labels + rng.normal(0, 0.15, 1000), 0, 1)
     nominal = predictions(score, labels)
     lower = predictions(np.clip(score - 0.1, 0, 1), labels)  # every score 0.1 lower: fewer signal pass
-    d = paired_delta(nominal, lower, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), lower)
     eff_nom = float((score[labels == 1] >= 0.5).mean())
     eff_var = float((np.clip(score - 0.1, 0, 1)[labels == 1] >= 0.5).mean())
     assert d.deltas["efficiency"]["delta"] == pytest.approx(eff_var - eff_nom)
     assert d.deltas["efficiency"]["significant"] and d.deltas["efficiency"]["ci95"][1] < 0
     assert abs(d.deltas["auc"]["delta"]) < 1e-3  # a shift of every score keeps the ranking (up to the clip)
     with pytest.raises(Exception, match="do not hold the nominal test events"):
-        paired_delta(nominal, lower.iloc[:10], 0.5, resamples=1000, seed=3)
+        paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), lower.iloc[:10])
 
 
 @pytest.mark.parametrize(
@@ -191,10 +191,11 @@ def test_the_most_and_least_robust_architecture_are_named_only_when_the_interval
     base = np.clip(0.3 + 0.4 * labels + rng.normal(0, 0.2, 600), 0, 1)
     nominal = predictions(base, labels)
     gain = Variation("gain_up", gain=1.1)
+    measured = nominal_metrics(nominal, 0.5, resamples=1000, seed=3)
 
     def row(arch: str, varied: np.ndarray) -> Row:
         point = {"arch": arch, "cut": "full", "point": f"{arch}/plane2/scale0.5/full/whole"}
-        return Row(gain, point, paired_delta(nominal, predictions(varied, labels), 0.5, 1000, 3))
+        return Row(gain, point, paired_delta(measured, predictions(varied, labels)))
 
     steady = row("lenet", base)  # unchanged by the variation
     shaken = row("resnet", np.clip(base + rng.normal(0, 0.3, 600), 0, 1))  # ranking scrambled

@@ -58,6 +58,7 @@ from nuwire.evaluation.pandora import baseline_report, check_calls
 from nuwire.events.keys import EVENT_KEY
 from nuwire.events.sweep import SweepPoint, load_point_split
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
+from nuwire.figures import FigureContext
 from nuwire.io.atomic import atomic_path, write_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
@@ -257,7 +258,7 @@ def _occlusion_panels(
 
 
 def _feature_maps(
-    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, index: int, out: Path, synthetic: bool
+    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, *, index: int, out: Path, context: FigureContext
 ) -> dict[str, Any]:
     views = [setup.place_batch(v) for v in test_set.batch(np.array([index]))]
     view_index = len(views) - 1
@@ -266,12 +267,11 @@ def _feature_maps(
     key, keys = _event_label(test_set.events.reset_index(drop=True), index)
     image = views[view_index][0, 0].float().cpu().numpy()
     if not maps:  # a model without a convolution on the image (none of the registry's)
-        plot_feature_maps(
-            image, np.zeros((0, 1, 1)), f"{key}: the model has no convolution on the image", out, synthetic
-        )
+        label = f"{key}: the model has no convolution on the image"
+        plot_feature_maps(image, np.zeros((0, 1, 1)), label, path=out, context=context)
         return keys | {"channels": 0}
     chosen = maps[min(view_index, len(maps) - 1)][0].float().cpu().numpy()
-    plot_feature_maps(image, chosen, key, out, synthetic)
+    plot_feature_maps(image, chosen, key, path=out, context=context)
     return keys | {"channels": int(chosen.shape[0])}
 
 
@@ -290,8 +290,8 @@ class EvaluateInputs:
 
 @dataclass(frozen=True)
 class EvaluateOutputs:
-    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`; the rule's
-    `curves` figure is the job's, `run_evaluate_job`)."""
+    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`); `curves`,
+    the training curves, is drawn by the job (`run_evaluate_job`), not by evaluate()."""
 
     metrics: PathLike
     predictions: PathLike
@@ -305,6 +305,7 @@ class EvaluateOutputs:
     feature_maps: PathLike
     embedding: PathLike
     multiclass: PathLike | None = None  # the flavour figure (a page saying "two classes" for nue_cc)
+    curves: PathLike | None = None
 
 
 @dataclass(frozen=True)
@@ -346,23 +347,32 @@ class _Scores:
         return float(self.report["threshold_choice"]["threshold"])
 
 
+@dataclass(frozen=True)
+class PointSets:
+    """The events evaluate() scores: a point's validation and test sets, the target their labels
+    are class indices of, and Pandora's calls for the baseline (None: no baseline)."""
+
+    val: ImageSet
+    test: ImageSet
+    target: str = DEFAULT_TARGET
+    pandora_calls: pd.DataFrame | None = None
+
+
 def evaluate(
     model: nn.Module,
-    val_set: ImageSet,
-    test_set: ImageSet,
+    sets: PointSets,
+    *,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    context: FigureContext,
     device: torch.device | str = "cpu",
     settings: EvaluateSettings | None = None,
     provenance: dict[str, Any] | None = None,
-    target: str = DEFAULT_TARGET,
-    pandora_calls: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
 
-    `target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
+    `sets.target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
     is CC νe (class 1) against the rest on P(CC νe), and a multi-class target adds `multiclass`.
-    `pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
+    `sets.pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
     its point on the ROC figure; None leaves both out.
 
     In stages: scores and metrics with their bootstrap (`_score`), the performance figures
@@ -383,24 +393,29 @@ def evaluate(
     model = setup.place_model(model)
     model.eval()
 
-    scores = _score(model, val_set, test_set, setup, settings, target)
+    test_set = sets.test
+    scores = _score(model, sets, setup, settings)
     baseline = None
-    if pandora_calls is not None:
+    if sets.pandora_calls is not None:
         order = canonical_order(scores.test_frame)
         counts = stratified_counts(scores.test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
         frame = scores.test_frame.iloc[order].reset_index(drop=True)
-        baseline = baseline_report(frame, scores.test_score[order], pandora_calls, counts, synthetic)
+        baseline = baseline_report(frame, scores.test_score[order], sets.pandora_calls, counts=counts, context=context)
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
-    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings, baseline)
-    interpretation = _interpretation_figures(model, test_set, setup, scores, outputs, synthetic, settings)
+    reliability, control = _performance_figures(
+        scores, test_set, outputs, context=context, settings=settings, baseline=baseline
+    )
+    interpretation = _interpretation_figures(
+        model, test_set, setup, scores=scores, outputs=outputs, context=context, settings=settings
+    )
     payload: dict[str, Any] = {
         **scores.report,
         "n_events": {"val": int(len(scores.val_y)), "test": int(len(scores.test_y))},
         "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
         "sample_control": control,
         **interpretation,
-        "synthetic": bool(synthetic),
+        "synthetic": bool(context.synthetic),
         "warnings": scores.warnings,
     }
     if scores.multiclass is not None:  # a nue_cc point's metrics.json stays as it was
@@ -409,21 +424,15 @@ def evaluate(
         payload["pandora"] = baseline
     if outputs.multiclass is not None:
         note = "nue_cc target: two classes (CC νe against the rest); the 3×3 evaluation is drawn for flavour points"
-        plot_multiclass(scores.multiclass, Path(outputs.multiclass), synthetic, note=note)
+        plot_multiclass(scores.multiclass, Path(outputs.multiclass), context=context, note=note)
     payload.update(provenance)
     write_json(outputs.metrics, payload)
     return payload
 
 
-def _score(
-    model: nn.Module,
-    val_set: ImageSet,
-    test_set: ImageSet,
-    setup: DeviceSetup,
-    settings: EvaluateSettings,
-    target: str = DEFAULT_TARGET,
-) -> _Scores:
+def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: EvaluateSettings) -> _Scores:
     """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
+    val_set, test_set, target = sets.val, sets.test, sets.target
     val_probs = probability_set(model, val_set, setup, settings.batch_size)
     test_probs = probability_set(model, test_set, setup, settings.batch_size)
     val_score, test_score = val_probs[:, NUE_CLASS], test_probs[:, NUE_CLASS]
@@ -469,7 +478,8 @@ def _performance_figures(
     scores: _Scores,
     test_set: ImageSet,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    *,
+    context: FigureContext,
     settings: EvaluateSettings,
     baseline: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -478,29 +488,34 @@ def _performance_figures(
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     test_events = test_set.events.reset_index(drop=True)
     thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
-    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic, baseline=baseline)
+    plot_roc(test_y, test_score, report["test"], path=Path(outputs.roc), context=context, baseline=baseline)
     plot_score_distributions(
-        test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
+        test_score,
+        test_events["category"].to_numpy(),
+        Path(outputs.scores),
+        context=context,
+        thresholds=thresholds,
     )
     plot_efficiency(
         test_y,
         test_score,
         test_events["nu_energy"].to_numpy(),
-        chosen,
-        Path(outputs.efficiency),
-        synthetic,
+        threshold=chosen,
+        path=Path(outputs.efficiency),
+        context=context,
         title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)",
     )
     plot_confusion(
         test_at_chosen,
         Path(outputs.confusion),
-        synthetic,
+        context=context,
         title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)",
     )
     reliability = reliability_table(test_y, test_score)
-    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
+    brier = report["test"]["uncertainty"]["brier"]
+    plot_reliability(reliability, brier, Path(outputs.reliability), context=context)
     control = sample_identity_control(scores.test_frame, chosen, settings.bootstrap_resamples, settings.bootstrap_seed)
-    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
+    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), context=context)
     return reliability, control
 
 
@@ -508,9 +523,10 @@ def _interpretation_figures(
     model: nn.Module,
     test_set: ImageSet,
     setup: DeviceSetup,
+    *,
     scores: _Scores,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    context: FigureContext,
     settings: EvaluateSettings,
 ) -> dict[str, Any]:
     """Occlusion maps, first-layer feature maps and the embedding; returns their metrics.json entries."""
@@ -524,16 +540,18 @@ def _interpretation_figures(
     plot_occlusion(
         panels,
         Path(outputs.occlusion),
-        synthetic,
+        context=context,
         note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None,
     )
     first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
     feature_path = Path(outputs.feature_maps)
-    features_used = (_feature_maps(model, test_set, setup, first[0][0], feature_path, synthetic)
+    features_used = (_feature_maps(model, test_set, setup, index=first[0][0], out=feature_path, context=context)
                      if first else {"channels": 0})  # fmt: skip
     if not first:
         why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
-        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), feature_path, synthetic)
+        plot_feature_maps(
+            np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), path=feature_path, context=context
+        )
     subset = embedding_subset(len(test_y), settings.embedding_events, settings.bootstrap_seed)
     coords = embed(feature_set(model, test_set, subset, setup, settings.batch_size), settings.bootstrap_seed)
     test_events = test_set.events.reset_index(drop=True)
@@ -541,8 +559,8 @@ def _interpretation_figures(
         coords,
         test_events["category"].to_numpy()[subset],
         test_score[subset],
-        Path(outputs.embedding),
-        synthetic,
+        path=Path(outputs.embedding),
+        context=context,
         n_total=len(test_y),
     )
     return {
@@ -558,13 +576,13 @@ def _interpretation_figures(
 
 def run_evaluate_job(
     inputs: EvaluateInputs,
+    outputs: EvaluateOutputs,
+    *,
     point: SweepPoint,
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
     evaluate_settings: Mapping[str, Any],
-    outputs: EvaluateOutputs,
-    curves: PathLike,
-    synthetic: bool,
+    context: FigureContext,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
     train_meta = read_json(inputs.meta, made_by="train")
@@ -572,7 +590,9 @@ def run_evaluate_job(
     images = list(inputs.images)
     val_set = load_point_split(inputs.index, images, point, cuts, "val")
     test_set = load_point_split(inputs.index, images, point, cuts, "test")
-    plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
+    if outputs.curves is not None:
+        history = pd.read_csv(inputs.history)
+        plot_training_curves(history, Path(outputs.curves), context=context, best_epoch=train_meta["best_epoch"])
     manifest = read_json(inputs.inputs, made_by="dataset")
     calls = None
     if inputs.pandora is not None:
@@ -581,10 +601,9 @@ def run_evaluate_job(
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
-        val_set,
-        test_set,
-        outputs,
-        synthetic=synthetic,
+        PointSets(val_set, test_set, target=point.target, pandora_calls=calls),
+        outputs=outputs,
+        context=context,
         device=setup.device,
         settings=EvaluateSettings.from_config(evaluate_settings),
         provenance={
@@ -592,6 +611,4 @@ def run_evaluate_job(
             "training": train_meta,
             "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, manifest),
         },
-        target=point.target,
-        pandora_calls=calls,
     )

@@ -24,7 +24,7 @@ import numpy as np
 
 from nuwire.evaluation.metrics import roc_auc
 from nuwire.events.targets import CLASS_TITLES
-from nuwire.report.figstyle import new_figure, save_figure
+from nuwire.figures import FigureContext, new_figure, save_figure
 from nuwire.stats.binomial import Z68, Z95, wilson_interval
 from nuwire.stats.bootstrap import auc_resampled, interval, stratified_counts
 from nuwire.stats.numfmt import format_pm
@@ -136,13 +136,15 @@ def _cell(report: Mapping[str, Any], i: int, j: int) -> str:
     return f"{v:.2f}\n[{lo:.2f}, {hi:.2f}]\n({report['confusion'][i][j]})"
 
 
-def plot_multiclass(report: Mapping[str, Any] | None, path: PathLike, synthetic: bool, note: str = "") -> None:
+def plot_multiclass(
+    report: Mapping[str, Any] | None, path: PathLike, *, context: FigureContext, note: str = ""
+) -> None:
     """Row-normalised 3×3 matrix (68% Wilson interval and count in each cell) and per-class efficiency
     against the true neutrino energy; for a two-class point a page saying why there is none."""
     if report is None:
         fig = new_figure(6, 2)
         fig.text(0.5, 0.5, note or "two-class point: no multi-class evaluation", ha="center", va="center")
-        save_figure(fig, path, synthetic)
+        save_figure(fig, path, context=context)
         return
     names = report["classes"]
     titles = [CLASS_TITLES.get(n, n) for n in names]
@@ -189,4 +191,4 @@ def plot_multiclass(report: Mapping[str, Any] | None, path: PathLike, synthetic:
         for t, a in zip(titles, report["roc_auc_ovr"])
     )
     fig.suptitle(f"Flavour classification, {report['n_events']} test events; one-vs-rest AUC: {aucs}", fontsize=10)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)

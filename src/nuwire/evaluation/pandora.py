@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -31,6 +31,9 @@ from nuwire.events.keys import EVENT_KEY
 from nuwire.io.opensamples import event_index_of, neutrino_candidates
 from nuwire.stats.bootstrap import CHUNK, interval
 
+if TYPE_CHECKING:  # matplotlib stays out of the dataset job, which writes the calls
+    from nuwire.figures import FigureContext
+
 PathLike = str | os.PathLike[str]
 TABLE = "pandoraPrimary_table"
 NUE_PDG = 12
@@ -38,9 +41,9 @@ CALL_COLUMNS = [*EVENT_KEY, "pandora_table", "pandora_candidate", "pandora_nue"]
 NO_BASELINE = "no baseline"
 
 
-def label(synthetic: bool) -> str:
+def label(context: FigureContext) -> str:
     """How figures and tables name the baseline."""
-    return "Pandora (the simulator's emulation)" if synthetic else "Pandora (pandoraPrimary_table)"
+    return "Pandora (the simulator's emulation)" if context.synthetic else "Pandora (pandoraPrimary_table)"
 
 
 def pandora_calls(path: PathLike, sample: str) -> pd.DataFrame:
@@ -123,42 +126,45 @@ def _pandora_rates(y: np.ndarray, selected: np.ndarray, weights: np.ndarray) -> 
         return tp / sig, tp / sel, (sel - tp) / bkg
 
 
-def no_baseline(reason: str, synthetic: bool) -> dict[str, Any]:
-    return {"available": False, "status": NO_BASELINE, "reason": reason, "label": label(synthetic)}
+def no_baseline(reason: str, *, context: FigureContext) -> dict[str, Any]:
+    return {"available": False, "status": NO_BASELINE, "reason": reason, "label": label(context)}
 
 
 def baseline_report(
     test: pd.DataFrame,
     score: np.ndarray,
     calls: pd.DataFrame | None,
+    *,
     counts: np.ndarray,
-    synthetic: bool,
+    context: FigureContext,
 ) -> dict[str, Any]:
     """Pandora against the network on the test events `test` (event keys and binary `label`, in the
     bootstrap's canonical order, as `score` and the (R, n) bootstrap `counts`)."""
     if calls is None or calls.empty:
-        return no_baseline("no input file was read for a Pandora table", synthetic)
+        return no_baseline("no input file was read for a Pandora table", context=context)
     merged = test[[*EVENT_KEY, "label"]].merge(calls, on=list(EVENT_KEY), how="left", validate="one_to_one")
     missing = merged["pandora_table"].isna()
     if missing.any():
-        return no_baseline(f"{int(missing.sum())} test events are not in the Pandora calls (stale dataset?)", synthetic)
+        return no_baseline(
+            f"{int(missing.sum())} test events are not in the Pandora calls (stale dataset?)", context=context
+        )
     without = ~merged["pandora_table"].astype(bool)
     if without.any():
         files = sorted(merged.loc[without, "sample"].unique())
         return no_baseline(
             f"{int(without.sum())} of {len(merged)} test events come from files without /{TABLE} "
             f"({', '.join(files[:3])}{' ...' if len(files) > 3 else ''})",
-            synthetic,
+            context=context,
         )
     y = merged["label"].to_numpy(np.int64)
     selected = merged["pandora_nue"].to_numpy(bool)
     found = merged["pandora_candidate"].to_numpy(bool)
     if y.sum() == 0 or (y == 0).sum() == 0:
-        return no_baseline("the test set lacks CC νe or background events", synthetic)
+        return no_baseline("the test set lacks CC νe or background events", context=context)
     one = np.ones((1, y.size))
     eff, pur, fpr = (float(v[0]) for v in _pandora_rates(y, selected, one))
     if not np.isfinite(pur):
-        return no_baseline("Pandora calls no test event CC νe-like: its purity is undefined", synthetic)
+        return no_baseline("Pandora calls no test event CC νe-like: its purity is undefined", context=context)
     net, threshold = (float(v[0]) for v in efficiency_at_purity(y, score, np.array([pur]), one))
     samples: dict[str, list[np.ndarray]] = {k: [] for k in ("eff", "pur", "fpr", "net", "diff", "ratio")}
     for start in range(0, counts.shape[0], CHUNK):
@@ -173,7 +179,7 @@ def baseline_report(
     return {
         "available": True,
         "status": "baseline",
-        "label": label(synthetic),
+        "label": label(context),
         "rule": f"candidate = the slice of highest nu_score among slice_pdg 12/14; CC νe-like when its slice_pdg is "
         f"{NUE_PDG}; no candidate = not selected",
         "n_events": int(y.size),
