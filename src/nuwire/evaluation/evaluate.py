@@ -340,6 +340,7 @@ class _Scores:
     predictions: pd.DataFrame
     test_frame: pd.DataFrame
     warnings: list[str]
+    counts: np.ndarray  # the (resamples, n) bootstrap counts of the test events in canonical order
     multiclass: dict[str, Any] | None = None
 
     @property
@@ -398,9 +399,10 @@ def evaluate(
     baseline = None
     if sets.pandora_calls is not None:
         order = canonical_order(scores.test_frame)
-        counts = stratified_counts(scores.test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
         frame = scores.test_frame.iloc[order].reset_index(drop=True)
-        baseline = baseline_report(frame, scores.test_score[order], sets.pandora_calls, counts=counts, context=context)
+        baseline = baseline_report(
+            frame, scores.test_score[order], sets.pandora_calls, counts=scores.counts, context=context
+        )
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
     reliability, control = _performance_figures(
@@ -454,8 +456,10 @@ def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: Eval
     )
     test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
     order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
+    # Drawn once: the metrics' intervals and the Pandora baseline's paired ones share them.
+    counts = stratified_counts(test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
     report["test"]["uncertainty"] = bootstrap_report(
-        test_y[order], test_score[order], report["test"], settings.bootstrap_resamples, settings.bootstrap_seed
+        test_y[order], test_score[order], report["test"], seed=settings.bootstrap_seed, counts=counts
     )
     chosen = report["threshold_choice"]["threshold"]
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
@@ -471,7 +475,7 @@ def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: Eval
         energy = test_set.events["nu_energy"].to_numpy(np.float64)
         multiclass = multiclass_report(classes[order], test_probs[order], energy[order], TARGET_CLASSES[target],
                                        settings.bootstrap_resamples, settings.bootstrap_seed)  # fmt: skip
-    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, multiclass)
+    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, counts, multiclass)
 
 
 def _performance_figures(

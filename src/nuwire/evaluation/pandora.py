@@ -29,7 +29,7 @@ import pandas as pd
 from nuwire.errors import NuwireError
 from nuwire.events.keys import EVENT_KEY
 from nuwire.io.opensamples import event_index_of, neutrino_candidates
-from nuwire.stats.bootstrap import CHUNK, interval
+from nuwire.stats.bootstrap import CHUNK, interval, threshold_metrics_resampled
 
 if TYPE_CHECKING:  # matplotlib stays out of the dataset job, which writes the calls
     from nuwire.figures import FigureContext
@@ -116,14 +116,10 @@ def efficiency_at_purity(
 
 
 def _pandora_rates(y: np.ndarray, selected: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Efficiency, purity and background acceptance of Pandora's selection under each weight row."""
-    w = weights.astype(np.float64)
-    sig = w @ y.astype(np.float64)
-    bkg = w @ (1.0 - y)
-    tp = w @ (selected & (y == 1)).astype(np.float64)
-    sel = w @ selected.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return tp / sig, tp / sel, (sel - tp) / bkg
+    """Efficiency, purity and background acceptance of Pandora's selection under each weight row
+    (stratified: every row keeps the signal and background totals): its call as a 0/1 score."""
+    at = threshold_metrics_resampled(y, selected.astype(np.float64), 0.5, weights)
+    return at["tpr"], at["precision"], at["fpr"]
 
 
 def no_baseline(reason: str, *, context: FigureContext) -> dict[str, Any]:

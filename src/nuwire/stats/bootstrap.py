@@ -93,8 +93,9 @@ def auc_resampled(y_true: ArrayLike, score: ArrayLike, counts: np.ndarray) -> np
 def threshold_metrics_resampled(
     y_true: ArrayLike, score: ArrayLike, threshold: float, counts: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
-    a ratio has no denominator (as `nuwire.evaluation.metrics` gives None)."""
+    """accuracy, tpr, tnr, precision, f1 and fpr (background acceptance) of ``score >= threshold``
+    for every resample; NaN where a ratio has no denominator (as `nuwire.evaluation.metrics` gives
+    None). The counts must keep the signal and background totals (`stratified_counts` does)."""
     y = np.asarray(y_true).astype(bool).reshape(-1)
     called = np.asarray(score, dtype=np.float64).reshape(-1) >= threshold
     w = counts.astype(np.float64)
@@ -110,6 +111,7 @@ def threshold_metrics_resampled(
             "tnr": tn / n_neg if n_neg else np.full(tp.shape, np.nan),
             "precision": np.where(called_n > 0, tp / np.where(called_n > 0, called_n, 1.0), np.nan),
             "f1": np.where(f1_den > 0, 2 * tp / np.where(f1_den > 0, f1_den, 1.0), np.nan),
+            "fpr": fp / n_neg if n_neg else np.full(tp.shape, np.nan),
         }
 
 
