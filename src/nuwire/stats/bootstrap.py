@@ -49,13 +49,14 @@ def canonical_order(frame: pd.DataFrame) -> np.ndarray:
 
 
 def stratified_counts(y_true: ArrayLike, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n) int32: how often each event is drawn, signal and background separately."""
+    """(resamples, n) int32: how often each event is drawn, each class separately (signal and
+    background; a multi-class label's every class), so every resample keeps the class totals."""
     y = np.asarray(y_true).astype(np.int64).reshape(-1)
     if resamples < 1:
         raise ValueError(f"resamples must be 1 or more, got {resamples}")
     rng = np.random.default_rng(seed)
     counts = np.zeros((resamples, y.size), dtype=np.int32)
-    for cls in (0, 1):
+    for cls in np.unique(y):  # binary labels: 0 then 1, as always (the same draws)
         idx = np.flatnonzero(y == cls)
         if idx.size:
             counts[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=resamples)
