@@ -114,7 +114,7 @@ def random_flavour_set(n: int = 300, seed: int = 5) -> tuple[np.ndarray, np.ndar
 def test_multiclass_metrics_equal_scikit_learn(tmp_path) -> None:
     classes, probs, energy = random_flavour_set()
     names = ("numu_cc", "nue_cc", "nc")
-    report = multiclass_report(classes, probs, energy, names, resamples=200, seed=1)
+    report = multiclass_report(classes, probs, energy, names=names, resamples=200, seed=1)
     predicted = probs.argmax(axis=1)
     expected = sk_confusion(classes, predicted, labels=[0, 1, 2])
     assert report["confusion"] == expected.tolist()

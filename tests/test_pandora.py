@@ -69,7 +69,7 @@ def test_efficiency_at_purity_by_hand() -> None:
     score = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
     # Thresholds from the top: (eff, purity) = (1/3, 1), (1/3, 1/2), (2/3, 2/3), (2/3, 1/2), (1, 3/5).
     w = np.ones((3, 5))
-    eff, thr = efficiency_at_purity(y, score, np.array([0.6, 0.65, 1.01]), w)
+    eff, thr = efficiency_at_purity(y, score, purity=np.array([0.6, 0.65, 1.01]), weights=w)
     assert eff[0] == pytest.approx(1.0) and thr[0] == pytest.approx(0.5)
     assert eff[1] == pytest.approx(2 / 3) and thr[1] == pytest.approx(0.7)
     assert np.isnan(eff[2])  # no threshold is purer than 1

@@ -130,14 +130,14 @@ class ImageSet(Protocol):
     def sparse_batch(self, idx: np.ndarray) -> list[Any]: ...
 
 
-def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup) -> list[Any]:
+def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, *, setup: DeviceSetup) -> list[Any]:
     """Events idx as the model reads them (sparse tensors or dense images), on its device."""
     views = dataset.sparse_batch(idx) if takes_sparse(model) else dataset.batch(idx)
     return [setup.place_batch(v) for v in views]
 
 
 @torch.no_grad()
-def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, *, batch_size: int = 64) -> np.ndarray:
     """(n, k) softmax probabilities of the k classes for every event of `dataset`, in its order (float64).
 
     The model must already be on setup.device and in eval mode."""
@@ -145,7 +145,7 @@ def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, bat
     probs: list[Tensor] = []
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
-        views = model_views(model, dataset, idx, setup)
+        views = model_views(model, dataset, idx, setup=setup)
         with setup.autocast():
             logits = model(*views)
         # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
@@ -155,9 +155,9 @@ def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, bat
     return torch.cat(probs).cpu().double().numpy()
 
 
-def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, *, batch_size: int = 64) -> np.ndarray:
     """Softmax probability of class 1 (νe CC, in every target) for every event of `dataset` (float64)."""
-    return probability_set(model, dataset, setup, batch_size)[:, NUE_CLASS]
+    return probability_set(model, dataset, setup, batch_size=batch_size)[:, NUE_CLASS]
 
 
 def _check_scores(score: np.ndarray, split: str) -> None:
@@ -180,7 +180,7 @@ def trained_model(train_meta: Mapping[str, Any], weights: PathLike) -> nn.Module
 
 
 def predictions_frame(
-    dataset: ImageSet, score: np.ndarray, split: str, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
+    dataset: ImageSet, score: np.ndarray, split: str, *, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
 ) -> pd.DataFrame:
     """One row per event: `label` is CC νe (1) or not (0) and `score` P(CC νe) whatever the target; a
     multi-class target adds its class index (`class`) and each class's probability (`p_{class}`)."""
@@ -202,12 +202,12 @@ def predictions_frame(
 
 @torch.no_grad()
 def feature_set(
-    model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup, batch_size: int = 64
+    model: nn.Module, dataset: ImageSet, idx: np.ndarray, *, setup: DeviceSetup, batch_size: int = 64
 ) -> np.ndarray:
     """(len(idx), D) penultimate-layer features (`nuwire.models.penultimate`) of events idx."""
     out = []
     for start in range(0, idx.size, batch_size):
-        views = model_views(model, dataset, idx[start : start + batch_size], setup)
+        views = model_views(model, dataset, idx[start : start + batch_size], setup=setup)
         with setup.autocast():
             out.append(penultimate(model, *views).float().cpu())
     return torch.cat(out).double().numpy() if out else np.empty((0, 0))
@@ -224,12 +224,15 @@ def _occlusion_panels(
     model: nn.Module,
     test_set: ImageSet,
     setup: DeviceSetup,
+    *,
     score: np.ndarray,
     threshold: float,
     settings: EvaluateSettings,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
     max_positions = settings.occlusion_max_positions
-    chosen = pick_occlusion_events(binary_labels(test_set.labels), score, threshold, settings.occlusion_events)
+    chosen = pick_occlusion_events(
+        binary_labels(test_set.labels), score, threshold=threshold, n=settings.occlusion_events
+    )
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []
@@ -241,10 +244,12 @@ def _occlusion_panels(
         view_index = len(views) - 1
         plane = int(planes[view_index]) if planes is not None else None
         image = views[view_index][0, 0].float().cpu().numpy()
-        p, s = occlusion_settings(image, settings.occlusion_patch, settings.occlusion_stride, max_positions)
+        p, s = occlusion_settings(
+            image, patch=settings.occlusion_patch, stride=settings.occlusion_stride, max_positions=max_positions
+        )
         with setup.autocast():
-            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, p, s, progress=True)
-        drop = spread_to_pixels(drops, rows, cols, p, image.shape)
+            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, patch=p, stride=s, progress=True)
+        drop = spread_to_pixels(drops, rows, cols, patch=p, shape=image.shape)
         key, keys = _event_label(events, i)
         panels.append(OcclusionPanel(
             image=image, drop=drop, category=str(events.iloc[int(i)]["category"]), score=float(score[i]),
@@ -395,7 +400,7 @@ def evaluate(
     model.eval()
 
     test_set = sets.test
-    scores = _score(model, sets, setup, settings)
+    scores = _score(model, sets, setup, settings=settings)
     baseline = None
     if sets.pandora_calls is not None:
         order = canonical_order(scores.test_frame)
@@ -432,11 +437,11 @@ def evaluate(
     return payload
 
 
-def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: EvaluateSettings) -> _Scores:
+def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, *, settings: EvaluateSettings) -> _Scores:
     """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
     val_set, test_set, target = sets.val, sets.test, sets.target
-    val_probs = probability_set(model, val_set, setup, settings.batch_size)
-    test_probs = probability_set(model, test_set, setup, settings.batch_size)
+    val_probs = probability_set(model, val_set, setup, batch_size=settings.batch_size)
+    test_probs = probability_set(model, test_set, setup, batch_size=settings.batch_size)
     val_score, test_score = val_probs[:, NUE_CLASS], test_probs[:, NUE_CLASS]
     _check_scores(val_score, "validation")
     _check_scores(test_score, "test")
@@ -449,8 +454,8 @@ def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: Eval
         LOG.warning("%s", warning)
     predictions = pd.concat(
         [
-            predictions_frame(val_set, val_score, "val", val_probs, target),
-            predictions_frame(test_set, test_score, "test", test_probs, target),
+            predictions_frame(val_set, val_score, "val", probs=val_probs, target=target),
+            predictions_frame(test_set, test_score, "test", probs=test_probs, target=target),
         ],
         ignore_index=True,
     )
@@ -473,8 +478,8 @@ def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, settings: Eval
     if target != DEFAULT_TARGET:
         classes = np.asarray(test_set.labels, dtype=np.int64)
         energy = test_set.events["nu_energy"].to_numpy(np.float64)
-        multiclass = multiclass_report(classes[order], test_probs[order], energy[order], TARGET_CLASSES[target],
-                                       settings.bootstrap_resamples, settings.bootstrap_seed)  # fmt: skip
+        multiclass = multiclass_report(classes[order], test_probs[order], energy[order], names=TARGET_CLASSES[target],
+                                       resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed)  # fmt: skip
     return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, counts, multiclass)
 
 
@@ -540,14 +545,16 @@ def _interpretation_figures(
         LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
         panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": skipped}
     else:
-        panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, settings)
+        panels, occlusion_used = _occlusion_panels(
+            model, test_set, setup, score=test_score, threshold=chosen, settings=settings
+        )
     plot_occlusion(
         panels,
         Path(outputs.occlusion),
         context=context,
         note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None,
     )
-    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
+    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, threshold=chosen, n=1)
     feature_path = Path(outputs.feature_maps)
     features_used = (_feature_maps(model, test_set, setup, index=first[0][0], out=feature_path, context=context)
                      if first else {"channels": 0})  # fmt: skip
@@ -557,7 +564,8 @@ def _interpretation_figures(
             np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), path=feature_path, context=context
         )
     subset = embedding_subset(len(test_y), settings.embedding_events, settings.bootstrap_seed)
-    coords = embed(feature_set(model, test_set, subset, setup, settings.batch_size), settings.bootstrap_seed)
+    features = feature_set(model, test_set, subset, setup=setup, batch_size=settings.batch_size)
+    coords = embed(features, settings.bootstrap_seed)
     test_events = test_set.events.reset_index(drop=True)
     plot_embedding(
         coords,

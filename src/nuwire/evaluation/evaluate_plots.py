@@ -171,7 +171,7 @@ def energy_bins(energy: np.ndarray, n_bins: int = 8) -> np.ndarray:
 
 
 def efficiency_purity(
-    y_true: np.ndarray, score: np.ndarray, energy: np.ndarray, threshold: float, edges: np.ndarray
+    y_true: np.ndarray, score: np.ndarray, energy: np.ndarray, *, threshold: float, edges: np.ndarray
 ) -> pd.DataFrame:
     """Per energy bin: signal efficiency (selected signal / signal) and purity (selected signal /
     selected), with Wilson intervals. Events outside the edges are left out."""
@@ -209,7 +209,7 @@ def plot_efficiency(
     """Efficiency (TPR) and purity against true neutrino energy at ``threshold``, Wilson 68%
     binomial error bars, bins at energy quantiles of all events. Returns the table drawn."""
     edges = energy_bins(nu_energy)
-    table = efficiency_purity(y_true, score, nu_energy, threshold, edges)
+    table = efficiency_purity(y_true, score, nu_energy, threshold=threshold, edges=edges)
     centre = 0.5 * (table["lo"] + table["hi"]).to_numpy()
     half_width = 0.5 * (table["hi"] - table["lo"]).to_numpy()
     fig = new_figure(6.4, 4.6)

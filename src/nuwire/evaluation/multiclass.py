@@ -70,7 +70,7 @@ def accuracy_interval(correct: int, n: int) -> dict[str, Any]:
             "n_correct": int(correct), "n_events": int(n)}  # fmt: skip
 
 
-def macro_auc_interval(classes: np.ndarray, probs: np.ndarray, resamples: int, seed: int) -> dict[str, Any]:
+def macro_auc_interval(classes: np.ndarray, probs: np.ndarray, *, resamples: int, seed: int) -> dict[str, Any]:
     """The unweighted mean of the one-vs-rest AUCs with its bootstrap interval: every class's AUC on
     the same resamples, stratified on the true class (None where a class is absent)."""
     aucs = one_vs_rest_auc(classes, probs)
@@ -88,7 +88,7 @@ def one_vs_rest_auc(classes: np.ndarray, probs: np.ndarray) -> list[float | None
 
 
 def efficiency_by_energy(
-    classes: np.ndarray, predicted: np.ndarray, energy: np.ndarray, names: Sequence[str]
+    classes: np.ndarray, predicted: np.ndarray, energy: np.ndarray, *, names: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Per class and true-energy bin: events of the class, how many were called the class, efficiency."""
     energy = np.asarray(energy, dtype=np.float64)
@@ -113,6 +113,7 @@ def multiclass_report(
     classes: np.ndarray,
     probs: np.ndarray,
     energy: np.ndarray,
+    *,
     names: Sequence[str],
     resamples: int,
     seed: int,
@@ -144,8 +145,8 @@ def multiclass_report(
         "purity": _wilson(np.diag(counts), col_total),
         "accuracy": accuracy_interval(int(np.trace(counts)), int(classes.size)),
         "roc_auc_ovr": auc_intervals,
-        "roc_auc_ovr_macro": macro_auc_interval(classes, probs, resamples, seed),
-        "efficiency_by_energy": efficiency_by_energy(classes, predicted, energy, names),
+        "roc_auc_ovr_macro": macro_auc_interval(classes, probs, resamples=resamples, seed=seed),
+        "efficiency_by_energy": efficiency_by_energy(classes, predicted, energy, names=names),
         "interval": "Wilson score (68% and 95%) for proportions and the accuracy; stratified bootstrap for the "
         "AUCs (the macro mean's resamples stratified on the true class)",
     }

@@ -94,7 +94,7 @@ def write_calls(h5_files: Sequence[PathLike], path: PathLike) -> None:
 
 
 def efficiency_at_purity(
-    y: np.ndarray, score: np.ndarray, purity: np.ndarray, weights: np.ndarray
+    y: np.ndarray, score: np.ndarray, *, purity: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row of `weights` ((R, n) event weights, e.g. bootstrap counts): the highest efficiency of
     any threshold on `score` whose purity is at least that row's `purity` (R,), and that threshold.
@@ -161,12 +161,12 @@ def baseline_report(
     eff, pur, fpr = (float(v[0]) for v in _pandora_rates(y, selected, one))
     if not np.isfinite(pur):
         return no_baseline("Pandora calls no test event CC νe-like: its purity is undefined", context=context)
-    net, threshold = (float(v[0]) for v in efficiency_at_purity(y, score, np.array([pur]), one))
+    net, threshold = (float(v[0]) for v in efficiency_at_purity(y, score, purity=np.array([pur]), weights=one))
     samples: dict[str, list[np.ndarray]] = {k: [] for k in ("eff", "pur", "fpr", "net", "diff", "ratio")}
     for start in range(0, counts.shape[0], CHUNK):
         w = counts[start : start + CHUNK]
         e, p, f = _pandora_rates(y, selected, w)
-        n, _ = efficiency_at_purity(y, score, np.nan_to_num(p, nan=np.inf), w)
+        n, _ = efficiency_at_purity(y, score, purity=np.nan_to_num(p, nan=np.inf), weights=w)
         with np.errstate(invalid="ignore", divide="ignore"):
             for key, value in (("eff", e), ("pur", p), ("fpr", f), ("net", n), ("diff", n - e), ("ratio", n / e)):
                 samples[key].append(value)

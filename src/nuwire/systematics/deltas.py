@@ -70,7 +70,7 @@ def _measured(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, f
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in value.items()}
 
 
-def _resampled(y: np.ndarray, score: np.ndarray, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
+def _resampled(y: np.ndarray, score: np.ndarray, *, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
     at = threshold_metrics_resampled(y, score, threshold, counts)
     return {"auc": auc_resampled(y, score, counts), "efficiency": at["tpr"], "purity": at["precision"]}
 
@@ -102,14 +102,14 @@ def nominal_metrics(predictions: pd.DataFrame, threshold: float, *, resamples: i
     y, score, _ = aligned(predictions, predictions, "nominal predictions")
     counts = stratified_counts(y, resamples, seed)
     return Nominal(predictions, float(threshold), counts, _measured(y, score, threshold),
-                   _resampled(y, score, threshold, counts))  # fmt: skip
+                   _resampled(y, score, threshold=threshold, counts=counts))  # fmt: skip
 
 
 def paired_delta(nominal: Nominal, varied: pd.DataFrame, where: str = "predictions") -> PairedDelta:
     """Varied − nominal ΔAUC, Δ efficiency and Δ purity at the nominal's threshold on shared resamples."""
     y, _, s_var = aligned(nominal.predictions, varied, where)
     threshold, nom = nominal.threshold, nominal.measured
-    var, r_var = _measured(y, s_var, threshold), _resampled(y, s_var, threshold, nominal.counts)
+    var, r_var = _measured(y, s_var, threshold), _resampled(y, s_var, threshold=threshold, counts=nominal.counts)
     resampled, deltas = {}, {}
     for m in METRICS:
         resampled[m] = r_var[m] - nominal.resampled[m]

@@ -143,12 +143,19 @@ def robustness_words(rows: Sequence[Row]) -> list[str]:
         )
         + "."
     ]
+    return words + _extremes_words(measured, ranked)
+
+
+def _extremes_words(measured: Mapping[str, tuple[float, np.ndarray]], ranked: Sequence[str]) -> list[str]:
+    """The most and least robust architecture of `ranked` (by mean |ΔAUC|, lowest first), each
+    named only where the paired difference to every other one excludes 0 at 95%."""
 
     def separated(a: str, others: Sequence[str]) -> bool:
         return all(
             difference(measured[a][0] - measured[b][0], measured[a][1] - measured[b][1])["significant"] for b in others
         )
 
+    words = []
     best, worst = ranked[0], ranked[-1]
     if separated(best, ranked[1:]):
         words.append(f"Most robust: {best} (its mean |ΔAUC| is below every other architecture's at 95%).")
