@@ -3,6 +3,7 @@ re-render of selected events, and the paired deltas against the nominal scores."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from nuwire.geometry import COMPACT
 from nuwire.images.render import RenderParams, render_file
 from nuwire.pipeline.config import SCHEMA_PATH
 from nuwire.systematics.deltas import nominal_metrics, paired_delta
-from nuwire.systematics.rerender import render_variation_file
+from nuwire.systematics.rerender import VariationFiles, render_variation_file
 from nuwire.systematics.variations import DEFAULTS, Variation, dead_wires, variations_from_config
 
 KEY = ("bnb_WithWire_00", 5, 6, 7)
@@ -105,9 +106,13 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
                           "split": ["train", "test", "test"]})  # fmt: skip
     index.to_parquet(tmp_path / "events.parquet")
     up = Variation("up", gain=2.0)
-    qc = render_variation_file(h5, tmp_path / "events.parquet", tmp_path / "up.parquet", tmp_path / "up.qc.json",
-                               "bnb_WithWire_00", params, up)  # fmt: skip
+    files = VariationFiles(h5, tmp_path / "events.parquet", tmp_path / "nominal.qc.json", tmp_path / "up.parquet",
+                           tmp_path / "up.qc.json")  # fmt: skip
+    qc = render_variation_file(files, up, sample="bnb_WithWire_00", params=params)
     assert qc["events_in_file"] == 2 and qc["rendered"] == 2 and qc["reconciled"] and qc["variation"]["gain"] == 2.0
+    # Written once, the variation in it; the input's SHA-256 taken from its nominal render's QC.
+    assert json.loads((tmp_path / "up.qc.json").read_text()) == qc
+    assert qc["input_sha256"] == json.loads((tmp_path / "nominal.qc.json").read_text())["input_sha256"]
     doubled = tmp_path / "doubled.h5"
     write_file(doubled, [event_rows((5, 6, k), [p * np.float32(2) for p in planes[k]]) for k in range(3)])
     render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", "bnb_WithWire_00", params)
