@@ -1,7 +1,8 @@
 """Evaluate one trained sweep point: scores, metrics at three thresholds, figures.
 
 `evaluate()` takes a model whose best weights are already loaded (loading stays with the caller,
-which uses `torch.load(weights_only=True)`) and the validation and test `SparseImageSet`s. The
+which uses `torch.load(weights_only=True)`), the validation and test `SparseImageSet`s with their
+target and Pandora's calls (`PointSets`), and the figure context (`nuwire.figures.FigureContext`). The
 validation set serves only to choose the F1-optimal threshold; every reported number except the
 `val` block of metrics.json is computed on the test set.
 
