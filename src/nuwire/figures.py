@@ -22,7 +22,7 @@ SYNTHETIC_LABEL = "SYNTHETIC DATA (nuwire simulator), not MicroBooNE data"
 # The true event categories as figures name them, in drawing order (colours C0, C1, ... follow it).
 CATEGORY_TITLES = {"nue_cc": "νe CC", "numu_cc": "νμ CC", "nc": "NC", "other_cc": "other CC"}
 # The categories of a test set's figures, the signal marked as such.
-CATEGORY_LABELS = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
+CATEGORY_LABELS = {k: CATEGORY_TITLES[k] + (" (signal)" if k == "nue_cc" else "") for k in ("nue_cc", "numu_cc", "nc")}
 MARKERS = ("o", "s", "D", "^", "v")  # cycled past five series
 # The HTML pages' style: the tables' rules, then a page's own, then the headings'.
 _TABLE_CSS = (
