@@ -29,9 +29,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from nuwire.figures import FigureContext, new_figure, save_figure
 from nuwire.geometry import MICROBOONE, N_PLANES
 from nuwire.io.h5schema import SEQ_CNT
-from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.simulate import simulate_file
 from nuwire.simulate.channels import channel_status, run_period
 from nuwire.simulate.fidelity import (
@@ -49,6 +49,7 @@ from nuwire.simulate.samples import run_number
 
 SEED = 20250701
 FACTOR = 1.3  # the acceptance: each plane-2 figure within this factor of the real event's
+SYNTHETIC = FigureContext(synthetic=True)  # every figure here draws simulator readouts
 CUTOFF, SATURATION = 10.0, 100.0  # the notebook's display scale for 6-tick sums
 REAL_DISPLAY = "event-7004-331-16552-display.png"
 
@@ -98,7 +99,7 @@ def draw_display(planes: list[np.ndarray], target: Path, title: str) -> None:
         ax.set_xlabel("Wire")
         ax.set_ylabel("Time tick (6-tick blocks)")
     fig.suptitle(title)
-    save_figure(fig, target, synthetic=True, dpi=100)
+    save_figure(fig, target, context=SYNTHETIC, dpi=100)
 
 
 def draw_side_by_side(synthetic_png: Path, real_png: Path, target: Path) -> None:
@@ -115,7 +116,7 @@ def draw_side_by_side(synthetic_png: Path, real_png: Path, target: Path) -> None
         ax.imshow(mpimg.imread(png))
         ax.set_title(label, fontsize=9)
         ax.axis("off")
-    save_figure(fig, target, synthetic=True, dpi=110)
+    save_figure(fig, target, context=SYNTHETIC, dpi=110)
 
 
 def draw_histogram(per_readout: list[np.ndarray], target: Path) -> None:
@@ -146,7 +147,7 @@ def draw_histogram(per_readout: list[np.ndarray], target: Path) -> None:
     ax.set_xlabel("6-tick ADC sum, plane 2 (pixel intensity before cutoff)")
     ax.set_ylabel("sums per readout, per bin of 2")
     ax.legend(fontsize=7)
-    save_figure(fig, target, synthetic=True)
+    save_figure(fig, target, context=SYNTHETIC)
 
 
 def draw_multiplicity(mult: list[np.ndarray], n: int, target: Path) -> None:
@@ -157,7 +158,7 @@ def draw_multiplicity(mult: list[np.ndarray], n: int, target: Path) -> None:
         ax.set_title(f"hit multiplicity in plane {p} ({n} synthetic readouts)")
         ax.set_xlabel("wire")
         ax.set_ylabel("number of hits")
-    save_figure(fig, target, synthetic=True)
+    save_figure(fig, target, context=SYNTHETIC)
 
 
 def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) -> dict[str, Any]:

@@ -23,17 +23,19 @@ from nuwire.evaluation.evaluate import (
     METRICS_KEYS,
     PREDICTION_COLUMNS,
     EvaluateSettings,
+    PointSets,
     evaluate,
 )
-from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves, wilson_interval
+from nuwire.evaluation.evaluate_plots import efficiency_purity, plot_efficiency, plot_training_curves
 from nuwire.evaluation.interpret import occlusion_settings, pick_occlusion_events
 from nuwire.evaluation.metrics import metrics_report
 from nuwire.evaluation.occlusion import charged_positions, occlusion_grid, occlusion_map, patch_starts, spread_to_pixels
+from nuwire.figures import SYNTHETIC_LABEL, FigureContext
 from nuwire.images.image_set import SparseImageSet
 from nuwire.images.render import IMAGE_SCHEMA
 from nuwire.images.views import ViewSpec
 from nuwire.models import build_model
-from nuwire.report.figstyle import SYNTHETIC_LABEL
+from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.bootstrap import DEFAULT_SEED, bootstrap_report, canonical_order
 from nuwire.stats.metrics import f1_optimal_threshold
 
@@ -42,6 +44,7 @@ torch.set_num_threads(1)
 SHAPE = (32, 40)  # (height, width) of every plane image
 BLOB = (slice(8, 14), slice(10, 18))  # where signal events carry a bright shower-like blob
 CATEGORIES = np.array(["nue_cc", "numu_cc", "nc"])
+SYNTHETIC = FigureContext(synthetic=True)
 
 
 # ---------------------------------------------------------------- fixtures: image Parquet and sets
@@ -119,8 +122,8 @@ class SaveSpy:
     def __init__(self, real):
         self.real, self.texts = real, {}
 
-    def __call__(self, fig, path, synthetic, **kw):
-        self.real(fig, path, synthetic=synthetic, **kw)
+    def __call__(self, fig, path, **kw):
+        self.real(fig, path, **kw)
         self.texts[Path(path).name] = [t.get_text() for t in fig.texts]
 
 
@@ -128,10 +131,9 @@ def run_evaluate(model, val, test, out: Path, synthetic=True, device="cpu", prov
     """evaluate() with its outputs under `out` and `settings` as EvaluateSettings keywords."""
     return evaluate(
         model,
-        val,
-        test,
-        evaluate_outputs(out),
-        synthetic=synthetic,
+        PointSets(val, test),
+        outputs=evaluate_outputs(out),
+        context=FigureContext(synthetic=synthetic),
         device=device,
         settings=EvaluateSettings(**settings),
         provenance=provenance,
@@ -293,16 +295,16 @@ def test_cuda_scores_match_cpu(single_view, tmp_path):
 def test_occlusion_events_are_a_spread_of_right_and_wrong_calls():
     labels = np.array([0, 1, 1, 0, 1, 0, 0])
     score = np.array([0.99, 0.2, 0.7, 0.5, 0.8, 0.1, 0.3])
-    picked = pick_occlusion_events(labels, score, 0.45, 4)
+    picked = pick_occlusion_events(labels, score, threshold=0.45, n=4)
     assert picked == [(4, "confident signal"), (5, "confident background"), (1, "missed signal"), (0, "false positive")]
     # Then the second of each kind that has one; kinds without events are skipped.
-    assert pick_occlusion_events(labels, score, 0.45, 7)[4:] == [
+    assert pick_occlusion_events(labels, score, threshold=0.45, n=7)[4:] == [
         (2, "confident signal"),
         (6, "confident background"),
         (3, "false positive"),
     ]
-    assert pick_occlusion_events(labels, score, 0.45, 0) == []
-    assert [k for _, k in pick_occlusion_events(np.array([1, 0]), np.array([0.9, 0.1]), 0.5, 4)] == [
+    assert pick_occlusion_events(labels, score, threshold=0.45, n=0) == []
+    assert [k for _, k in pick_occlusion_events(np.array([1, 0]), np.array([0.9, 0.1]), threshold=0.5, n=4)] == [
         "confident signal",
         "confident background",
     ]
@@ -311,12 +313,15 @@ def test_occlusion_events_are_a_spread_of_right_and_wrong_calls():
 def test_occlusion_settings_bound_the_charged_positions():
     sparse = np.zeros((800, 864))
     sparse[300:340, 100:700] = 1.0  # a long track: 40 rows of charge
-    assert occlusion_settings(sparse, 8, None, 400) != (8, 8)
-    patch, stride = occlusion_settings(sparse, 8, None, 400)
+    assert occlusion_settings(sparse, patch=8, stride=None, max_positions=400) != (8, 8)
+    patch, stride = occlusion_settings(sparse, patch=8, stride=None, max_positions=400)
     assert charged_positions(sparse, patch, stride)[2].sum() <= 400 and patch >= stride
     small = np.zeros((800, 864))
     small[300:316, 100:180] = 1.0
-    assert occlusion_settings(small, 8, None, 400) == (8, 8)  # 2 × 10 charged positions: as asked
+    assert occlusion_settings(small, patch=8, stride=None, max_positions=400) == (
+        8,
+        8,
+    )  # 2 × 10 charged positions: as asked
 
 
 # ---------------------------------------------------------------- occlusion maps
@@ -347,7 +352,7 @@ def test_occlusion_concentrates_on_the_region_the_model_reads():
     rows, cols, patch, stride = slice(12, 16), slice(30, 34), 4, 2
     model = RegionScore(0, rows, cols)
     views = dense_event(0)
-    drops, r0, c0, base, scored = occlusion_grid(model, views, 0, patch, stride)
+    drops, r0, c0, base, scored = occlusion_grid(model, views, 0, patch=patch, stride=stride)
     assert scored.all()  # a dense image: every patch holds charge
     # A patch changes the score exactly when it overlaps the region, and then lowers it.
     hit_rows = (r0 < rows.stop) & (r0 + patch > rows.start)
@@ -366,7 +371,7 @@ def test_occlusion_concentrates_on_the_region_the_model_reads():
     region[rows, cols] = True
     assert drops[i, j] == pytest.approx(0.1 * image[hidden & region].sum(), rel=1e-4)
 
-    heat = occlusion_map(model, views, 0, patch, stride)
+    heat = occlusion_map(model, views, 0, patch=patch, stride=stride)
     assert heat.shape == (40, 48)
     near = np.zeros(heat.shape, dtype=bool)
     near[rows.start - patch + 1 : rows.stop + patch - 1, cols.start - patch + 1 : cols.stop + patch - 1] = True
@@ -392,7 +397,7 @@ def test_occlusion_scores_only_patches_that_hold_charge():
     image[0, 0, 12:16, 30:34] = 0.5  # the region the model reads
     image[0, 0, 30, 5] = 0.7  # one hit elsewhere
     model = Counting(RegionScore(0, slice(12, 16), slice(30, 34)))
-    drops, rows, cols, _, scored = occlusion_grid(model, [image], 0, 4, 4)
+    drops, rows, cols, _, scored = occlusion_grid(model, [image], 0, patch=4, stride=4)
     _, _, expected = charged_positions(image[0, 0].numpy(), 4, 4)
     np.testing.assert_array_equal(scored, expected)
     # The region straddles two patch columns (28 and 32), the hit is in a third patch.
@@ -403,8 +408,8 @@ def test_occlusion_scores_only_patches_that_hold_charge():
 def test_occlusion_of_an_unread_view_is_flat():
     model = RegionScore(1, slice(5, 9), slice(5, 9))
     views = dense_event(1, n_views=2)
-    assert np.abs(occlusion_map(model, views, 0, 4, 4)).max() == 0.0
-    read = occlusion_map(model, views, 1, 4, 4)
+    assert np.abs(occlusion_map(model, views, 0, patch=4, stride=4)).max() == 0.0
+    read = occlusion_map(model, views, 1, patch=4, stride=4)
     assert read[5:9, 5:9].min() > 0 and read[20:, 20:].max() == 0.0
 
 
@@ -412,12 +417,12 @@ def test_occlusion_batching_and_model_mode():
     views = dense_event(2)
     model = RegionScore(0, slice(3, 10), slice(20, 26), batchnorm=True)
     model.train()
-    small = occlusion_map(model, views, 0, 5, 3, max_batch=3)
-    large = occlusion_map(model, views, 0, 5, 3, max_batch=10_000)
+    small = occlusion_map(model, views, 0, patch=5, stride=3, max_batch=3)
+    large = occlusion_map(model, views, 0, patch=5, stride=3, max_batch=10_000)
     np.testing.assert_allclose(small, large, atol=1e-6)
     assert model.training  # restored
     model.eval()
-    np.testing.assert_allclose(occlusion_map(model, views, 0, 5, 3), large, atol=1e-6)
+    np.testing.assert_allclose(occlusion_map(model, views, 0, patch=5, stride=3), large, atol=1e-6)
 
 
 def test_spread_to_pixels_matches_a_plain_loop():
@@ -431,7 +436,7 @@ def test_spread_to_pixels_matches_a_plain_loop():
             total[r : r + patch, c : c + patch] += drops[i, j]
             count[r : r + patch, c : c + patch] += 1
     assert count.min() >= 1  # the edge-flush positions cover every pixel
-    np.testing.assert_allclose(spread_to_pixels(drops, rows, cols, patch, shape), total / count)
+    np.testing.assert_allclose(spread_to_pixels(drops, rows, cols, patch=patch, shape=shape), total / count)
     assert patch_starts(11, 4, 3).tolist() == [0, 3, 6, 7]
     assert patch_starts(3, 8, 2).tolist() == [0]  # a patch larger than the image covers all of it
 
@@ -443,7 +448,7 @@ def test_efficiency_purity_counts():
     y = np.array([1, 1, 0, 1, 0, 0, 1])
     s = np.array([0.9, 0.2, 0.8, 0.6, 0.1, 0.5, 0.5])
     e = np.array([0.5, 0.5, 0.5, 1.5, 1.5, 1.5, 2.0])
-    table = efficiency_purity(y, s, e, 0.5, np.array([0.0, 1.0, 2.0]))
+    table = efficiency_purity(y, s, e, threshold=0.5, edges=np.array([0.0, 1.0, 2.0]))
     assert table["n_signal"].tolist() == [2, 2]
     assert table["n_signal_selected"].tolist() == [1, 2]  # 0.5 >= 0.5 selects; 2.0 is in the last bin
     assert table["n_selected"].tolist() == [2, 3]
@@ -462,7 +467,9 @@ def test_wilson_bounds_contain_p_at_zero_and_one_for_every_n(tmp_path):
         p, lo, hi = wilson_interval(k, n)
         assert (lo <= p).all() and (p <= hi).all() and (lo >= 0).all() and (hi <= 1).all()
     y = np.ones(40, dtype=int)  # every signal event selected in every bin: efficiency exactly 1
-    plot_efficiency(y, np.ones(40), np.linspace(0.1, 3.0, 40), 0.5, tmp_path / "eff.png", synthetic=True)
+    plot_efficiency(
+        y, np.ones(40), np.linspace(0.1, 3.0, 40), threshold=0.5, path=tmp_path / "eff.png", context=SYNTHETIC
+    )
     assert (tmp_path / "eff.png").stat().st_size > 0
 
 
@@ -475,6 +482,6 @@ def test_training_curves_figure(tmp_path, monkeypatch):
         "val_auc": [0.5, float("nan"), 0.66], "lr": [1e-3, 5e-4, 2.5e-4], "seconds": [1.0, 1.0, 1.0],
     })  # fmt: skip
     history.to_csv(tmp_path / "history.csv", index=False)
-    plot_training_curves(tmp_path / "history.csv", tmp_path / "training_curves.png", synthetic=True, best_epoch=3)
+    plot_training_curves(tmp_path / "history.csv", tmp_path / "training_curves.png", context=SYNTHETIC, best_epoch=3)
     assert (tmp_path / "training_curves.png").stat().st_size > 0
     assert SYNTHETIC_LABEL in spy.texts["training_curves.png"]

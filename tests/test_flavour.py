@@ -10,17 +10,19 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.metrics import confusion_matrix as sk_confusion
-from sklearn.metrics import roc_auc_score
 
 from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError, NuwireError
-from nuwire.evaluation.multiclass import multiclass_report, plot_multiclass
+from nuwire.evaluation.multiclass import _cell, multiclass_report, overall_words, plot_multiclass
 from nuwire.events.sweep import SweepPoint, expand_sweep
 from nuwire.events.targets import NUE_CLASS, binary_labels, class_labels, target_classes
+from nuwire.figures import FigureContext
 from nuwire.learn.train import balanced_class_weights
 from nuwire.models import build_model, output_width, takes_sparse
 from nuwire.stats.multiplicity import bootstrap_p_value, holm_adjusted, normal_p_value
+from nuwire.stats.numfmt import format_value
 from test_models import CROP, shapes_for, sparse_inputs, sparse_views
 
 SMALL_HPARAMS = {"resnet": {"width": 8}, "mvresnet": {"width": 8}, "sparse_resnet": {"width": 8},
@@ -113,7 +115,7 @@ def random_flavour_set(n: int = 300, seed: int = 5) -> tuple[np.ndarray, np.ndar
 def test_multiclass_metrics_equal_scikit_learn(tmp_path) -> None:
     classes, probs, energy = random_flavour_set()
     names = ("numu_cc", "nue_cc", "nc")
-    report = multiclass_report(classes, probs, energy, names, resamples=200, seed=1)
+    report = multiclass_report(classes, probs, energy, names=names, resamples=200, seed=1)
     predicted = probs.argmax(axis=1)
     expected = sk_confusion(classes, predicted, labels=[0, 1, 2])
     assert report["confusion"] == expected.tolist()
@@ -123,7 +125,19 @@ def test_multiclass_metrics_equal_scikit_learn(tmp_path) -> None:
     assert np.allclose(report["purity"]["value"], np.diag(sk_confusion(classes, predicted, normalize="pred")))
     per_class = roc_auc_score(classes, probs, multi_class="ovr", average=None)
     assert np.allclose([a["value"] for a in report["roc_auc_ovr"]], per_class)
-    assert report["roc_auc_ovr_macro"] == pytest.approx(roc_auc_score(classes, probs, multi_class="ovr"))
+    macro = report["roc_auc_ovr_macro"]  # with its bootstrap interval and the events it was measured on
+    assert macro["value"] == pytest.approx(roc_auc_score(classes, probs, multi_class="ovr"))
+    assert macro["ci95"][0] <= macro["ci68"][0] <= macro["value"] <= macro["ci68"][1] <= macro["ci95"][1]
+    assert 0 < macro["error"] < 0.1 and macro["n_events"] == classes.size
+    accuracy = report["accuracy"]  # a binomial (Wilson) interval
+    assert accuracy["value"] == pytest.approx(accuracy_score(classes, predicted))
+    assert accuracy["ci68"][0] < accuracy["value"] < accuracy["ci68"][1] and accuracy["n_events"] == classes.size
+    words = overall_words(report)  # the digits each number's error allows, never fixed
+    assert f"({accuracy['n_correct']} of {classes.size})" in words and " ± " in words
+    assert _cell(report, 0, 0).split("\n")[0] == format_value(
+        norm[0, 0],
+        (report["confusion_normalized"]["ci68_hi"][0][0] - report["confusion_normalized"]["ci68_lo"][0][0]) / 2,
+    )
     for a in report["roc_auc_ovr"]:  # a bootstrap interval around each
         assert a["ci95"][0] <= a["ci68"][0] <= a["value"] <= a["ci68"][1] <= a["ci95"][1] and a["error"] > 0
     lo, hi = np.array(report["confusion_normalized"]["ci68_lo"]), np.array(report["confusion_normalized"]["ci68_hi"])
@@ -134,8 +148,8 @@ def test_multiclass_metrics_equal_scikit_learn(tmp_path) -> None:
         mine = rows[rows["class"] == name]
         assert mine["n"].sum() == (classes == c).sum()
         assert mine["selected"].sum() == expected[c, c]
-    plot_multiclass(report, tmp_path / "m.png", synthetic=True)
-    plot_multiclass(None, tmp_path / "b.png", synthetic=False, note="two classes")
+    plot_multiclass(report, tmp_path / "m.png", context=FigureContext(synthetic=True))
+    plot_multiclass(None, tmp_path / "b.png", context=FigureContext(synthetic=False), note="two classes")
     assert (tmp_path / "m.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
 
 

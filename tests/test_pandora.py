@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nuwire.evaluation.pandora import NO_BASELINE, baseline_report, baseline_words, efficiency_at_purity, pandora_calls
+from nuwire.evaluation.pandora import NO_BASELINE, baseline_report, efficiency_at_purity, pandora_calls
+from nuwire.figures import FigureContext
 from nuwire.stats.bootstrap import stratified_counts
 
 # Six events (run 1, subrun 1, events 1..6). Their Pandora slices (event, slice_pdg, nu_score):
@@ -49,7 +50,7 @@ def test_efficiency_and_purity_by_hand(tmp_path: Path) -> None:
     # Selected: events 1, 3, 5; signal: 1, 2, 4. Efficiency 1/3 (event 1 of 1, 2, 4), purity 1/3 (1 of 1, 3, 5).
     score = np.array([0.9, 0.8, 0.1, 0.7, 0.2, 0.3])  # a network that ranks every signal above the background
     counts = stratified_counts(LABELS, 200, 3)
-    report = baseline_report(test, score, calls, counts, synthetic=False)
+    report = baseline_report(test, score, calls, counts=counts, context=FigureContext(synthetic=False))
     assert report["available"] and report["label"] == "Pandora (pandoraPrimary_table)"
     assert report["efficiency"]["value"] == pytest.approx(1 / 3)
     assert report["purity"]["value"] == pytest.approx(1 / 3)
@@ -68,7 +69,7 @@ def test_efficiency_at_purity_by_hand() -> None:
     score = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
     # Thresholds from the top: (eff, purity) = (1/3, 1), (1/3, 1/2), (2/3, 2/3), (2/3, 1/2), (1, 3/5).
     w = np.ones((3, 5))
-    eff, thr = efficiency_at_purity(y, score, np.array([0.6, 0.65, 1.01]), w)
+    eff, thr = efficiency_at_purity(y, score, purity=np.array([0.6, 0.65, 1.01]), weights=w)
     assert eff[0] == pytest.approx(1.0) and thr[0] == pytest.approx(0.5)
     assert eff[1] == pytest.approx(2 / 3) and thr[1] == pytest.approx(0.7)
     assert np.isnan(eff[2])  # no threshold is purer than 1
@@ -78,10 +79,22 @@ def test_a_file_without_the_table_gives_no_baseline(tmp_path: Path) -> None:
     calls = pandora_calls(write_file(tmp_path / "g.h5", with_table=False), "g")
     assert not calls["pandora_table"].any() and not calls["pandora_nue"].any()
     test = calls[["sample", "run", "subrun", "event"]].assign(label=LABELS)
-    report = baseline_report(test, np.linspace(0, 1, 6), calls, stratified_counts(LABELS, 10, 1), synthetic=True)
+    report = baseline_report(
+        test,
+        np.linspace(0, 1, 6),
+        calls,
+        counts=stratified_counts(LABELS, 10, 1),
+        context=FigureContext(synthetic=True),
+    )
     assert report["available"] is False and report["status"] == NO_BASELINE
     assert "pandoraPrimary_table" in report["reason"] and "6 of 6 test events" in report["reason"]
     assert report["label"] == "Pandora (the simulator's emulation)"
-    report = baseline_report(test, np.linspace(0, 1, 6), None, stratified_counts(LABELS, 10, 1), synthetic=False)
+    report = baseline_report(
+        test,
+        np.linspace(0, 1, 6),
+        None,
+        counts=stratified_counts(LABELS, 10, 1),
+        context=FigureContext(synthetic=False),
+    )
     assert report["status"] == NO_BASELINE
-    assert baseline_words(report).startswith("no baseline: no input file")
+    assert report["reason"].startswith("no input file")

@@ -66,7 +66,8 @@ def test_sparse_sigterm_then_resume_equals_uninterrupted(
 def test_sparse_resnet_evaluates_and_skips_occlusion_with_the_reason(
     data_dir: Path, reference: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    from nuwire.evaluation.evaluate import SPARSE_SKIPPED, evaluate
+    from nuwire.evaluation.evaluate import SPARSE_SKIPPED, PointSets, evaluate
+    from nuwire.figures import FigureContext
     from nuwire.models import build_model
     from test_train import load_sets
 
@@ -74,7 +75,9 @@ def test_sparse_resnet_evaluates_and_skips_occlusion_with_the_reason(
     val_set.events = val_set.events.assign(category=np.where(val_set.labels == 1, "nue_cc", "numu_cc"), nu_energy=1.0)
     model = build_model("sparse_resnet", val_set.input_shapes, width=8)
     model.load_state_dict(torch.load(reference[0] / "best.pt", weights_only=True))
-    metrics = evaluate(model, val_set, val_set, evaluate_outputs(tmp_path), synthetic=True)
+    metrics = evaluate(
+        model, PointSets(val_set, val_set), outputs=evaluate_outputs(tmp_path), context=FigureContext(synthetic=True)
+    )
     assert (
         metrics["occlusion"]["skipped"].startswith(SPARSE_SKIPPED.split("{")[0])
         and metrics["occlusion"]["events"] == []

@@ -14,9 +14,10 @@ import pytest
 
 from nuwire.evaluation.metrics import metrics_report
 from nuwire.events.sweep import SweepPoint, expand_sweep, train_seed_settings
+from nuwire.figures import FigureContext
 from nuwire.io.atomic import write_json
-from nuwire.report.comparisons import answers, compare_all, load_results, metric_rows
-from nuwire.report.summary import auc_by_point, display_table, forest_plot, run_summary
+from nuwire.report.comparisons import answers, compare_all, holm_note, load_results, metric_rows
+from nuwire.report.summary import SummaryInputs, auc_by_point, display_table, forest_plot, run_summary
 from nuwire.stats.bootstrap import bootstrap_report, canonical_order
 from nuwire.stats.sample_control import sample_identity_control
 
@@ -139,9 +140,8 @@ def test_run_summary_writes_every_output(sweep, tmp_path):
         "provenance": "html",
     }
     outputs = {k: str(tmp_path / f"{k}.{suffix.get(k, 'png')}") for k in names}
-    run_summary(
-        files, _predictions(files), [str(bench)], ["dataset"], points, outputs, True, {"a": 1}, tmp_path / "inputs.json"
-    )
+    inputs = SummaryInputs(files, _predictions(files), [str(bench)], ["dataset"], points, tmp_path / "inputs.json")
+    run_summary(inputs, outputs, config={"a": 1}, context=FigureContext(synthetic=True))
     page = Path(outputs["html"]).read_text()
     assert (
         page.index("This run (test set)") < page.index("For reference only: thesis")
@@ -157,6 +157,19 @@ def test_run_summary_writes_every_output(sweep, tmp_path):
         assert Path(outputs[k]).stat().st_size > 0
 
 
+def test_the_note_and_the_answers_count_the_same_pairs():
+    """A pair whose ΔAUC exists but has no p-value is outside Holm's family: neither the note beside
+    the table nor the answers count it (the answers used to count every pair with a ΔAUC)."""
+    table = pd.DataFrame({
+        "a": ["x", "x", "y"], "b": ["y", "z", "z"], "a_point": ["x", "x", "y"], "b_point": ["y", "z", "z"],
+        "delta_auc": [0.01, 0.02, 0.03], "error": [0.02, 0.02, 0.02], "ci95_lo": [-0.03, -0.02, None],
+        "ci95_hi": [0.05, 0.06, None], "significant": [False, False, False], "paired": [True, True, True],
+        "p_value": [0.6, 0.3, None], "p_holm": [0.6, 0.6, None], "significant_holm": [False, False, False],
+    })  # fmt: skip
+    assert "over the 2 pairs compared" in holm_note(table)
+    assert any(line.startswith("No pair of the 2 compared") for line in answers([], table))
+
+
 def test_auc_figure_with_more_than_five_cuts_and_one_scale(tmp_path):
     """The figure used to zip the cuts with five markers and fail on a sixth (KeyError)."""
     frame = events(120, 3)
@@ -166,8 +179,8 @@ def test_auc_figure_with_more_than_five_cuts_and_one_scale(tmp_path):
         files.append(write_point(tmp_path, point, frame, 0.1 * i, seed=i))
         points.append(point.as_dict())
     results = load_results(files, _predictions(files), points)
-    auc_by_point(results, tmp_path / "auc.png", synthetic=True)
-    forest_plot(results, tmp_path / "forest.png", synthetic=True)
+    auc_by_point(results, tmp_path / "auc.png", context=FigureContext(synthetic=True))
+    forest_plot(results, tmp_path / "forest.png", context=FigureContext(synthetic=True))
     assert (tmp_path / "auc.png").stat().st_size > 0 and (tmp_path / "forest.png").stat().st_size > 0
 
 

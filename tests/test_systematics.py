@@ -3,6 +3,7 @@ re-render of selected events, and the paired deltas against the nominal scores."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
 from nuwire.images.render import RenderParams, render_file
 from nuwire.pipeline.config import SCHEMA_PATH
-from nuwire.systematics.deltas import paired_delta
-from nuwire.systematics.rerender import render_variation_file
+from nuwire.systematics.deltas import nominal_metrics, paired_delta
+from nuwire.systematics.rerender import VariationFiles, render_variation_file
 from nuwire.systematics.variations import DEFAULTS, Variation, dead_wires, variations_from_config
 
 KEY = ("bnb_WithWire_00", 5, 6, 7)
@@ -105,9 +106,13 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
                           "split": ["train", "test", "test"]})  # fmt: skip
     index.to_parquet(tmp_path / "events.parquet")
     up = Variation("up", gain=2.0)
-    qc = render_variation_file(h5, tmp_path / "events.parquet", tmp_path / "up.parquet", tmp_path / "up.qc.json",
-                               "bnb_WithWire_00", params, up)  # fmt: skip
+    files = VariationFiles(h5, tmp_path / "events.parquet", tmp_path / "nominal.qc.json", tmp_path / "up.parquet",
+                           tmp_path / "up.qc.json")  # fmt: skip
+    qc = render_variation_file(files, up, sample="bnb_WithWire_00", params=params)
     assert qc["events_in_file"] == 2 and qc["rendered"] == 2 and qc["reconciled"] and qc["variation"]["gain"] == 2.0
+    # Written once, the variation in it; the input's SHA-256 taken from its nominal render's QC.
+    assert json.loads((tmp_path / "up.qc.json").read_text()) == qc
+    assert qc["input_sha256"] == json.loads((tmp_path / "nominal.qc.json").read_text())["input_sha256"]
     doubled = tmp_path / "doubled.h5"
     write_file(doubled, [event_rows((5, 6, k), [p * np.float32(2) for p in planes[k]]) for k in range(3)])
     render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", "bnb_WithWire_00", params)
@@ -138,7 +143,7 @@ def test_unchanged_scores_give_exactly_zero_deltas():
     labels = rng.integers(0, 2, 200)
     nominal = predictions(np.clip(0.3 * labels + rng.random(200) * 0.7, 0, 1), labels)
     shuffled = nominal.sample(frac=1.0, random_state=1)  # the order of the rows does not matter
-    d = paired_delta(nominal, shuffled, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), shuffled)
     for m in ("auc", "efficiency", "purity"):
         assert d.deltas[m]["delta"] == 0.0 and d.deltas[m]["ci95"] == [0.0, 0.0], m
         assert not d.deltas[m]["significant"]
@@ -151,14 +156,14 @@ def test_a_real_shift_is_measured_and_called_significant():
     score = np.clip(0.25 + 0.5 * labels + rng.normal(0, 0.15, 1000), 0, 1)
     nominal = predictions(score, labels)
     lower = predictions(np.clip(score - 0.1, 0, 1), labels)  # every score 0.1 lower: fewer signal pass
-    d = paired_delta(nominal, lower, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), lower)
     eff_nom = float((score[labels == 1] >= 0.5).mean())
     eff_var = float((np.clip(score - 0.1, 0, 1)[labels == 1] >= 0.5).mean())
     assert d.deltas["efficiency"]["delta"] == pytest.approx(eff_var - eff_nom)
     assert d.deltas["efficiency"]["significant"] and d.deltas["efficiency"]["ci95"][1] < 0
     assert abs(d.deltas["auc"]["delta"]) < 1e-3  # a shift of every score keeps the ranking (up to the clip)
     with pytest.raises(Exception, match="do not hold the nominal test events"):
-        paired_delta(nominal, lower.iloc[:10], 0.5, resamples=1000, seed=3)
+        paired_delta(nominal_metrics(nominal, 0.5, resamples=1000, seed=3), lower.iloc[:10])
 
 
 @pytest.mark.parametrize(
@@ -191,10 +196,11 @@ def test_the_most_and_least_robust_architecture_are_named_only_when_the_interval
     base = np.clip(0.3 + 0.4 * labels + rng.normal(0, 0.2, 600), 0, 1)
     nominal = predictions(base, labels)
     gain = Variation("gain_up", gain=1.1)
+    measured = nominal_metrics(nominal, 0.5, resamples=1000, seed=3)
 
     def row(arch: str, varied: np.ndarray) -> Row:
         point = {"arch": arch, "cut": "full", "point": f"{arch}/plane2/scale0.5/full/whole"}
-        return Row(gain, point, paired_delta(nominal, predictions(varied, labels), 0.5, 1000, 3))
+        return Row(gain, point, paired_delta(measured, predictions(varied, labels)))
 
     steady = row("lenet", base)  # unchanged by the variation
     shaken = row("resnet", np.clip(base + rng.normal(0, 0.3, 600), 0, 1))  # ranking scrambled

@@ -7,6 +7,7 @@ rule systematics_render:
     input:
         h5=input_h5,
         index=f"{RESULTS}/dataset/events.parquet",
+        nominal_qc=f"{RESULTS}/images/{{sample}}.qc.json",  # holds the input's SHA-256
     output:
         images=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.parquet",
         qc=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.qc.json",

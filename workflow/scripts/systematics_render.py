@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from nuwire.images.render import RenderParams  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
-from nuwire.systematics.rerender import render_variation_file  # noqa: E402
+from nuwire.systematics.rerender import VariationFiles, render_variation_file  # noqa: E402
 from nuwire.systematics.variations import Variation  # noqa: E402
 
 
@@ -18,13 +18,16 @@ def main(smk):
         dw=p.downsample["wire"], dt=p.downsample["time"], threshold=p.threshold, saturation=p.saturation
     )
     render_variation_file(
-        smk.input.h5,
-        smk.input.index,
-        smk.output.images,
-        smk.output.qc,
+        VariationFiles(
+            h5=smk.input.h5,
+            index=smk.input.index,
+            nominal_qc=smk.input.nominal_qc,
+            images=smk.output.images,
+            qc=smk.output.qc,
+        ),
+        Variation(**p.variation),
         sample=smk.wildcards.sample,
         params=params,
-        variation=Variation(**p.variation),
         progress=True,
         threads=smk.threads,
     )

@@ -1,7 +1,8 @@
 """Evaluate one trained sweep point: scores, metrics at three thresholds, figures.
 
 `evaluate()` takes a model whose best weights are already loaded (loading stays with the caller,
-which uses `torch.load(weights_only=True)`) and the validation and test `SparseImageSet`s. The
+which uses `torch.load(weights_only=True)`), the validation and test `SparseImageSet`s with their
+target and Pandora's calls (`PointSets`), and the figure context (`nuwire.figures.FigureContext`). The
 validation set serves only to choose the F1-optimal threshold; every reported number except the
 `val` block of metrics.json is computed on the test set.
 
@@ -57,6 +58,7 @@ from nuwire.evaluation.occlusion import occlusion_grid, spread_to_pixels
 from nuwire.evaluation.pandora import baseline_report, check_calls
 from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, TARGET_CLASSES, binary_labels
+from nuwire.figures import FigureContext
 from nuwire.io.atomic import atomic_path, write_json
 from nuwire.io.keys import EVENT_KEY
 from nuwire.io.readers import open_parquet, read_json
@@ -130,14 +132,14 @@ class ImageSet(Protocol):
     def sparse_batch(self, idx: np.ndarray) -> list[Any]: ...
 
 
-def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup) -> list[Any]:
+def model_views(model: nn.Module, dataset: ImageSet, idx: np.ndarray, *, setup: DeviceSetup) -> list[Any]:
     """Events idx as the model reads them (sparse tensors or dense images), on its device."""
     views = dataset.sparse_batch(idx) if takes_sparse(model) else dataset.batch(idx)
     return [setup.place_batch(v) for v in views]
 
 
 @torch.no_grad()
-def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, *, batch_size: int = 64) -> np.ndarray:
     """(n, k) softmax probabilities of the k classes for every event of `dataset`, in its order (float64).
 
     The model must already be on setup.device and in eval mode."""
@@ -145,7 +147,7 @@ def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, bat
     probs: list[Tensor] = []
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
-        views = model_views(model, dataset, idx, setup)
+        views = model_views(model, dataset, idx, setup=setup)
         with setup.autocast():
             logits = model(*views)
         # Kept on the device until the end: a .cpu() per batch would wait for the GPU each time.
@@ -155,9 +157,9 @@ def probability_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, bat
     return torch.cat(probs).cpu().double().numpy()
 
 
-def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, batch_size: int = 64) -> np.ndarray:
+def score_set(model: nn.Module, dataset: ImageSet, setup: DeviceSetup, *, batch_size: int = 64) -> np.ndarray:
     """Softmax probability of class 1 (νe CC, in every target) for every event of `dataset` (float64)."""
-    return probability_set(model, dataset, setup, batch_size)[:, NUE_CLASS]
+    return probability_set(model, dataset, setup, batch_size=batch_size)[:, NUE_CLASS]
 
 
 def _check_scores(score: np.ndarray, split: str) -> None:
@@ -180,7 +182,7 @@ def trained_model(train_meta: Mapping[str, Any], weights: PathLike) -> nn.Module
 
 
 def predictions_frame(
-    dataset: ImageSet, score: np.ndarray, split: str, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
+    dataset: ImageSet, score: np.ndarray, split: str, *, probs: np.ndarray | None = None, target: str = DEFAULT_TARGET
 ) -> pd.DataFrame:
     """One row per event: `label` is CC νe (1) or not (0) and `score` P(CC νe) whatever the target; a
     multi-class target adds its class index (`class`) and each class's probability (`p_{class}`)."""
@@ -202,12 +204,12 @@ def predictions_frame(
 
 @torch.no_grad()
 def feature_set(
-    model: nn.Module, dataset: ImageSet, idx: np.ndarray, setup: DeviceSetup, batch_size: int = 64
+    model: nn.Module, dataset: ImageSet, idx: np.ndarray, *, setup: DeviceSetup, batch_size: int = 64
 ) -> np.ndarray:
     """(len(idx), D) penultimate-layer features (`nuwire.models.penultimate`) of events idx."""
     out = []
     for start in range(0, idx.size, batch_size):
-        views = model_views(model, dataset, idx[start : start + batch_size], setup)
+        views = model_views(model, dataset, idx[start : start + batch_size], setup=setup)
         with setup.autocast():
             out.append(penultimate(model, *views).float().cpu())
     return torch.cat(out).double().numpy() if out else np.empty((0, 0))
@@ -224,12 +226,15 @@ def _occlusion_panels(
     model: nn.Module,
     test_set: ImageSet,
     setup: DeviceSetup,
+    *,
     score: np.ndarray,
     threshold: float,
     settings: EvaluateSettings,
 ) -> tuple[list[OcclusionPanel], dict[str, Any]]:
     max_positions = settings.occlusion_max_positions
-    chosen = pick_occlusion_events(binary_labels(test_set.labels), score, threshold, settings.occlusion_events)
+    chosen = pick_occlusion_events(
+        binary_labels(test_set.labels), score, threshold=threshold, n=settings.occlusion_events
+    )
     events = test_set.events.reset_index(drop=True)
     planes = getattr(getattr(test_set, "view", None), "planes", None)  # SparseImageSet.view: ViewSpec
     panels: list[OcclusionPanel] = []
@@ -241,10 +246,12 @@ def _occlusion_panels(
         view_index = len(views) - 1
         plane = int(planes[view_index]) if planes is not None else None
         image = views[view_index][0, 0].float().cpu().numpy()
-        p, s = occlusion_settings(image, settings.occlusion_patch, settings.occlusion_stride, max_positions)
+        p, s = occlusion_settings(
+            image, patch=settings.occlusion_patch, stride=settings.occlusion_stride, max_positions=max_positions
+        )
         with setup.autocast():
-            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, p, s, progress=True)
-        drop = spread_to_pixels(drops, rows, cols, p, image.shape)
+            drops, rows, cols, _, scored = occlusion_grid(model, views, view_index, patch=p, stride=s, progress=True)
+        drop = spread_to_pixels(drops, rows, cols, patch=p, shape=image.shape)
         key, keys = _event_label(events, i)
         panels.append(OcclusionPanel(
             image=image, drop=drop, category=str(events.iloc[int(i)]["category"]), score=float(score[i]),
@@ -258,7 +265,7 @@ def _occlusion_panels(
 
 
 def _feature_maps(
-    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, index: int, out: Path, synthetic: bool
+    model: nn.Module, test_set: ImageSet, setup: DeviceSetup, *, index: int, out: Path, context: FigureContext
 ) -> dict[str, Any]:
     views = [setup.place_batch(v) for v in test_set.batch(np.array([index]))]
     view_index = len(views) - 1
@@ -267,12 +274,11 @@ def _feature_maps(
     key, keys = _event_label(test_set.events.reset_index(drop=True), index)
     image = views[view_index][0, 0].float().cpu().numpy()
     if not maps:  # a model without a convolution on the image (none of the registry's)
-        plot_feature_maps(
-            image, np.zeros((0, 1, 1)), f"{key}: the model has no convolution on the image", out, synthetic
-        )
+        label = f"{key}: the model has no convolution on the image"
+        plot_feature_maps(image, np.zeros((0, 1, 1)), label, path=out, context=context)
         return keys | {"channels": 0}
     chosen = maps[min(view_index, len(maps) - 1)][0].float().cpu().numpy()
-    plot_feature_maps(image, chosen, key, out, synthetic)
+    plot_feature_maps(image, chosen, key, path=out, context=context)
     return keys | {"channels": int(chosen.shape[0])}
 
 
@@ -291,8 +297,8 @@ class EvaluateInputs:
 
 @dataclass(frozen=True)
 class EvaluateOutputs:
-    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`; the rule's
-    `curves` figure is the job's, `run_evaluate_job`)."""
+    """The files evaluate() writes, as the evaluate rule names them (`snakemake.output`); `curves`,
+    the training curves, is drawn by the job (`run_evaluate_job`), not by evaluate()."""
 
     metrics: PathLike
     predictions: PathLike
@@ -306,6 +312,7 @@ class EvaluateOutputs:
     feature_maps: PathLike
     embedding: PathLike
     multiclass: PathLike | None = None  # the flavour figure (a page saying "two classes" for nue_cc)
+    curves: PathLike | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +347,7 @@ class _Scores:
     predictions: pd.DataFrame
     test_frame: pd.DataFrame
     warnings: list[str]
+    counts: np.ndarray  # the (resamples, n) bootstrap counts of the test events in canonical order
     multiclass: dict[str, Any] | None = None
 
     @property
@@ -347,23 +355,32 @@ class _Scores:
         return float(self.report["threshold_choice"]["threshold"])
 
 
+@dataclass(frozen=True)
+class PointSets:
+    """The events evaluate() scores: a point's validation and test sets, the target their labels
+    are class indices of, and Pandora's calls for the baseline (None: no baseline)."""
+
+    val: ImageSet
+    test: ImageSet
+    target: str = DEFAULT_TARGET
+    pandora_calls: pd.DataFrame | None = None
+
+
 def evaluate(
     model: nn.Module,
-    val_set: ImageSet,
-    test_set: ImageSet,
+    sets: PointSets,
+    *,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    context: FigureContext,
     device: torch.device | str = "cpu",
     settings: EvaluateSettings | None = None,
     provenance: dict[str, Any] | None = None,
-    target: str = DEFAULT_TARGET,
-    pandora_calls: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Score both sets, write the predictions, metrics and figures to `outputs`; return the metrics.
 
-    `target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
+    `sets.target` (`nuwire.events.targets`): the sets' labels are its class indices; every binary number
     is CC νe (class 1) against the rest on P(CC νe), and a multi-class target adds `multiclass`.
-    `pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
+    `sets.pandora_calls` (`nuwire.evaluation.pandora.read_calls`) adds the Pandora baseline (`pandora`) and
     its point on the ROC figure; None leaves both out.
 
     In stages: scores and metrics with their bootstrap (`_score`), the performance figures
@@ -384,24 +401,30 @@ def evaluate(
     model = setup.place_model(model)
     model.eval()
 
-    scores = _score(model, val_set, test_set, setup, settings, target)
+    test_set = sets.test
+    scores = _score(model, sets, setup, settings=settings)
     baseline = None
-    if pandora_calls is not None:
+    if sets.pandora_calls is not None:
         order = canonical_order(scores.test_frame)
-        counts = stratified_counts(scores.test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
         frame = scores.test_frame.iloc[order].reset_index(drop=True)
-        baseline = baseline_report(frame, scores.test_score[order], pandora_calls, counts, synthetic)
+        baseline = baseline_report(
+            frame, scores.test_score[order], sets.pandora_calls, counts=scores.counts, context=context
+        )
     with atomic_path(outputs.predictions) as tmp:
         scores.predictions.to_parquet(tmp, index=False)
-    reliability, control = _performance_figures(scores, test_set, outputs, synthetic, settings, baseline)
-    interpretation = _interpretation_figures(model, test_set, setup, scores, outputs, synthetic, settings)
+    reliability, control = _performance_figures(
+        scores, test_set, outputs, context=context, settings=settings, baseline=baseline
+    )
+    interpretation = _interpretation_figures(
+        model, test_set, setup, scores=scores, outputs=outputs, context=context, settings=settings
+    )
     payload: dict[str, Any] = {
         **scores.report,
         "n_events": {"val": int(len(scores.val_y)), "test": int(len(scores.test_y))},
         "calibration": {"bins": json.loads(reliability.to_json(orient="records"))},
         "sample_control": control,
         **interpretation,
-        "synthetic": bool(synthetic),
+        "synthetic": bool(context.synthetic),
         "warnings": scores.warnings,
     }
     if scores.multiclass is not None:  # a nue_cc point's metrics.json stays as it was
@@ -410,23 +433,17 @@ def evaluate(
         payload["pandora"] = baseline
     if outputs.multiclass is not None:
         note = "nue_cc target: two classes (CC νe against the rest); the 3×3 evaluation is drawn for flavour points"
-        plot_multiclass(scores.multiclass, Path(outputs.multiclass), synthetic, note=note)
+        plot_multiclass(scores.multiclass, Path(outputs.multiclass), context=context, note=note)
     payload.update(provenance)
     write_json(outputs.metrics, payload)
     return payload
 
 
-def _score(
-    model: nn.Module,
-    val_set: ImageSet,
-    test_set: ImageSet,
-    setup: DeviceSetup,
-    settings: EvaluateSettings,
-    target: str = DEFAULT_TARGET,
-) -> _Scores:
+def _score(model: nn.Module, sets: PointSets, setup: DeviceSetup, *, settings: EvaluateSettings) -> _Scores:
     """Scores of both sets, the metrics at three thresholds and the test-event bootstrap."""
-    val_probs = probability_set(model, val_set, setup, settings.batch_size)
-    test_probs = probability_set(model, test_set, setup, settings.batch_size)
+    val_set, test_set, target = sets.val, sets.test, sets.target
+    val_probs = probability_set(model, val_set, setup, batch_size=settings.batch_size)
+    test_probs = probability_set(model, test_set, setup, batch_size=settings.batch_size)
     val_score, test_score = val_probs[:, NUE_CLASS], test_probs[:, NUE_CLASS]
     _check_scores(val_score, "validation")
     _check_scores(test_score, "test")
@@ -439,19 +456,17 @@ def _score(
         LOG.warning("%s", warning)
     predictions = pd.concat(
         [
-            predictions_frame(val_set, val_score, "val", val_probs, target),
-            predictions_frame(test_set, test_score, "test", test_probs, target),
+            predictions_frame(val_set, val_score, "val", probs=val_probs, target=target),
+            predictions_frame(test_set, test_score, "test", probs=test_probs, target=target),
         ],
         ignore_index=True,
     )
     test_frame = predictions[predictions["split"] == "test"].reset_index(drop=True)
     order = canonical_order(test_frame)  # the resamples the summary's paired comparisons redraw
+    # Drawn once: the metrics' intervals and the Pandora baseline's paired ones share them.
+    counts = stratified_counts(test_y[order], settings.bootstrap_resamples, settings.bootstrap_seed)
     report["test"]["uncertainty"] = bootstrap_report(
-        test_y[order],
-        test_score[order],
-        report["test"],
-        resamples=settings.bootstrap_resamples,
-        seed=settings.bootstrap_seed,
+        test_y[order], test_score[order], report["test"], seed=settings.bootstrap_seed, counts=counts
     )
     chosen = report["threshold_choice"]["threshold"]
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
@@ -465,16 +480,17 @@ def _score(
     if target != DEFAULT_TARGET:
         classes = np.asarray(test_set.labels, dtype=np.int64)
         energy = test_set.events["nu_energy"].to_numpy(np.float64)
-        multiclass = multiclass_report(classes[order], test_probs[order], energy[order], TARGET_CLASSES[target],
-                                       settings.bootstrap_resamples, settings.bootstrap_seed)  # fmt: skip
-    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, multiclass)
+        multiclass = multiclass_report(classes[order], test_probs[order], energy[order], names=TARGET_CLASSES[target],
+                                       resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed)  # fmt: skip
+    return _Scores(val_y, test_y, test_score, report, predictions, test_frame, warnings, counts, multiclass)
 
 
 def _performance_figures(
     scores: _Scores,
     test_set: ImageSet,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    *,
+    context: FigureContext,
     settings: EvaluateSettings,
     baseline: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -483,31 +499,36 @@ def _performance_figures(
     test_at_chosen = report["test"]["thresholds"]["f1_opt_val"]
     test_events = test_set.events.reset_index(drop=True)
     thresholds = {name: m["threshold"] for name, m in report["test"]["thresholds"].items()}
-    plot_roc(test_y, test_score, report["test"], Path(outputs.roc), synthetic, baseline=baseline)
+    plot_roc(test_y, test_score, report["test"], path=Path(outputs.roc), context=context, baseline=baseline)
     plot_score_distributions(
-        test_score, test_events["category"].to_numpy(), Path(outputs.scores), synthetic, thresholds=thresholds
+        test_score,
+        test_events["category"].to_numpy(),
+        Path(outputs.scores),
+        context=context,
+        thresholds=thresholds,
     )
     plot_efficiency(
         test_y,
         test_score,
         test_events["nu_energy"].to_numpy(),
-        chosen,
-        Path(outputs.efficiency),
-        synthetic,
+        threshold=chosen,
+        path=Path(outputs.efficiency),
+        context=context,
         title=f"Efficiency and purity at the val-chosen threshold {chosen:.3f} (test set)",
     )
     plot_confusion(
         test_at_chosen,
         Path(outputs.confusion),
-        synthetic,
+        context=context,
         title=f"Confusion matrix at the val-chosen threshold, score ≥ {chosen:.3f} (test set)",
     )
     reliability = reliability_table(test_y, test_score)
-    plot_reliability(reliability, report["test"]["uncertainty"]["brier"], Path(outputs.reliability), synthetic)
+    brier = report["test"]["uncertainty"]["brier"]
+    plot_reliability(reliability, brier, Path(outputs.reliability), context=context)
     control = sample_identity_control(
         scores.test_frame, chosen, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed
     )
-    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), synthetic)
+    plot_sample_control(scores.test_frame, control, Path(outputs.sample_control), context=context)
     return reliability, control
 
 
@@ -515,9 +536,10 @@ def _interpretation_figures(
     model: nn.Module,
     test_set: ImageSet,
     setup: DeviceSetup,
+    *,
     scores: _Scores,
     outputs: EvaluateOutputs,
-    synthetic: bool,
+    context: FigureContext,
     settings: EvaluateSettings,
 ) -> dict[str, Any]:
     """Occlusion maps, first-layer feature maps and the embedding; returns their metrics.json entries."""
@@ -527,29 +549,34 @@ def _interpretation_figures(
         LOG.info("occlusion maps and first-layer feature maps %s", SPARSE_SKIPPED.format(what="each"))
         panels, occlusion_used = [], {"events": [], "patch": None, "stride": None, "skipped": skipped}
     else:
-        panels, occlusion_used = _occlusion_panels(model, test_set, setup, test_score, chosen, settings)
+        panels, occlusion_used = _occlusion_panels(
+            model, test_set, setup, score=test_score, threshold=chosen, settings=settings
+        )
     plot_occlusion(
         panels,
         Path(outputs.occlusion),
-        synthetic,
+        context=context,
         note=textwrap.fill(occlusion_used.get("skipped") or "", 50) or None,
     )
-    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, chosen, 1)
+    first = [] if takes_sparse(model) else pick_occlusion_events(test_y, test_score, threshold=chosen, n=1)
     feature_path = Path(outputs.feature_maps)
-    features_used = (_feature_maps(model, test_set, setup, first[0][0], feature_path, synthetic)
+    features_used = (_feature_maps(model, test_set, setup, index=first[0][0], out=feature_path, context=context)
                      if first else {"channels": 0})  # fmt: skip
     if not first:
         why = SPARSE_SKIPPED.format(what="the figure") if takes_sparse(model) else "no test events"
-        plot_feature_maps(np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), feature_path, synthetic)
+        plot_feature_maps(
+            np.zeros((1, 1)), np.zeros((0, 1, 1)), textwrap.fill(why, 50), path=feature_path, context=context
+        )
     subset = embedding_subset(len(test_y), settings.embedding_events, settings.bootstrap_seed)
-    coords = embed(feature_set(model, test_set, subset, setup, settings.batch_size), settings.bootstrap_seed)
+    features = feature_set(model, test_set, subset, setup=setup, batch_size=settings.batch_size)
+    coords = embed(features, settings.bootstrap_seed)
     test_events = test_set.events.reset_index(drop=True)
     plot_embedding(
         coords,
         test_events["category"].to_numpy()[subset],
         test_score[subset],
-        Path(outputs.embedding),
-        synthetic,
+        path=Path(outputs.embedding),
+        context=context,
         n_total=len(test_y),
     )
     return {
@@ -565,13 +592,13 @@ def _interpretation_figures(
 
 def run_evaluate_job(
     inputs: EvaluateInputs,
+    outputs: EvaluateOutputs,
+    *,
     point: SweepPoint,
     settings: Mapping[str, Any],
     cuts: dict[str, dict[str, Any]],
     evaluate_settings: Mapping[str, Any],
-    outputs: EvaluateOutputs,
-    curves: PathLike,
-    synthetic: bool,
+    context: FigureContext,
 ) -> dict[str, Any]:
     """The `evaluate` rule: rebuild the trained model, score val and test, write everything."""
     train_meta = read_json(inputs.meta, made_by="train")
@@ -579,7 +606,9 @@ def run_evaluate_job(
     images = list(inputs.images)
     val_set = load_point_split(inputs.index, images, point, cuts=cuts, split="val")
     test_set = load_point_split(inputs.index, images, point, cuts=cuts, split="test")
-    plot_training_curves(pd.read_csv(inputs.history), Path(curves), synthetic, best_epoch=train_meta["best_epoch"])
+    if outputs.curves is not None:
+        history = pd.read_csv(inputs.history)
+        plot_training_curves(history, Path(outputs.curves), context=context, best_epoch=train_meta["best_epoch"])
     manifest = read_json(inputs.inputs, made_by="dataset")
     calls = None
     if inputs.pandora is not None:
@@ -588,10 +617,9 @@ def run_evaluate_job(
     setup = select_device(str(settings.get("device", "auto")))
     return evaluate(
         model,
-        val_set,
-        test_set,
-        outputs,
-        synthetic=synthetic,
+        PointSets(val_set, test_set, target=point.target, pandora_calls=calls),
+        outputs=outputs,
+        context=context,
         device=setup.device,
         settings=EvaluateSettings.from_config(evaluate_settings),
         provenance={
@@ -599,6 +627,4 @@ def run_evaluate_job(
             "training": train_meta,
             "provenance": provenance({"point": point.as_dict(), "train": dict(settings), "cuts": cuts}, manifest),
         },
-        target=point.target,
-        pandora_calls=calls,
     )

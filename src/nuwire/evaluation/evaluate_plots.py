@@ -1,5 +1,5 @@
 """Evaluation figures of one sweep point. Each function draws one PNG and saves it with
-`nuwire.report.figstyle.save_figure` (atomic; labelled when the data are synthetic).
+`nuwire.figures.save_figure` (atomic; labelled when the data are synthetic).
 
 Decisions follow `nuwire.stats.metrics`: an event is called signal when score >= threshold.
 """
@@ -15,16 +15,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from nuwire.report.figstyle import new_figure, save_figure
+from nuwire.figures import CATEGORY_LABELS, MARKERS, FigureContext, new_figure, save_figure
 from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.metrics import roc_curve_points
 from nuwire.stats.numfmt import format_interval, format_pm
 
 PathLike = str | os.PathLike[str]
-CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
 CLASS_NAMES = ("other", "νe CC")
-MARKERS = ("o", "s", "D", "^", "v")
-__all__ = ["wilson_interval"]  # re-exported: it lives in nuwire.stats.binomial
 
 
 def _empty_note(ax: Axes, text: str) -> None:
@@ -35,8 +32,9 @@ def plot_roc(
     y_true: np.ndarray,
     score: np.ndarray,
     test_metrics: Mapping[str, Any],
+    *,
     path: PathLike,
-    synthetic: bool,
+    context: FigureContext,
     title: str = "ROC curve (test set)",
     baseline: Mapping[str, Any] | None = None,
 ) -> None:
@@ -81,13 +79,14 @@ def plot_roc(
     ax.set_xlabel("background acceptance (false positive rate)")
     ax.set_ylabel("νe CC efficiency (true positive rate)")
     ax.set_title(title)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def plot_training_curves(
     history: PathLike | pd.DataFrame,
     path: PathLike,
-    synthetic: bool,
+    *,
+    context: FigureContext,
     best_epoch: int | None = None,
     title: str = "Training history",
 ) -> None:
@@ -114,14 +113,15 @@ def plot_training_curves(
         for ax in axes:
             ax.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
     fig.suptitle(title + (f" (best validation epoch {best_epoch})" if best_epoch is not None else ""))
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def plot_score_distributions(
     score: np.ndarray,
     category: Sequence[str] | np.ndarray,
     path: PathLike,
-    synthetic: bool,
+    *,
+    context: FigureContext,
     thresholds: Mapping[str, float] | None = None,
     bins: int = 40,
     title: str = "νe score per true category (test set)",
@@ -134,7 +134,7 @@ def plot_score_distributions(
     fig = new_figure(6.4, 4.6)
     ax = fig.add_subplot()
     drawn = False
-    for i, (key, label) in enumerate(CATEGORIES.items()):
+    for i, (key, label) in enumerate(CATEGORY_LABELS.items()):
         values = score[category == key]
         if values.size:
             ax.hist(values, bins=edges, histtype="step", linewidth=1.6, color=f"C{i}", label=f"{label} ({values.size})")
@@ -155,7 +155,7 @@ def plot_score_distributions(
     ax.set_xlabel("νe CC score (softmax probability)")
     ax.set_ylabel("events per bin")
     ax.set_title(title)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def energy_bins(energy: np.ndarray, n_bins: int = 8) -> np.ndarray:
@@ -171,7 +171,7 @@ def energy_bins(energy: np.ndarray, n_bins: int = 8) -> np.ndarray:
 
 
 def efficiency_purity(
-    y_true: np.ndarray, score: np.ndarray, energy: np.ndarray, threshold: float, edges: np.ndarray
+    y_true: np.ndarray, score: np.ndarray, energy: np.ndarray, *, threshold: float, edges: np.ndarray
 ) -> pd.DataFrame:
     """Per energy bin: signal efficiency (selected signal / signal) and purity (selected signal /
     selected), with Wilson intervals. Events outside the edges are left out."""
@@ -200,16 +200,16 @@ def plot_efficiency(
     y_true: np.ndarray,
     score: np.ndarray,
     nu_energy: np.ndarray,
+    *,
     threshold: float,
     path: PathLike,
-    synthetic: bool,
-    n_bins: int = 8,
+    context: FigureContext,
     title: str | None = None,
 ) -> pd.DataFrame:
     """Efficiency (TPR) and purity against true neutrino energy at ``threshold``, Wilson 68%
     binomial error bars, bins at energy quantiles of all events. Returns the table drawn."""
-    edges = energy_bins(nu_energy, n_bins)
-    table = efficiency_purity(y_true, score, nu_energy, threshold, edges)
+    edges = energy_bins(nu_energy)
+    table = efficiency_purity(y_true, score, nu_energy, threshold=threshold, edges=edges)
     centre = 0.5 * (table["lo"] + table["hi"]).to_numpy()
     half_width = 0.5 * (table["hi"] - table["lo"]).to_numpy()
     fig = new_figure(6.4, 4.6)
@@ -237,12 +237,12 @@ def plot_efficiency(
     ax.set_ylabel("fraction")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or f"Efficiency and purity, score ≥ {threshold:.3f} (test set)")
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
     return table
 
 
 def plot_confusion(
-    metrics_at_threshold: Mapping[str, Any], path: PathLike, synthetic: bool, title: str | None = None
+    metrics_at_threshold: Mapping[str, Any], path: PathLike, *, context: FigureContext, title: str | None = None
 ) -> None:
     """Counts and row-normalised confusion matrices side by side, from one binary_metrics entry."""
     counts = np.asarray(metrics_at_threshold["confusion"], dtype=np.int64)
@@ -275,14 +275,15 @@ def plot_confusion(
         ax.set_title(label)
     t = metrics_at_threshold["threshold"]
     fig.suptitle(title or f"Confusion matrix at score ≥ {t:.3f} (test set)")
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def plot_reliability(
     table: pd.DataFrame,
     brier: Mapping[str, Any],
     path: PathLike,
-    synthetic: bool,
+    *,
+    context: FigureContext,
     title: str = "Reliability of the νe score (test set)",
 ) -> None:
     """Signal fraction per score bin against the bin's mean score (Wilson 68% error bars) over the
@@ -310,7 +311,7 @@ def plot_reliability(
     bottom.set_ylabel("events")
     bottom.set_xlabel("νe CC score (softmax probability)")
     bottom.set_xlim(0, 1)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def efficiency_text(row: Mapping[str, Any]) -> str:
@@ -320,7 +321,9 @@ def efficiency_text(row: Mapping[str, Any]) -> str:
     return f"{row['efficiency']:.2f}, 68% {format_interval(*row['ci68'], row['error'])}"
 
 
-def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: PathLike, synthetic: bool) -> None:
+def plot_sample_control(
+    test: pd.DataFrame, control: Mapping[str, Any], path: PathLike, *, context: FigureContext
+) -> None:
     """The sample-identity control (`nuwire.stats.sample_control`): score distributions of the CC νe
     test events of each sample group (left) and their efficiency at the threshold with Wilson
     68% and 95% intervals (right), with the verdict as title."""
@@ -374,4 +377,4 @@ def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: Pa
     right.set_xlabel(f"efficiency at score ≥ {control['threshold']:.3f} (thick 68%, thin 95%)")
     right.set_title("efficiency by sample", fontsize=10)
     fig.suptitle(f"Sample-identity control: {control['verdict']}", fontsize=10)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)

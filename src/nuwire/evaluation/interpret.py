@@ -28,7 +28,7 @@ MIN_TSNE_EVENTS = 8  # below this t-SNE's neighbourhoods mean nothing
 EXACT_TSNE_MAX = 500
 
 
-def pick_occlusion_events(labels: np.ndarray, score: np.ndarray, threshold: float, n: int) -> list[tuple[int, str]]:
+def pick_occlusion_events(labels: np.ndarray, score: np.ndarray, *, threshold: float, n: int) -> list[tuple[int, str]]:
     """Up to n (index, kind) pairs: the most confident correctly called signal and background
     events and the most confidently misclassified event of each kind, taken in turn (the best of
     each kind, then the second of each, ...). A kind with no event (nothing misclassified) is
@@ -52,7 +52,7 @@ def pick_occlusion_events(labels: np.ndarray, score: np.ndarray, threshold: floa
     return picked
 
 
-def occlusion_settings(image: np.ndarray, patch: int, stride: int | None, max_positions: int) -> tuple[int, int]:
+def occlusion_settings(image: np.ndarray, *, patch: int, stride: int | None, max_positions: int) -> tuple[int, int]:
     """(patch, stride) with at most max_positions CHARGED patch positions on `image` (empty ones
     cost nothing): a bound on the forward passes per map. When the requested grid has more, the
     stride grows (and the patch with it, so the patches still cover the charge)."""

@@ -1,5 +1,5 @@
 """Figures of what the network looks at: occlusion maps, first-layer feature maps and the 2-D
-embedding of the penultimate-layer features. Saved with `nuwire.report.figstyle.save_figure`."""
+embedding of the penultimate-layer features. Saved with `nuwire.figures.save_figure`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 
-from nuwire.report.figstyle import new_figure, save_figure
+from nuwire.figures import CATEGORY_LABELS, FigureContext, new_figure, save_figure
 
 PathLike = str | os.PathLike[str]
-CATEGORIES = {"nue_cc": "νe CC (signal)", "numu_cc": "νμ CC", "nc": "NC"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,9 @@ def _show_image(ax: Axes, image: np.ndarray) -> None:
     ax.set_facecolor("white")
 
 
-def plot_occlusion(panels: Sequence[OcclusionPanel], path: PathLike, synthetic: bool, note: str | None = None) -> None:
+def plot_occlusion(
+    panels: Sequence[OcclusionPanel], path: PathLike, *, context: FigureContext, note: str | None = None
+) -> None:
     """One row per event: the image beside its occlusion map in νe log-odds (red: hiding the
     region lowers the log-odds of νe CC; blue: raises it), on a colour scale symmetric about 0.
     `note`: why there are none, when there are none."""
@@ -70,7 +71,7 @@ def plot_occlusion(panels: Sequence[OcclusionPanel], path: PathLike, synthetic: 
         _show_image(row[0], panel.image)
         logit = np.log(panel.score / (1 - panel.score)) if 0 < panel.score < 1 else np.inf * np.sign(panel.score - 0.5)
         row[0].set_title(
-            f"{panel.kind}: {CATEGORIES.get(panel.category, panel.category)}, score {panel.score:.3f} "
+            f"{panel.kind}: {CATEGORY_LABELS.get(panel.category, panel.category)}, score {panel.score:.3f} "
             f"(log-odds {logit:+.1f})\n{panel.label}",
             fontsize=8,
         )
@@ -92,11 +93,17 @@ def plot_occlusion(panels: Sequence[OcclusionPanel], path: PathLike, synthetic: 
         for ax in row:
             ax.set_xlabel("column (wire)")
             ax.set_ylabel("row (time)")
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def plot_feature_maps(
-    image: np.ndarray, maps: np.ndarray, label: str, path: PathLike, synthetic: bool, max_channels: int = 15
+    image: np.ndarray,
+    maps: np.ndarray,
+    label: str,
+    *,
+    path: PathLike,
+    context: FigureContext,
+    max_channels: int = 15,
 ) -> None:
     """The input view and the first `max_channels` output channels of the first convolution for
     one event (each channel on its own symmetric colour scale: the filters' signs are arbitrary)."""
@@ -119,11 +126,17 @@ def plot_feature_maps(
     for ax in axes[shown + 1 :]:
         ax.set_axis_off()
     fig.suptitle(f"First-layer feature maps ({shown} of {maps.shape[0]} channels): {label}", fontsize=9)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)
 
 
 def plot_embedding(
-    coords: Mapping[str, object], category: np.ndarray, score: np.ndarray, path: PathLike, synthetic: bool, n_total: int
+    coords: Mapping[str, object],
+    category: np.ndarray,
+    score: np.ndarray,
+    *,
+    path: PathLike,
+    context: FigureContext,
+    n_total: int,
 ) -> None:
     """PCA and t-SNE of the penultimate-layer features of the test events, coloured by true
     category (top) and by νe score (bottom). `coords` is `nuwire.evaluation.interpret.embed`."""
@@ -150,7 +163,7 @@ def plot_embedding(
                 )
             continue
         xy = np.asarray(xy)
-        for i, (cat, name) in enumerate(CATEGORIES.items()):
+        for i, (cat, name) in enumerate(CATEGORY_LABELS.items()):
             sel = category == cat
             if sel.any():
                 top.scatter(xy[sel, 0], xy[sel, 1], s=10, color=f"C{i}", alpha=0.8, label=f"{name} ({int(sel.sum())})")
@@ -164,4 +177,4 @@ def plot_embedding(
         ax.set_yticks([])
     shown = f"{n} test events" + (f" (a random {n} of {n_total})" if n < n_total else "")
     fig.suptitle(f"Penultimate-layer features in two dimensions: {shown}", fontsize=10)
-    save_figure(fig, path, synthetic)
+    save_figure(fig, path, context=context)

@@ -5,9 +5,11 @@ Everything on the test events, every number with its interval:
   the true class with a Wilson interval per cell (`nuwire.stats.binomial`);
 - per class: efficiency (called as the class among the events of the class) and purity (of the class
   among the events called so), Wilson intervals;
+- the accuracy at the arg-max, with a Wilson interval;
 - one-vs-rest ROC AUC per class (the class's probability ranking the class against the rest, as
   scikit-learn's `roc_auc_score(multi_class="ovr", average=None)`), with stratified bootstrap
-  intervals, and their unweighted mean (sklearn's "macro" average);
+  intervals, and their unweighted mean (sklearn's "macro" average) with a bootstrap interval over
+  resamples stratified on the true class;
 - per-class efficiency in bins of the true neutrino energy.
 
 `multiclass_report` gives all of it as one JSON-ready dict (metrics.json's `multiclass`),
@@ -23,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from nuwire.events.targets import CLASS_TITLES
-from nuwire.report.figstyle import new_figure, save_figure
+from nuwire.figures import FigureContext, new_figure, save_figure
 from nuwire.stats.binomial import Z68, Z95, wilson_interval
 from nuwire.stats.bootstrap import auc_resampled, interval, stratified_counts
 from nuwire.stats.metrics import roc_auc
-from nuwire.stats.numfmt import format_pm
+from nuwire.stats.numfmt import format_interval, format_pm, format_value
 
 PathLike = str | os.PathLike[str]
 # Neutrino-energy bin edges (GeV) of the efficiency-against-energy table: the BNB flux's range.
@@ -57,6 +59,28 @@ def _wilson(k: np.ndarray, n: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def accuracy_interval(correct: int, n: int) -> dict[str, Any]:
+    """The arg-max accuracy `correct` / `n` with its 68% and 95% Wilson intervals; `error` is half
+    the 68% interval (the digits it is printed with). All None for no events."""
+    if not n:
+        return {"value": None, "error": None, "ci68": None, "ci95": None, "n_correct": 0, "n_events": 0}
+    p, lo68, hi68 = (float(v) for v in wilson_interval(np.array(correct), np.array(n), Z68))
+    _, lo95, hi95 = (float(v) for v in wilson_interval(np.array(correct), np.array(n), Z95))
+    return {"value": p, "error": (hi68 - lo68) / 2, "ci68": [lo68, hi68], "ci95": [lo95, hi95],
+            "n_correct": int(correct), "n_events": int(n)}  # fmt: skip
+
+
+def macro_auc_interval(classes: np.ndarray, probs: np.ndarray, *, resamples: int, seed: int) -> dict[str, Any]:
+    """The unweighted mean of the one-vs-rest AUCs with its bootstrap interval: every class's AUC on
+    the same resamples, stratified on the true class (None where a class is absent)."""
+    aucs = one_vs_rest_auc(classes, probs)
+    k = probs.shape[1]
+    value = float(np.mean(aucs)) if all(a is not None for a in aucs) else None
+    counts = stratified_counts(classes, resamples, seed)
+    draws = np.mean([auc_resampled((classes == c).astype(np.int64), probs[:, c], counts) for c in range(k)], axis=0)
+    return interval(value, draws) | {"n_events": int(classes.size)}
+
+
 def one_vs_rest_auc(classes: np.ndarray, probs: np.ndarray) -> list[float | None]:
     """ROC AUC of each class's probability for that class against the rest (None: class absent or alone)."""
     classes = np.asarray(classes, dtype=np.int64)
@@ -64,7 +88,7 @@ def one_vs_rest_auc(classes: np.ndarray, probs: np.ndarray) -> list[float | None
 
 
 def efficiency_by_energy(
-    classes: np.ndarray, predicted: np.ndarray, energy: np.ndarray, names: Sequence[str]
+    classes: np.ndarray, predicted: np.ndarray, energy: np.ndarray, *, names: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Per class and true-energy bin: events of the class, how many were called the class, efficiency."""
     energy = np.asarray(energy, dtype=np.float64)
@@ -89,6 +113,7 @@ def multiclass_report(
     classes: np.ndarray,
     probs: np.ndarray,
     energy: np.ndarray,
+    *,
     names: Sequence[str],
     resamples: int,
     seed: int,
@@ -109,7 +134,6 @@ def multiclass_report(
         y = (classes == c).astype(np.int64)
         draws = stratified_counts(y, resamples, seed + c)  # its own stream per class, stratified on it
         auc_intervals.append(interval(aucs[c], auc_resampled(y, probs[:, c], draws)))
-    defined = [a for a in aucs if a is not None]
     return {
         "classes": list(names),
         "decision": "arg-max of the class probabilities",
@@ -119,11 +143,12 @@ def multiclass_report(
         "confusion_normalized": _wilson(counts, np.repeat(row_total[:, None], k, axis=1)),
         "efficiency": _wilson(np.diag(counts), row_total),
         "purity": _wilson(np.diag(counts), col_total),
-        "accuracy": float(np.trace(counts) / classes.size) if classes.size else None,
+        "accuracy": accuracy_interval(int(np.trace(counts)), int(classes.size)),
         "roc_auc_ovr": auc_intervals,
-        "roc_auc_ovr_macro": float(np.mean(defined)) if len(defined) == k else None,
-        "efficiency_by_energy": efficiency_by_energy(classes, predicted, energy, names),
-        "interval": "Wilson score (68% and 95%) for proportions; stratified bootstrap for the AUCs",
+        "roc_auc_ovr_macro": macro_auc_interval(classes, probs, resamples=resamples, seed=seed),
+        "efficiency_by_energy": efficiency_by_energy(classes, predicted, energy, names=names),
+        "interval": "Wilson score (68% and 95%) for proportions and the accuracy; stratified bootstrap for the "
+        "AUCs (the macro mean's resamples stratified on the true class)",
     }
 
 
@@ -133,16 +158,31 @@ def _cell(report: Mapping[str, Any], i: int, j: int) -> str:
     if v is None:
         return "—"
     lo, hi = norm["ci68_lo"][i][j], norm["ci68_hi"][i][j]
-    return f"{v:.2f}\n[{lo:.2f}, {hi:.2f}]\n({report['confusion'][i][j]})"
+    error = (hi - lo) / 2  # the digits: those of half the 68% interval
+    return f"{format_value(v, error)}\n{format_interval(lo, hi, error)}\n({report['confusion'][i][j]})"
 
 
-def plot_multiclass(report: Mapping[str, Any] | None, path: PathLike, synthetic: bool, note: str = "") -> None:
+def overall_words(report: Mapping[str, Any]) -> str:
+    """'accuracy 0.62, 68% [0.58, 0.66] (250 of 400); macro AUC 0.80 ± 0.02 (400 events)'."""
+    acc, macro = report["accuracy"], report["roc_auc_ovr_macro"]
+    if acc["value"] is None:
+        words = "accuracy — (no events)"
+    else:
+        shown = f"{format_value(acc['value'], acc['error'])}, 68% {format_interval(*acc['ci68'], acc['error'])}"
+        words = f"accuracy {shown} ({acc['n_correct']} of {acc['n_events']})"
+    auc = format_pm(macro["value"], macro["error"]) if macro["value"] is not None else "—"
+    return f"{words}; macro one-vs-rest AUC {auc} ({macro['n_events']} events)"
+
+
+def plot_multiclass(
+    report: Mapping[str, Any] | None, path: PathLike, *, context: FigureContext, note: str = ""
+) -> None:
     """Row-normalised 3×3 matrix (68% Wilson interval and count in each cell) and per-class efficiency
     against the true neutrino energy; for a two-class point a page saying why there is none."""
     if report is None:
         fig = new_figure(6, 2)
         fig.text(0.5, 0.5, note or "two-class point: no multi-class evaluation", ha="center", va="center")
-        save_figure(fig, path, synthetic)
+        save_figure(fig, path, context=context)
         return
     names = report["classes"]
     titles = [CLASS_TITLES.get(n, n) for n in names]
@@ -188,5 +228,8 @@ def plot_multiclass(report: Mapping[str, Any] | None, path: PathLike, synthetic:
         f"{t} {format_pm(a['value'], a['error'])}" if a["value"] is not None else f"{t} —"
         for t, a in zip(titles, report["roc_auc_ovr"])
     )
-    fig.suptitle(f"Flavour classification, {report['n_events']} test events; one-vs-rest AUC: {aucs}", fontsize=10)
-    save_figure(fig, path, synthetic)
+    fig.suptitle(
+        f"Flavour classification, {report['n_events']} test events; one-vs-rest AUC: {aucs}\n{overall_words(report)}",
+        fontsize=10,
+    )
+    save_figure(fig, path, context=context)

@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from nuwire.events.targets import NUE_CLASS
+
 MAX_BATCH_PIXELS = 1 << 22  # pixels of the occluded view per forward pass (16 MiB in float32)
 
 
@@ -72,13 +74,13 @@ def occlusion_grid(
     model: nn.Module,
     views: Sequence[Tensor],
     view_index: int,
+    *,
     patch: int,
     stride: int,
-    target_class: int = 1,
     max_batch: int = 256,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
-    """Log-odds drops per patch position: (drops (n_rows, n_cols), row_starts, col_starts, base
+    """νe log-odds (class `NUE_CLASS`, in every target) drops per patch position: (drops (n_rows, n_cols), row_starts, col_starts, base
     log-odds, scored (n_rows, n_cols) bool). Positions whose patch is empty are not scored and
     their drop is exactly 0.
 
@@ -105,7 +107,7 @@ def occlusion_grid(
     was_training = model.training
     model.eval()
     try:
-        base = float(log_odds(model(*views), target_class)[0])
+        base = float(log_odds(model(*views), NUE_CLASS)[0])
         # The charged positions as (row_start, col_start) pairs, row-major, scored chunk by chunk.
         where_r, where_c = np.nonzero(scored)
         r0 = torch.as_tensor(rows[where_r], device=device)
@@ -123,7 +125,7 @@ def occlusion_grid(
             )[:, None, :]
             occluded = target.expand(r.numel(), 1, height, width).masked_fill(inside[:, None], 0.0)
             batch = [occluded if i == view_index else v.expand(r.numel(), *v.shape[1:]) for i, v in enumerate(views)]
-            values.append(log_odds(model(*batch), target_class))
+            values.append(log_odds(model(*batch), NUE_CLASS))
         drops = np.zeros(scored.shape)
         if values:
             drops[where_r, where_c] = base - torch.cat(values).cpu().double().numpy()
@@ -133,7 +135,7 @@ def occlusion_grid(
 
 
 def spread_to_pixels(
-    drops: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch: int, shape: tuple[int, int]
+    drops: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, patch: int, shape: tuple[int, int]
 ) -> np.ndarray:
     """Per-pixel map: each pixel gets the mean drop of the patches that covered it.
 
@@ -161,16 +163,16 @@ def occlusion_map(
     model: nn.Module,
     views: Sequence[Tensor],
     view_index: int,
+    *,
     patch: int,
     stride: int,
-    target_class: int = 1,
     max_batch: int = 256,
     progress: bool = False,
 ) -> np.ndarray:
-    """(H, W) float64 map of the drop of the target class's log-odds when a ``patch``×``patch``
+    """(H, W) float64 map of the drop of the νe log-odds when a ``patch``×``patch``
     square of zeros covers each pixel (mean over the patch positions covering it; positions every
     ``stride`` pixels). Same size as the occluded view, so it can be drawn beside the image."""
-    drops, rows, cols, _, _ = occlusion_grid(model, views, view_index, patch, stride, target_class, max_batch,
-                                             progress)  # fmt: skip
+    drops, rows, cols, _, _ = occlusion_grid(model, views, view_index, patch=patch, stride=stride,
+                                             max_batch=max_batch, progress=progress)  # fmt: skip
     shape = tuple(views[view_index].shape[-2:])
-    return spread_to_pixels(drops, rows, cols, patch, shape)
+    return spread_to_pixels(drops, rows, cols, patch=patch, shape=shape)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -29,7 +29,10 @@ import pandas as pd
 from nuwire.errors import NuwireError
 from nuwire.io.keys import EVENT_KEY
 from nuwire.io.opensamples import event_index_of, neutrino_candidates
-from nuwire.stats.bootstrap import CHUNK, interval
+from nuwire.stats.bootstrap import CHUNK, interval, threshold_metrics_resampled
+
+if TYPE_CHECKING:  # matplotlib stays out of the dataset job, which writes the calls
+    from nuwire.figures import FigureContext
 
 PathLike = str | os.PathLike[str]
 TABLE = "pandoraPrimary_table"
@@ -38,9 +41,9 @@ CALL_COLUMNS = [*EVENT_KEY, "pandora_table", "pandora_candidate", "pandora_nue"]
 NO_BASELINE = "no baseline"
 
 
-def label(synthetic: bool) -> str:
+def label(context: FigureContext) -> str:
     """How figures and tables name the baseline."""
-    return "Pandora (the simulator's emulation)" if synthetic else "Pandora (pandoraPrimary_table)"
+    return "Pandora (the simulator's emulation)" if context.synthetic else "Pandora (pandoraPrimary_table)"
 
 
 def pandora_calls(path: PathLike, sample: str) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def write_calls(h5_files: Sequence[PathLike], path: PathLike) -> None:
 
 
 def efficiency_at_purity(
-    y: np.ndarray, score: np.ndarray, purity: np.ndarray, weights: np.ndarray
+    y: np.ndarray, score: np.ndarray, *, purity: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row of `weights` ((R, n) event weights, e.g. bootstrap counts): the highest efficiency of
     any threshold on `score` whose purity is at least that row's `purity` (R,), and that threshold.
@@ -113,58 +116,57 @@ def efficiency_at_purity(
 
 
 def _pandora_rates(y: np.ndarray, selected: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Efficiency, purity and background acceptance of Pandora's selection under each weight row."""
-    w = weights.astype(np.float64)
-    sig = w @ y.astype(np.float64)
-    bkg = w @ (1.0 - y)
-    tp = w @ (selected & (y == 1)).astype(np.float64)
-    sel = w @ selected.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return tp / sig, tp / sel, (sel - tp) / bkg
+    """Efficiency, purity and background acceptance of Pandora's selection under each weight row
+    (stratified: every row keeps the signal and background totals): its call as a 0/1 score."""
+    at = threshold_metrics_resampled(y, selected.astype(np.float64), weights, threshold=0.5)
+    return at["tpr"], at["precision"], at["fpr"]
 
 
-def no_baseline(reason: str, synthetic: bool) -> dict[str, Any]:
-    return {"available": False, "status": NO_BASELINE, "reason": reason, "label": label(synthetic)}
+def no_baseline(reason: str, *, context: FigureContext) -> dict[str, Any]:
+    return {"available": False, "status": NO_BASELINE, "reason": reason, "label": label(context)}
 
 
 def baseline_report(
     test: pd.DataFrame,
     score: np.ndarray,
     calls: pd.DataFrame | None,
+    *,
     counts: np.ndarray,
-    synthetic: bool,
+    context: FigureContext,
 ) -> dict[str, Any]:
     """Pandora against the network on the test events `test` (event keys and binary `label`, in the
     bootstrap's canonical order, as `score` and the (R, n) bootstrap `counts`)."""
     if calls is None or calls.empty:
-        return no_baseline("no input file was read for a Pandora table", synthetic)
+        return no_baseline("no input file was read for a Pandora table", context=context)
     merged = test[[*EVENT_KEY, "label"]].merge(calls, on=list(EVENT_KEY), how="left", validate="one_to_one")
     missing = merged["pandora_table"].isna()
     if missing.any():
-        return no_baseline(f"{int(missing.sum())} test events are not in the Pandora calls (stale dataset?)", synthetic)
+        return no_baseline(
+            f"{int(missing.sum())} test events are not in the Pandora calls (stale dataset?)", context=context
+        )
     without = ~merged["pandora_table"].astype(bool)
     if without.any():
         files = sorted(merged.loc[without, "sample"].unique())
         return no_baseline(
             f"{int(without.sum())} of {len(merged)} test events come from files without /{TABLE} "
             f"({', '.join(files[:3])}{' ...' if len(files) > 3 else ''})",
-            synthetic,
+            context=context,
         )
     y = merged["label"].to_numpy(np.int64)
     selected = merged["pandora_nue"].to_numpy(bool)
     found = merged["pandora_candidate"].to_numpy(bool)
     if y.sum() == 0 or (y == 0).sum() == 0:
-        return no_baseline("the test set lacks CC νe or background events", synthetic)
+        return no_baseline("the test set lacks CC νe or background events", context=context)
     one = np.ones((1, y.size))
     eff, pur, fpr = (float(v[0]) for v in _pandora_rates(y, selected, one))
     if not np.isfinite(pur):
-        return no_baseline("Pandora calls no test event CC νe-like: its purity is undefined", synthetic)
-    net, threshold = (float(v[0]) for v in efficiency_at_purity(y, score, np.array([pur]), one))
+        return no_baseline("Pandora calls no test event CC νe-like: its purity is undefined", context=context)
+    net, threshold = (float(v[0]) for v in efficiency_at_purity(y, score, purity=np.array([pur]), weights=one))
     samples: dict[str, list[np.ndarray]] = {k: [] for k in ("eff", "pur", "fpr", "net", "diff", "ratio")}
     for start in range(0, counts.shape[0], CHUNK):
         w = counts[start : start + CHUNK]
         e, p, f = _pandora_rates(y, selected, w)
-        n, _ = efficiency_at_purity(y, score, np.nan_to_num(p, nan=np.inf), w)
+        n, _ = efficiency_at_purity(y, score, purity=np.nan_to_num(p, nan=np.inf), weights=w)
         with np.errstate(invalid="ignore", divide="ignore"):
             for key, value in (("eff", e), ("pur", p), ("fpr", f), ("net", n), ("diff", n - e), ("ratio", n / e)):
                 samples[key].append(value)
@@ -173,7 +175,7 @@ def baseline_report(
     return {
         "available": True,
         "status": "baseline",
-        "label": label(synthetic),
+        "label": label(context),
         "rule": f"candidate = the slice of highest nu_score among slice_pdg 12/14; CC νe-like when its slice_pdg is "
         f"{NUE_PDG}; no candidate = not selected",
         "n_events": int(y.size),
@@ -191,14 +193,6 @@ def baseline_report(
         "interval": "paired stratified bootstrap over the test events (the resamples of the point's other intervals); "
         "Pandora's purity re-measured on each resample",
     }
-
-
-def baseline_words(report: dict[str, Any]) -> str:
-    """One line for tables: Pandora's efficiency and purity, or why there is no baseline."""
-    if not report or not report.get("available"):
-        return f"{NO_BASELINE}: {report.get('reason', 'not computed') if report else 'not computed'}"
-    e, p = report["efficiency"], report["purity"]
-    return f"efficiency {e['value']:.3f} ± {e['error'] or 0:.3f}, purity {p['value']:.3f} ± {p['error'] or 0:.3f}"
 
 
 def check_calls(calls: pd.DataFrame, files: Sequence[str]) -> None:

@@ -444,6 +444,7 @@ def run_dataset(
 ) -> dict[str, Any]:
     """Write the event index, statistics, QC summary, energy figure and event displays to `outputs`."""
     from nuwire.events.dataset_plots import plot_energy, plot_event_displays  # matplotlib only here
+    from nuwire.figures import FigureContext
 
     truth = read_truth(h5_files)
     index = index_from_truth(truth, image_files, qc_files, params, split_fractions)
@@ -456,9 +457,12 @@ def run_dataset(
     write_tsv(qc, paths["qc"])
     signal = index.loc[index["label"] == 1, "lep_energy"].to_numpy(np.float64)
     # The same median the "top50" cut uses (nuwire.events.cuts: all signal events of the index).
-    plot_energy(truth, paths["energy"], synthetic, float(np.median(signal)) if len(signal) else None)
+    context = FigureContext(synthetic=synthetic)
+    plot_energy(
+        truth, paths["energy"], context=context, signal_median=float(np.median(signal)) if len(signal) else None
+    )
     images = {Path(p).name.removesuffix(".parquet"): Path(p) for p in image_files}
-    plot_event_displays(index, images, paths["displays"], synthetic=synthetic, n_per_category=n_displays)
+    plot_event_displays(index, images, paths["displays"], context=context, n_per_category=n_displays)
     return {
         "paths": {k: str(v) for k, v in paths.items()},
         "events": int(len(truth)),

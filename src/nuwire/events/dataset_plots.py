@@ -8,19 +8,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nuwire.figures import CATEGORY_TITLES, FigureContext, new_figure, save_figure
 from nuwire.geometry import N_PLANES
 from nuwire.images.render import read_event_images
-from nuwire.report.figstyle import new_figure, save_figure
 
-CATEGORY_TITLES = {"nue_cc": "νe CC", "numu_cc": "νμ CC", "nc": "NC", "other_cc": "other CC"}
 ENERGY_LABELS = {"nu_energy": "neutrino energy [GeV]", "lep_energy": "lepton energy [GeV]"}
-CATEGORIES_ORDER = ("nue_cc", "numu_cc", "nc", "other_cc")
 EXPECTED = ("nue_cc", "numu_cc", "nc")  # a display is missing something if one of these is absent
 DISPLAY_MAX_PIXELS = 400  # per axis: larger images are max-pooled for drawing only
 
 
 def plot_energy(
-    truth: pd.DataFrame, target: str | os.PathLike[str], synthetic: bool, signal_median: float | None = None
+    truth: pd.DataFrame,
+    target: str | os.PathLike[str],
+    *,
+    context: FigureContext,
+    signal_median: float | None = None,
 ) -> None:
     """Neutrino (top) and lepton (bottom) energy histograms, a column per sample group + combined.
 
@@ -53,7 +55,7 @@ def plot_energy(
             ax.set_xlabel(ENERGY_LABELS[column])
             if c == 0:
                 ax.set_ylabel("events")
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
 
 
 def choose_display_events(index: pd.DataFrame, n_per_category: int) -> pd.DataFrame:
@@ -88,7 +90,8 @@ def plot_event_displays(
     index: pd.DataFrame,
     image_files: dict[str, Path],
     target: str | os.PathLike[str],
-    synthetic: bool,
+    *,
+    context: FigureContext,
     n_per_category: int = 2,
 ) -> pd.DataFrame:
     """All three planes of a few events per category, true (×) and Pandora (○) vertices marked.
@@ -100,7 +103,7 @@ def plot_event_displays(
     import matplotlib.pyplot as plt
 
     chosen = choose_display_events(index, n_per_category)
-    present = [c for c in CATEGORIES_ORDER if c in set(chosen["category"])]
+    present = [c for c in CATEGORY_TITLES if c in set(chosen["category"])]
     missing = [c for c in EXPECTED if c not in present]
     n_rows = max(1, len(chosen)) + (1 if missing and len(chosen) else 0)
     fig = new_figure(12.0, 3.2 * n_rows)
@@ -155,5 +158,5 @@ def plot_event_displays(
         sub = subfigs[min(row, n_rows - 1)]
         names = ", ".join(CATEGORY_TITLES[c] for c in missing) if missing else "any category"
         sub.text(0.5, 0.5, f"no rendered events of {names} in this dataset", ha="center", va="center")
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
     return chosen

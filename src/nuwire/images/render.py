@@ -25,7 +25,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -478,6 +478,8 @@ def render_file(
     raw_chunks: bool = True,
     select: Collection[tuple[int, int, int]] | None = None,
     vary: Vary | None = None,
+    *,
+    known: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Render every event of `h5_path`; write the image Parquet and the QC JSON; return the QC.
 
@@ -485,6 +487,8 @@ def render_file(
     `raw_chunks=False` reads through h5py only (the images are the same either way).
     `select` (run, subrun, event keys) renders only those events (the QC then counts them alone);
     `vary(event, plane, adc)` returns the ADC the unchanged formula renders (`nuwire.systematics`).
+    `known`: QC fields the caller already has (a variation's record), added before the QC is
+    written; an `input_sha256` among them (the file's, from its nominal render) is not hashed again.
 
     One event's dense planes are in memory at a time; rendered pixels are flushed every
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
@@ -492,7 +496,9 @@ def render_file(
     """
     # The content actually rendered, for the provenance and the next build's rerun check
     # (nuwire.io.identity): hashed first, and refused if the file changes while it is read.
-    before, input_sha256 = stat_key(h5_path), sha256_file(h5_path)
+    known = dict(known or {})
+    before = stat_key(h5_path)
+    input_sha256 = known.pop("input_sha256", None) or sha256_file(h5_path)
     with OpenSamplesFile(h5_path, raw_chunks, threads) as f, atomic_path(qc_path) as qc_tmp:
         log.info("%s: /wire_table/adc read by %s", h5_path, f.adc_route)
         geometry = f.geometry
@@ -513,7 +519,7 @@ def render_file(
                     "shows what it holds) and remove it from the input directory or replace it."
                 )
         qc = _qc_record(h5_path, sample, geometry.name, params, n_events, rendered, skipped)
-        qc.update(input_size=before[0], input_sha256=input_sha256)
+        qc.update(input_size=before[0], input_sha256=input_sha256, **known)
         if stat_key(h5_path) != before:
             raise InputFileError(
                 f"{h5_path}: the file changed while it was being rendered (size, time stamps or inode); "

@@ -173,14 +173,6 @@ def remote_files(zenodo: dict[str, Any], cache_dir: str | os.PathLike[str]) -> d
     return {stem: by_key[path] for stem, path in samples.items()}
 
 
-def md5_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verified_copy(source: str | os.PathLike[str], target: str | os.PathLike[str], remote: RemoteFile) -> None:
     """Copy the downloaded `source` to `target` if its size and MD5 are the listing's; otherwise
     nothing is written under `target` and the error names the file and both checksums."""

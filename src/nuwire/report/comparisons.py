@@ -167,9 +167,15 @@ def compare_all(results: Sequence[PointResult], resamples: int | None = None, se
                                        "significant_holm"])  # fmt: skip
 
 
+def family_size(table: pd.DataFrame) -> int:
+    """The pairs Holm's correction runs over: those with a p-value (a pair without one, its ΔAUC or
+    its resamples undefined, is not compared). Every count of "pairs compared" is this one."""
+    return int(pd.Series(table.get("p_holm", pd.Series(dtype=float))).notna().sum())
+
+
 def holm_note(table: pd.DataFrame) -> str:
     """The sentence beside the comparison table: what "significant" means here."""
-    m = int(pd.Series(table.get("p_holm", pd.Series(dtype=float))).notna().sum())
+    m = family_size(table)
     return (
         f"Verdicts are family-wise: Holm's step-down correction over the {m} pairs compared keeps the chance "
         f'of even one false "significant" among them at or below {FAMILY_ALPHA:.0%} (p_Holm < {FAMILY_ALPHA:g}). '
@@ -253,7 +259,7 @@ def answers(results: Sequence[PointResult], table: pd.DataFrame) -> list[str]:
         )
     out += flavour_answers(results, table)
     significant = table[table["significant_holm"]] if len(table) else table
-    measured = int(table["delta_auc"].notna().sum())  # pairs where both AUCs exist
+    measured = family_size(table)
     raw = int(table["significant"].sum()) if len(table) else 0
     if len(significant):
         out.append(

@@ -11,21 +11,25 @@ from typing import Any
 
 import pandas as pd
 
+from nuwire.evaluation.multiclass import overall_words
 from nuwire.events.targets import CLASS_TITLES
 from nuwire.report.comparisons import PointResult
-from nuwire.stats.numfmt import format_pm
+from nuwire.stats.numfmt import format_interval, format_pm, format_value
 
 COLUMNS = ["point", "true class", "n", "called νμ CC", "called νe CC", "called NC", "efficiency", "purity",
            "one-vs-rest AUC"]  # fmt: skip
 
 
 def _fraction(block: dict[str, Any], *at: int) -> str:
-    """value [68% low, high] of a Wilson block, or — where the row is empty."""
+    """value [68% low, high] of a Wilson block, to the digits of half its interval, or — where the
+    row is empty."""
     pick = (lambda a: a[at[0]][at[1]]) if len(at) == 2 else (lambda a: a[at[0]])
     value = pick(block["value"])
     if value is None:
         return "—"
-    return f"{value:.2f} [{pick(block['ci68_lo']):.2f}, {pick(block['ci68_hi']):.2f}]"
+    lo, hi = pick(block["ci68_lo"]), pick(block["ci68_hi"])
+    error = (hi - lo) / 2
+    return f"{format_value(value, error)} {format_interval(lo, hi, error)}"
 
 
 def multiclass_table(results: Sequence[PointResult]) -> pd.DataFrame:
@@ -53,11 +57,18 @@ def multiclass_table(results: Sequence[PointResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def overall_lines(results: Sequence[PointResult]) -> list[str]:
+    """Per flavour point (seed): its arg-max accuracy and macro AUC, each with its interval."""
+    return [f"{m['point']['point']}: {overall_words(m['multiclass'])}" for r in results for m in r.metrics
+            if m.get("multiclass")]  # fmt: skip
+
+
 def multiclass_html(results: Sequence[PointResult]) -> str:
     """The section of summary.html ('' when the sweep has no flavour point)."""
     table = multiclass_table(results)
     if table.empty:
         return ""
+    overall = "".join(f"<p>{html.escape(line)}</p>" for line in overall_lines(results))
     return (
         "<h3>Flavour points: three-class confusion at the arg-max (test set)</h3>"
         "<p>Rows are the true class; each called-as cell gives the count and, in brackets, the fraction of the "
@@ -65,6 +76,10 @@ def multiclass_html(results: Sequence[PointResult]) -> str:
         "called so, the share truly of the class. One-vs-rest AUC: the class's probability ranking it against "
         "the other two, ± half the 68% stratified-bootstrap interval.</p>"
         + table.to_html(index=False, border=0, escape=True).replace("\\n", "<br>")
+        + "<p>Accuracy: the share of the test events called as their true class, with its 68% Wilson interval; "
+        "macro one-vs-rest AUC: the mean of the three, ± half the 68% interval of a bootstrap stratified on the "
+        "true class.</p>"
+        + overall
         + "<p>"
         + html.escape("The flavour points also appear in the table above through their P(CC νe).")
         + "</p>"

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from nuwire.evaluation.pandora import NO_BASELINE
+from nuwire.figures import FigureContext
 from nuwire.report.comparisons import PointResult
 from nuwire.stats.numfmt import format_interval, format_pm
 
@@ -64,14 +65,14 @@ def pandora_table(results: Sequence[PointResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def pandora_html(results: Sequence[PointResult], synthetic: bool) -> str:
+def pandora_html(results: Sequence[PointResult], *, context: FigureContext) -> str:
     table = pandora_table(results)
     if table.empty:
         return ""
     emulated = (
         "<p><b>Synthetic data:</b> the Pandora rows are the nuwire simulator's emulation of Pandora "
         "(docs/pandora.md), not Pandora itself.</p>"
-        if synthetic
+        if context.synthetic
         else ""
     )
     return (

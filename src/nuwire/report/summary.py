@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,11 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from nuwire.evaluation.evaluate_plots import efficiency_text
+from nuwire.figures import MARKERS, FigureContext, html_page, new_figure, save_figure
 from nuwire.io.atomic import atomic_path, write_text
 from nuwire.io.readers import open_parquet, read_json
 from nuwire.provenance import provenance
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
-from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.report.multiclass_summary import multiclass_html, multiclass_table
 from nuwire.report.pandora_summary import draw_pandora_panel, pandora_html, pandora_table
 from nuwire.report.thesis import SOURCE as THESIS_SOURCE
@@ -28,7 +29,6 @@ from nuwire.report.thesis import thesis_rows
 from nuwire.stats.numfmt import format_cell, format_interval, format_pm
 
 METRIC_COLUMNS = ["accuracy", "tpr", "tnr", "precision", "f1", "roc_auc"]
-MARKERS = ("o", "s", "D", "^", "v")
 DISPLAY_COLUMNS = ["arch", "plane", "scale", "cut", "crop", "seeds", "threshold", *METRIC_COLUMNS, "brier",
                    "n_test", "n_signal", "best_epoch", "warnings"]  # fmt: skip
 
@@ -39,18 +39,6 @@ def _crop(crop: Any) -> str:
 
 def _threshold(name: str, value: float) -> str:
     return f"{value:.3f} (val F1-opt)" if name == "f1_opt_val" else f"{value:.3f}"
-
-
-def summary_table(
-    metrics_files: Sequence[str | os.PathLike[str]],
-    predictions_files: Sequence[str | os.PathLike[str]],
-    points: Sequence[dict],
-    synthetic: bool,
-) -> pd.DataFrame:
-    """This run's rows as a paper prints them: value ± error (digits from the error), integers as
-    integers, crop as an integer or "whole", thresholds with three digits; one row per point and
-    threshold, with the test events and signal events it was measured on."""
-    return display_table(metric_rows(load_results(metrics_files, predictions_files, points)))
 
 
 def display_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -128,9 +116,10 @@ def runtime_table(benchmark_files: Sequence[str | os.PathLike[str]], jobs: Seque
 def provenance_html(
     config: Any,
     inputs_manifest: str | os.PathLike[str],
+    *,
     metrics_files: Sequence[str | os.PathLike[str]],
     points: Sequence[dict],
-    synthetic: bool,
+    context: FigureContext,
 ) -> str:
     """The report's provenance page: the code, config and packages of this summary, every input
     file's size and checksum, and what each sweep point's metrics.json recorded about itself (a
@@ -169,7 +158,7 @@ def provenance_html(
     source = (
         "<p><b>Synthetic data.</b> The input files below were written by the nuwire simulator in the "
         "OpenSamples format; they are not MicroBooNE files.</p>"
-        if synthetic
+        if context.synthetic
         else "<p>Input: OpenSamples files.</p>"
     )
     body = "".join(
@@ -188,21 +177,17 @@ def provenance_html(
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{style}</head><body>{body}</body></html>\n"
 
 
-STYLE = (
-    "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse;margin-bottom:1em}"
-    "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
-    "table.thesis{background:#f4f4f4;color:#333}h3{margin-top:1.4em}</style>"
-)
+THESIS_CSS = "table.thesis{background:#f4f4f4;color:#333}"  # the thesis's rows, shaded apart from ours
 
 
 def _page(body: str) -> str:
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{STYLE}</head><body>{body}</body></html>\n"
+    return html_page(body, extra_css=THESIS_CSS)
 
 
-def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = None, extra: str = "") -> str:
+def _html_table(frame: pd.DataFrame, *, context: FigureContext, resamples: int | None = None, extra: str = "") -> str:
     """This run's table, then, under its own heading and shading, the thesis's real-data rows."""
     source = ("<p><b>Synthetic data.</b> The rows of this run come from the nuwire simulator, not from MicroBooNE "
-              "files.</p>" if synthetic else "<p>The rows of this run come from the OpenSamples files.</p>")  # fmt: skip
+              "files.</p>" if context.synthetic else "<p>The rows of this run come from the OpenSamples files.</p>")  # fmt: skip
     how = (
         f"<p>Value ± error: the error is half the 68% interval of a stratified bootstrap over the test events"
         f"{f' ({resamples} resamples)' if resamples else ''}, and sets the digits shown; a value without ± did "
@@ -221,9 +206,8 @@ def _html_table(frame: pd.DataFrame, synthetic: bool, resamples: int | None = No
     return _page(body)
 
 
-def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthetic: bool) -> str:
+def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, *, context: FigureContext) -> str:
     """The comparison page: the answers in words, the table of every pair, and the sample control."""
-    note = "<p><b>Synthetic data.</b> Made from the nuwire simulator, not MicroBooNE files.</p>" if synthetic else ""
     words = "".join(f"<p>{html.escape(line)}</p>" for line in answers(results, table))
     shown = pd.DataFrame({
         "a": table["a"], "b": table["b"], "test events": table["test events"], "comparison": table["method"],
@@ -236,7 +220,7 @@ def comparisons_html(results: Sequence[PointResult], table: pd.DataFrame, synthe
     })  # fmt: skip
     control = sample_control_table(results)
     body = (
-        note
+        context.page_note()
         + "<h3>What the test set can tell</h3>"
         + words
         + "<h3>Every pair of sweep points</h3>"
@@ -274,8 +258,9 @@ def roc_overlay(
     metrics_files: Sequence[str | os.PathLike[str]],
     predictions_files: Sequence[str | os.PathLike[str]],
     points: Sequence[dict],
+    *,
     target: Path,
-    synthetic: bool,
+    context: FigureContext,
 ) -> None:
     fig = new_figure(7, 6)
     ax = fig.add_subplot()
@@ -293,7 +278,7 @@ def roc_overlay(
     ax.set_ylabel("νe CC efficiency (true positive rate)")
     ax.set_title("Test-set ROC curves of all sweep points")
     ax.legend(fontsize=7, loc="lower right")
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
 
 
 def _thesis_lines(ax: Any) -> None:
@@ -315,7 +300,7 @@ def _thesis_lines(ax: Any) -> None:
         )
 
 
-def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -> None:
+def forest_plot(results: Sequence[PointResult], target: Path, *, context: FigureContext) -> None:
     """AUC of every point with its 68% (thick) and 95% (thin) intervals, sorted by AUC, one colour
     per cut; the thesis's real-data AlexNet AUCs as dashed reference lines."""
     ordered = sorted((r for r in results if r.auc()["value"] is not None), key=lambda r: r.auc()["value"])
@@ -352,10 +337,10 @@ def forest_plot(results: Sequence[PointResult], target: Path, synthetic: bool) -
     ax.set_xlabel("test ROC AUC (thick: 68% interval, thin: 95%)")
     ax.set_title("ROC AUC of every sweep point, sorted")
     ax.legend(fontsize=7, loc="lower left")
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
 
 
-def auc_by_point(results: Sequence[PointResult], target: Path, synthetic: bool) -> None:
+def auc_by_point(results: Sequence[PointResult], target: Path, *, context: FigureContext) -> None:
     """Test AUC against image scale, one colour per architecture and one marker per cut (the
     markers cycle past five cuts), 68% error bars; points at one scale are spread sideways."""
     ours = [r for r in results if r.auc()["value"] is not None]
@@ -407,20 +392,25 @@ def auc_by_point(results: Sequence[PointResult], target: Path, synthetic: bool) 
     ax.set_ylim(0.4, 1.0)
     ax.set_title("ROC AUC per sweep point")
     ax.legend(fontsize=7, ncols=2)
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
 
 
-def run_summary(
-    metrics_files: Sequence[str | os.PathLike[str]],
-    predictions_files: Sequence[str | os.PathLike[str]],
-    benchmarks: Sequence[str | os.PathLike[str]],
-    benchmark_jobs: Sequence[str],
-    points: Sequence[dict],
-    outputs: dict[str, str],
-    synthetic: bool,
-    config: Any,
-    inputs_manifest: str | os.PathLike[str],
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class SummaryInputs:
+    """What the summary rule reads: each point's metrics.json and predictions.parquet (in the order of
+    `points`), the jobs' benchmark files (named by `benchmark_jobs`) and the input files' manifest."""
+
+    metrics: Sequence[str | os.PathLike[str]]
+    predictions: Sequence[str | os.PathLike[str]]
+    benchmarks: Sequence[str | os.PathLike[str]]
+    benchmark_jobs: Sequence[str]
+    points: Sequence[dict]
+    inputs_manifest: str | os.PathLike[str]
+
+
+def run_summary(inputs: SummaryInputs, outputs: dict[str, str], *, config: Any, context: FigureContext) -> pd.DataFrame:
+    """The summary rule: tables (TSV), pages (HTML), figures and runtimes; returns the display table."""
+    metrics_files, predictions_files, points = inputs.metrics, inputs.predictions, inputs.points
     results = load_results(metrics_files, predictions_files, points)
     rows = metric_rows(results)
     table = display_table(rows)
@@ -429,8 +419,8 @@ def run_summary(
     with atomic_path(outputs["values"]) as tmp:
         values_table(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     resamples = results[0].metrics[0]["test"]["uncertainty"]["resamples"] if results else None
-    extra = multiclass_html(results) + pandora_html(results, synthetic)
-    write_text(outputs["html"], _html_table(table, synthetic, resamples, extra))
+    extra = multiclass_html(results) + pandora_html(results, context=context)
+    write_text(outputs["html"], _html_table(table, context=context, resamples=resamples, extra=extra))
     if "pandora" in outputs:
         with atomic_path(outputs["pandora"]) as tmp:
             pandora_table(results).to_csv(tmp, sep="\t", index=False)
@@ -440,12 +430,13 @@ def run_summary(
     comparisons = compare_all(results)
     with atomic_path(outputs["comparisons"]) as tmp:
         comparisons.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    write_text(outputs["comparisons_html"], comparisons_html(results, comparisons, synthetic))
-    forest_plot(results, Path(outputs["forest"]), synthetic)
-    roc_overlay(metrics_files, predictions_files, points, Path(outputs["roc"]), synthetic)
-    auc_by_point(results, Path(outputs["auc"]), synthetic)
-    runtimes = runtime_table(benchmarks, benchmark_jobs)
+    write_text(outputs["comparisons_html"], comparisons_html(results, comparisons, context=context))
+    forest_plot(results, Path(outputs["forest"]), context=context)
+    roc_overlay(metrics_files, predictions_files, points, target=Path(outputs["roc"]), context=context)
+    auc_by_point(results, Path(outputs["auc"]), context=context)
+    runtimes = runtime_table(inputs.benchmarks, inputs.benchmark_jobs)
     with atomic_path(outputs["runtimes"]) as tmp:
         runtimes.to_csv(tmp, sep="\t", index=False, float_format="%.1f")
-    write_text(outputs["provenance"], provenance_html(config, inputs_manifest, metrics_files, points, synthetic))
+    page = provenance_html(config, inputs.inputs_manifest, metrics_files=metrics_files, points=points, context=context)
+    write_text(outputs["provenance"], page)
     return table

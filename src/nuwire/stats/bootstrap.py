@@ -49,13 +49,14 @@ def canonical_order(frame: pd.DataFrame) -> np.ndarray:
 
 
 def stratified_counts(y_true: ArrayLike, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n) int32: how often each event is drawn, signal and background separately."""
+    """(resamples, n) int32: how often each event is drawn, each class separately (signal and
+    background; a multi-class label's every class), so every resample keeps the class totals."""
     y = np.asarray(y_true).astype(np.int64).reshape(-1)
     if resamples < 1:
         raise ValueError(f"resamples must be 1 or more, got {resamples}")
     rng = np.random.default_rng(seed)
     counts = np.zeros((resamples, y.size), dtype=np.int32)
-    for cls in (0, 1):
+    for cls in np.unique(y):  # binary labels: 0 then 1, as always (the same draws)
         idx = np.flatnonzero(y == cls)
         if idx.size:
             counts[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=resamples)
@@ -93,8 +94,9 @@ def auc_resampled(y_true: ArrayLike, score: ArrayLike, counts: np.ndarray) -> np
 def threshold_metrics_resampled(
     y_true: ArrayLike, score: ArrayLike, counts: np.ndarray, *, threshold: float
 ) -> dict[str, np.ndarray]:
-    """accuracy, tpr, tnr, precision, f1 of ``score >= threshold`` for every resample; NaN where
-    a ratio has no denominator (as `nuwire.stats.metrics` gives None)."""
+    """accuracy, tpr, tnr, precision, f1 and fpr (background acceptance) of ``score >= threshold``
+    for every resample; NaN where a ratio has no denominator (as `nuwire.stats.metrics` gives
+    None). The counts must keep the signal and background totals (`stratified_counts` does)."""
     y = np.asarray(y_true).astype(bool).reshape(-1)
     called = np.asarray(score, dtype=np.float64).reshape(-1) >= threshold
     w = counts.astype(np.float64)
@@ -110,6 +112,7 @@ def threshold_metrics_resampled(
             "tnr": tn / n_neg if n_neg else np.full(tp.shape, np.nan),
             "precision": np.where(called_n > 0, tp / np.where(called_n > 0, called_n, 1.0), np.nan),
             "f1": np.where(f1_den > 0, 2 * tp / np.where(f1_den > 0, f1_den, 1.0), np.nan),
+            "fpr": fp / n_neg if n_neg else np.full(tp.shape, np.nan),
         }
 
 

@@ -51,6 +51,15 @@ def format_pm(value: float | None, error: float | None, fallback_decimals: int =
     return f"{_fixed(float(value), decimals)} {PM} {_fixed(float(error), decimals)}"
 
 
+def format_value(value: float | None, error: float | None, fallback_decimals: int = 3) -> str:
+    """The value alone to the decimal of its rounded error (as `format_pm` prints it), for a value
+    shown with an asymmetric interval beside it; a missing value is an empty string."""
+    if value is None or not math.isfinite(float(value)):
+        return ""
+    decimals = error_decimals(float(error)) if error is not None else None
+    return _fixed(float(value), fallback_decimals if decimals is None else decimals)
+
+
 def format_interval(low: float | None, high: float | None, error: float | None) -> str:
     """'[0.78, 0.90]' with the digits the error allows."""
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):

@@ -70,7 +70,7 @@ def _measured(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, f
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in value.items()}
 
 
-def _resampled(y: np.ndarray, score: np.ndarray, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
+def _resampled(y: np.ndarray, score: np.ndarray, *, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
     at = threshold_metrics_resampled(y, score, counts, threshold=threshold)
     return {"auc": auc_resampled(y, score, counts), "efficiency": at["tpr"], "purity": at["precision"]}
 
@@ -85,17 +85,34 @@ def difference(value: float | None, samples: np.ndarray) -> dict[str, Any]:
             "ci95": ci95, "significant": significant}  # fmt: skip
 
 
-def paired_delta(
-    nominal: pd.DataFrame, varied: pd.DataFrame, threshold: float, resamples: int, seed: int, where: str = "predictions"
-) -> PairedDelta:
-    """Varied − nominal ΔAUC, Δ efficiency and Δ purity at `threshold` on shared resamples."""
-    y, s_nom, s_var = aligned(nominal, varied, where)
+@dataclass(frozen=True)
+class Nominal:
+    """A point's nominal test predictions, measured once for all its variations: the events in
+    canonical order, the resamples and the metrics on them."""
+
+    predictions: pd.DataFrame
+    threshold: float
+    counts: np.ndarray  # (resamples, n) stratified bootstrap counts in canonical order
+    measured: dict[str, float | None]
+    resampled: dict[str, np.ndarray]
+
+
+def nominal_metrics(predictions: pd.DataFrame, threshold: float, *, resamples: int, seed: int) -> Nominal:
+    """The nominal side of every `paired_delta` of one point."""
+    y, score, _ = aligned(predictions, predictions, "nominal predictions")
     counts = stratified_counts(y, resamples, seed)
-    nom, var = _measured(y, s_nom, threshold), _measured(y, s_var, threshold)
-    r_nom, r_var = _resampled(y, s_nom, threshold, counts), _resampled(y, s_var, threshold, counts)
+    return Nominal(predictions, float(threshold), counts, _measured(y, score, threshold),
+                   _resampled(y, score, threshold=threshold, counts=counts))  # fmt: skip
+
+
+def paired_delta(nominal: Nominal, varied: pd.DataFrame, where: str = "predictions") -> PairedDelta:
+    """Varied − nominal ΔAUC, Δ efficiency and Δ purity at the nominal's threshold on shared resamples."""
+    y, _, s_var = aligned(nominal.predictions, varied, where)
+    threshold, nom = nominal.threshold, nominal.measured
+    var, r_var = _measured(y, s_var, threshold), _resampled(y, s_var, threshold=threshold, counts=nominal.counts)
     resampled, deltas = {}, {}
     for m in METRICS:
-        resampled[m] = r_var[m] - r_nom[m]
+        resampled[m] = r_var[m] - nominal.resampled[m]
         value = None if nom[m] is None or var[m] is None else var[m] - nom[m]
         deltas[m] = difference(value, resampled[m])
     return PairedDelta(int(y.size), int(y.sum()), float(threshold), nom, var, deltas, resampled)

@@ -13,18 +13,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nuwire.figures import FigureContext, html_page, new_figure, save_figure
 from nuwire.io.atomic import write_text
 from nuwire.io.readers import open_parquet, read_json
-from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.numfmt import format_interval, format_pm
-from nuwire.systematics.deltas import METRICS, PairedDelta, difference, paired_delta
+from nuwire.systematics.deltas import METRICS, PairedDelta, difference, nominal_metrics, paired_delta
 from nuwire.systematics.variations import Variation
 
 PathLike = str | os.PathLike[str]
-STYLE = (
-    "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse;margin-bottom:1em}"
-    "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}h3{margin-top:1.4em}</style>"
-)
+
+
+@dataclass(frozen=True)
+class SystematicsInputs:
+    """What the systematics summary reads: the points, their nominal predictions and metrics (in the
+    order of `points`), and the varied predictions, variation-major (all points of the first
+    variation, then the next)."""
+
+    points: Sequence[Mapping[str, Any]]
+    nominal_predictions: Sequence[PathLike]
+    nominal_metrics: Sequence[PathLike]
+    varied_predictions: Sequence[PathLike]
 
 
 @dataclass
@@ -39,27 +47,19 @@ def _test_predictions(path: PathLike) -> pd.DataFrame:
     return frame[frame["split"] == "test"].reset_index(drop=True) if "split" in frame else frame
 
 
-def measure(
-    points: Sequence[Mapping[str, Any]],
-    variations: Sequence[Variation],
-    nominal_predictions: Sequence[PathLike],
-    nominal_metrics: Sequence[PathLike],
-    varied_predictions: Sequence[PathLike],
-    resamples: int,
-    seed: int,
-) -> list[Row]:
-    """Every (variation, point) pair; `varied_predictions` is variation-major (all points of the first
-    variation, then the next), the nominal lists in the order of `points`."""
+def measure(inputs: SystematicsInputs, variations: Sequence[Variation], *, resamples: int, seed: int) -> list[Row]:
+    """Every (variation, point) pair; each point's nominal side is measured once."""
+    points = inputs.points
+    nominal = [
+        nominal_metrics(_test_predictions(p), float(read_json(m, made_by="evaluate")["threshold_choice"]["threshold"]),
+                        resamples=resamples, seed=seed)
+        for p, m in zip(inputs.nominal_predictions, inputs.nominal_metrics, strict=True)
+    ]  # fmt: skip
     rows = []
-    nominal = [_test_predictions(p) for p in nominal_predictions]
-    thresholds = [float(read_json(m, made_by="evaluate")["threshold_choice"]["threshold"]) for m in nominal_metrics]
     for i, variation in enumerate(variations):
         for j, point in enumerate(points):
-            path = varied_predictions[i * len(points) + j]
-            varied = _test_predictions(path)
-            rows.append(
-                Row(variation, dict(point), paired_delta(nominal[j], varied, thresholds[j], resamples, seed, str(path)))
-            )
+            path = inputs.varied_predictions[i * len(points) + j]
+            rows.append(Row(variation, dict(point), paired_delta(nominal[j], _test_predictions(path), str(path))))
     return rows
 
 
@@ -143,12 +143,19 @@ def robustness_words(rows: Sequence[Row]) -> list[str]:
         )
         + "."
     ]
+    return words + _extremes_words(measured, ranked)
+
+
+def _extremes_words(measured: Mapping[str, tuple[float, np.ndarray]], ranked: Sequence[str]) -> list[str]:
+    """The most and least robust architecture of `ranked` (by mean |ΔAUC|, lowest first), each
+    named only where the paired difference to every other one excludes 0 at 95%."""
 
     def separated(a: str, others: Sequence[str]) -> bool:
         return all(
             difference(measured[a][0] - measured[b][0], measured[a][1] - measured[b][1])["significant"] for b in others
         )
 
+    words = []
     best, worst = ranked[0], ranked[-1]
     if separated(best, ranked[1:]):
         words.append(f"Most robust: {best} (its mean |ΔAUC| is below every other architecture's at 95%).")
@@ -161,8 +168,7 @@ def robustness_words(rows: Sequence[Row]) -> list[str]:
     return words
 
 
-def systematics_html(rows: Sequence[Row], table: pd.DataFrame, synthetic: bool, resamples: int) -> str:
-    note = "<p><b>Synthetic data.</b> Made from the nuwire simulator, not MicroBooNE files.</p>" if synthetic else ""
+def systematics_html(rows: Sequence[Row], table: pd.DataFrame, *, context: FigureContext, resamples: int) -> str:
     how = (
         "<p>Each Δ is varied − nominal for the same test events scored by the same trained weights (never "
         "retrained), at the point's validation-chosen threshold for efficiency and purity. Value ± error: half the "
@@ -179,13 +185,13 @@ def systematics_html(rows: Sequence[Row], table: pd.DataFrame, synthetic: bool, 
     )
     words = "".join(f"<p>{html.escape(w)}</p>" for w in robustness_words(rows))
     body = (
-        f"{note}<h3>Detector variations</h3><ul>{listing}</ul>{how}<h3>Robustness by architecture</h3>{words}"
+        f"{context.page_note()}<h3>Detector variations</h3><ul>{listing}</ul>{how}<h3>Robustness by architecture</h3>{words}"
         f"<h3>Every point under every variation (test set)</h3>{table.to_html(index=False, border=0, escape=True)}"
     )
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{STYLE}</head><body>{body}</body></html>\n"
+    return html_page(body)
 
 
-def systematics_figure(rows: Sequence[Row], target: PathLike, synthetic: bool) -> None:
+def systematics_figure(rows: Sequence[Row], target: PathLike, *, context: FigureContext) -> None:
     """Variations × points: Δ νe CC efficiency as colour, each cell annotated with Δ efficiency and
     ΔAUC (± error; * where the 95% interval excludes 0)."""
     names = list(dict.fromkeys(r.variation.name for r in rows))
@@ -210,29 +216,26 @@ def systematics_figure(rows: Sequence[Row], target: PathLike, synthetic: bool) -
     ax.set_title(
         "Shift of each point under each detector variation\n(same test events; * : 95% interval excludes 0)", fontsize=9
     )
-    save_figure(fig, target, synthetic=synthetic)
+    save_figure(fig, target, context=context)
 
 
 def run_systematics_summary(
-    points: Sequence[Mapping[str, Any]],
+    inputs: SystematicsInputs,
     variations: Mapping[str, Mapping[str, Any]],
-    nominal_predictions: Sequence[PathLike],
-    nominal_metrics: Sequence[PathLike],
-    varied_predictions: Sequence[PathLike],
+    *,
     evaluate_settings: Mapping[str, Any],
     outputs: Mapping[str, PathLike],
-    synthetic: bool,
+    context: FigureContext,
 ) -> pd.DataFrame:
     """The systematics_summary rule: table (TSV), values (TSV), HTML page and figure."""
     from nuwire.evaluation.evaluate import EvaluateSettings
 
     settings = EvaluateSettings.from_config(evaluate_settings)
     parsed = [Variation.from_config(name, spec) for name, spec in variations.items()]
-    rows = measure(points, parsed, nominal_predictions, nominal_metrics, varied_predictions,
-                   settings.bootstrap_resamples, settings.bootstrap_seed)  # fmt: skip
+    rows = measure(inputs, parsed, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed)
     table = display_table(rows)
     write_text(outputs["table"], table.to_csv(sep="\t", index=False))
     write_text(outputs["values"], values_table(rows).to_csv(sep="\t", index=False))
-    write_text(outputs["html"], systematics_html(rows, table, synthetic, settings.bootstrap_resamples))
-    systematics_figure(rows, Path(outputs["figure"]), synthetic)
+    write_text(outputs["html"], systematics_html(rows, table, context=context, resamples=settings.bootstrap_resamples))
+    systematics_figure(rows, Path(outputs["figure"]), context=context)
     return table

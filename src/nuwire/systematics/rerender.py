@@ -8,14 +8,15 @@ the points' loaders read it as they read the nominal files.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nuwire.events.dataset import read_event_index
 from nuwire.images.render import RenderParams, render_file
-from nuwire.io.atomic import write_json
 from nuwire.io.opensamples import Event
+from nuwire.io.readers import read_json
 from nuwire.systematics.variations import Variation
 
 PathLike = str | os.PathLike[str]
@@ -28,27 +29,37 @@ def test_keys(index_path: PathLike, sample: str) -> list[tuple[int, int, int]]:
     return list(zip(test["run"].tolist(), test["subrun"].tolist(), test["event"].tolist(), strict=True))
 
 
+@dataclass(frozen=True)
+class VariationFiles:
+    """The systematics_render job's files: the input file, the event index and the input's nominal
+    QC (which already holds its SHA-256) read; the varied images and their QC written."""
+
+    h5: PathLike
+    index: PathLike
+    nominal_qc: PathLike
+    images: PathLike
+    qc: PathLike
+
+
 def render_variation_file(
-    h5_path: PathLike,
-    index_path: PathLike,
-    parquet_path: PathLike,
-    qc_path: PathLike,
+    files: VariationFiles,
+    variation: Variation,
+    *,
     sample: str,
     params: RenderParams,
-    variation: Variation,
     progress: bool = False,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Render the sample's test events of `h5_path` with `variation` applied; returns the QC
-    (which also records the variation). `threads` bounds the reader's inflate pool (the job's)."""
+    """Render the sample's test events of `files.h5` with `variation` applied; returns the QC
+    (which also records the variation), written once. `threads` bounds the reader's inflate pool
+    (the job's)."""
 
     def vary(ev: Event, plane: int, adc: np.ndarray) -> np.ndarray:
         return variation.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
 
-    keys = test_keys(index_path, sample)
-    qc = render_file(
-        h5_path, parquet_path, qc_path, sample, params, progress=progress, threads=threads, select=keys, vary=vary
-    )
-    qc = {**qc, "variation": variation.as_dict(), "selection": "test split of the event index"}
-    write_json(qc_path, qc)
-    return qc
+    keys = test_keys(files.index, sample)
+    # The input was hashed when its nominal images were rendered: the same file, not read twice.
+    sha256 = read_json(files.nominal_qc, made_by="render").get("input_sha256")
+    known = {"variation": variation.as_dict(), "selection": "test split of the event index", "input_sha256": sha256}
+    return render_file(files.h5, files.images, files.qc, sample, params, progress=progress, threads=threads,
+                       select=keys, vary=vary, known=known)  # fmt: skip

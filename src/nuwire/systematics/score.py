@@ -40,7 +40,7 @@ def score_variation(
     model = setup.place_model(model)
     model.eval()
     settings = EvaluateSettings.from_config(evaluate_settings)
-    score = score_set(model, test_set, setup, settings.batch_size)
+    score = score_set(model, test_set, setup, batch_size=settings.batch_size)
     if not np.isfinite(score).all():
         raise NuwireError(f"{weights}: the model gives NaN or infinite scores on the varied test events of {out}.")
     frame = predictions_frame(test_set, score, "test")
