@@ -173,9 +173,9 @@ def _workflow_images(tmp: Path, n_events: int) -> tuple[list[Path], pd.DataFrame
         h5s.append(tmp / f"{sample}_WithWire_00.h5")
         files.append(h5s[-1].with_suffix(".parquet"))
         qcs.append(h5s[-1].with_suffix(".qc.json"))
-        simulate_file(h5s[-1], sample, n_events, MICROBOONE, seed=1, file_index=0)
-        render_file(h5s[-1], files[-1], qcs[-1], h5s[-1].stem, RenderParams())
-    return files, build_event_index(h5s, files, qcs, RenderParams())  # with reconstructed vertices
+        simulate_file(h5s[-1], sample, n_events, geometry=MICROBOONE, seed=1, file_index=0)
+        render_file(h5s[-1], files[-1], qcs[-1], sample=h5s[-1].stem, params=RenderParams())
+    return files, build_event_index(h5s, files, qcs, params=RenderParams())  # with reconstructed vertices
 
 
 def _write_pngs(tmp: Path, files: Sequence[Path], events: pd.DataFrame) -> list[Path]:
@@ -200,7 +200,7 @@ def _throughput(files: Sequence[Path], events: pd.DataFrame, pngs: list[Path], s
         float(batch.sum())
 
     def ours(epoch: int) -> None:
-        for views, _, _ in make_loader(ds, BATCH, True, seed, epoch):
+        for views, _, _ in make_loader(ds, BATCH, shuffle=True, seed=seed, epoch=epoch):
             assert views[0].shape[1:] == (1, h, w)
             consume(views[0])
 

@@ -46,7 +46,7 @@ from PIL import Image
 
 from benchmarks import Timing, interleaved, load_average, paired_ratio, rate_figures, spread, timed
 from benchmarks.bench_render import inflate_only, io_floor
-from nuwire.images.render import RenderParams, read_event_images, render_file, render_plane
+from nuwire.images.render import ReadOptions, RenderParams, read_event_images, render_file, render_plane
 from nuwire.io.h5schema import SEQ_CNT
 from nuwire.io.opensamples import OpenSamplesFile
 
@@ -86,7 +86,7 @@ def read_only(files: Sequence[Path]) -> int:
 
 # -- (b) nuwire -----------------------------------------------------------------------------------
 def nuwire_route(
-    files: Sequence[Path], out: Path, params: RenderParams, threads: int = 1, raw_chunks: bool = True
+    files: Sequence[Path], out: Path, params: RenderParams, *, threads: int = 1, raw_chunks: bool = True
 ) -> int:
     n = 0
     for path in files:
@@ -94,10 +94,9 @@ def nuwire_route(
             path,
             out / f"{path.stem}.parquet",
             out / f"{path.stem}.qc.json",
-            path.stem,
-            params,
-            threads=threads,
-            raw_chunks=raw_chunks,
+            sample=path.stem,
+            params=params,
+            read=ReadOptions(threads=threads, raw_chunks=raw_chunks),
         )
         n += qc["rendered"]
     return n
@@ -108,7 +107,7 @@ def render_peak_mb(path: Path, params: RenderParams) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         tracemalloc.start()
         try:
-            render_file(path, Path(tmp) / "p.parquet", Path(tmp) / "p.qc.json", path.stem, params)
+            render_file(path, Path(tmp) / "p.parquet", Path(tmp) / "p.qc.json", sample=path.stem, params=params)
             return tracemalloc.get_traced_memory()[1] / 2**20
         finally:
             tracemalloc.stop()
@@ -165,7 +164,7 @@ def notebook_route(files: Sequence[Path], events_per_file: int, params: RenderPa
 def notebook_matches_nuwire(images: list, parquet_dir: Path) -> bool:
     """The notebook route's images equal nuwire's (same formula, so this must hold)."""
     for stem, (run, subrun, event), planes in images:
-        ours = read_event_images(parquet_dir / f"{stem}.parquet", run, subrun, event)
+        ours = read_event_images(parquet_dir / f"{stem}.parquet", run=run, subrun=subrun, event=event)
         if not all(np.array_equal(a, b) for a, b in zip(planes, ours)):
             return False
     return True

@@ -29,7 +29,7 @@ def _warm() -> None:
 
 def _render_one(h5: str, out_dir: str, params: RenderParams) -> int:
     stem, out = Path(h5).stem, Path(out_dir)
-    return render_file(h5, out / f"{stem}.parquet", out / f"{stem}.qc.json", stem, params)["rendered"]
+    return render_file(h5, out / f"{stem}.parquet", out / f"{stem}.qc.json", sample=stem, params=params)["rendered"]
 
 
 def _timed_pool(pool: ProcessPoolExecutor, files: Sequence[Path], out: Path, params: RenderParams) -> tuple[int, float]:

@@ -49,7 +49,7 @@ def _generation(geometry: Geometry, n: int) -> tuple[list[dict], list[float]]:
     for k in range(n):
         sample = "nue" if k % 2 else "bnb"
         t = time.perf_counter()
-        r, _ = simulate_event(sample, geometry, SEED, 0, k)
+        r, _ = simulate_event(sample, geometry, seed=SEED, file_index=0, event_index=k)
         times.append(time.perf_counter() - t)
         rows.append(r)
     return rows, times
@@ -108,7 +108,7 @@ def _geometry_figures(geometry: Geometry, n: int, variants: list[tuple[tuple[int
         writers = _writer_variants(events, geometry, variants, tmp)
         del events
         t, c = time.perf_counter(), time.process_time()
-        summary = simulate_file(tmp / "f.h5", "bnb", n, geometry, SEED, 1)
+        summary = simulate_file(tmp / "f.h5", "bnb", n, geometry=geometry, seed=SEED, file_index=1)
         total = (time.perf_counter() - t) / n
         cpu = (time.process_time() - c) / n
     return {

@@ -74,8 +74,8 @@ def prepare(h5_files: Sequence[Path], directory: Path) -> Path:
         [directory / f"{h5.stem}.qc.json" for h5 in h5_files],
     )
     for h5, image, qc in zip(h5_files, images, qcs):
-        render_file(h5, image, qc, h5.stem, params)
-    index = build_event_index(h5_files, images, qcs, params)
+        render_file(h5, image, qc, sample=h5.stem, params=params)
+    index = build_event_index(h5_files, images, qcs, params=params)
     path = directory / "events.parquet"
     index.to_parquet(path)
     return path

@@ -120,12 +120,15 @@ def make_data(directory: Path, n_files: int, n_events: int) -> Path:
         for i in range(n_files):
             h5 = directory / file_name(sample, i)
             if not h5.exists():
-                simulate_file(h5, sample, n_events, COMPACT, SIM_SEED, i)
-            render_file(h5, h5.with_suffix(".parquet"), h5.with_suffix(".qc.json"), h5.stem, params)
+                simulate_file(h5, sample, n_events, geometry=COMPACT, seed=SIM_SEED, file_index=i)
+            render_file(h5, h5.with_suffix(".parquet"), h5.with_suffix(".qc.json"), sample=h5.stem, params=params)
             h5_files.append(h5)
             print(f"data: {h5.name}", file=sys.stderr, flush=True)
     index = build_event_index(
-        h5_files, [h.with_suffix(".parquet") for h in h5_files], [h.with_suffix(".qc.json") for h in h5_files], params
+        h5_files,
+        [h.with_suffix(".parquet") for h in h5_files],
+        [h.with_suffix(".qc.json") for h in h5_files],
+        params=params,
     )
     write_event_index(index, index_path)
     return index_path
@@ -162,7 +165,9 @@ def load_split(index: pd.DataFrame, images: list[Path], v: Variant, split: str) 
 @torch.no_grad()
 def signal_scores(model: torch.nn.Module, ds: Any) -> np.ndarray:
     model.eval()
-    out = [torch.softmax(model(*views), dim=1)[:, 1] for views, _, _ in make_loader(ds, 64, False, 0, 0)]
+    out = [
+        torch.softmax(model(*views), dim=1)[:, 1] for views, _, _ in make_loader(ds, 64, shuffle=False, seed=0, epoch=0)
+    ]
     return torch.cat(out).numpy()
 
 

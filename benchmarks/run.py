@@ -84,7 +84,7 @@ def ensure_data(data_dir: Path, sizes: Sizes) -> list[Path]:
     record.unlink(missing_ok=True)
     for (sample, index), path in zip(sizes.files, paths):
         print(f"inputs: simulating {path.name} ({sizes.events_per_file} events)", flush=True)
-        simulate_file(path, sample, sizes.events_per_file, get_geometry(GEOMETRY), SEED, index)
+        simulate_file(path, sample, sizes.events_per_file, geometry=get_geometry(GEOMETRY), seed=SEED, file_index=index)
     record.write_text(json.dumps(want, indent=2) + "\n")
     return paths
 
@@ -157,7 +157,7 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
             parquets = []
             for h5 in files:  # every benchmark file's images: more events for the RAM figures
                 parquets.append(Path(tmp) / f"{h5.stem}.parquet")
-                render_file(h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", h5.stem, RenderParams())
+                render_file(h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", sample=h5.stem, params=RenderParams())
             return bench_input.run(parquets, sizes.input_events, sizes.repeats, sizes.input_seconds)
 
     def train() -> dict[str, Any]:

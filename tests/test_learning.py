@@ -91,7 +91,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, lis
         ]
         for future in renders:
             future.result()
-    return build_event_index(h5_files, images, qcs, params, SPLIT), images
+    return build_event_index(h5_files, images, qcs, params=params, split_fractions=SPLIT), images
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import yaml
 from h5files import event_rows, noisy_planes, write_file
 from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import ReadOptions, RenderOutputs, RenderParams, Rerender, render_file
 from nuwire.pipeline.config import SCHEMA_PATH
 from nuwire.systematics.deltas import paired_delta
 from nuwire.systematics.rerender import render_variation_file
@@ -47,7 +47,7 @@ def test_time_shift_moves_ticks_and_fills_zeros():
 def test_dead_wires_are_whole_aligned_groups_the_same_in_every_event():
     v = Variation("dead", dead_fraction=0.5, dead_group=2, seed=3)
     out = v.apply(readout(), 1, KEY)
-    zeroed = dead_wires(8, 0.5, 2, 3, 1)
+    zeroed = dead_wires(8, fraction=0.5, group=2, seed=3, plane=1)
     # Half of 8 wires in groups of 2: two whole aligned pairs out of {0,1}, {2,3}, {4,5}, {6,7}.
     pairs = zeroed.reshape(-1, 2)
     assert pairs.shape == (2, 2) and (pairs[:, 0] % 2 == 0).all() and (pairs[:, 1] == pairs[:, 0] + 1).all()
@@ -57,9 +57,9 @@ def test_dead_wires_are_whole_aligned_groups_the_same_in_every_event():
     other_event = v.apply(readout(), 1, ("nue_WithWire_01", 1, 2, 3))
     np.testing.assert_array_equal(other_event, out)  # one dead-channel map per plane
     # A trailing partial group: 7 wires in groups of 4 are the groups {0..3} and {4..6}.
-    assert sorted(dead_wires(7, 0.6, 4, 0, 0).tolist()) in ([0, 1, 2, 3], [4, 5, 6])
-    assert sorted(dead_wires(7, 0.99, 4, 0, 0).tolist()) == list(range(7))
-    assert dead_wires(8, 0.05, 2, 3, 1).size == 0  # under half a group rounds to none
+    assert sorted(dead_wires(7, fraction=0.6, group=4, seed=0, plane=0).tolist()) in ([0, 1, 2, 3], [4, 5, 6])
+    assert sorted(dead_wires(7, fraction=0.99, group=4, seed=0, plane=0).tolist()) == list(range(7))
+    assert dead_wires(8, fraction=0.05, group=2, seed=3, plane=1).size == 0  # under half a group rounds to none
 
 
 def test_noise_is_seeded_per_event_and_has_the_stated_sigma():
@@ -92,12 +92,12 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", [event_rows((5, 6, k), planes[k]) for k in range(3)])
     params = RenderParams(dw=2, dt=2, threshold=10.0, saturation=100.0)
     nominal = tmp_path / "nominal.parquet"
-    render_file(h5, nominal, tmp_path / "nominal.qc.json", "bnb_WithWire_00", params)
+    render_file(h5, nominal, tmp_path / "nominal.qc.json", sample="bnb_WithWire_00", params=params)
     zero = Variation("zero", gain=1.0, noise=0.0)
     varied = tmp_path / "zero.parquet"
     keys = [(5, 6, k) for k in range(3)]
-    render_file(h5, varied, tmp_path / "zero.qc.json", "bnb_WithWire_00", params, select=keys,
-                vary=lambda ev, p, adc: zero.apply(adc, p, ("bnb_WithWire_00", ev.run, ev.subrun, ev.event)))  # fmt: skip
+    render_file(h5, varied, tmp_path / "zero.qc.json", sample="bnb_WithWire_00", params=params, rerender=Rerender(keys,
+                vary=lambda ev, p, adc: zero.apply(adc, p, ("bnb_WithWire_00", ev.run, ev.subrun, ev.event))))  # fmt: skip
     assert varied.read_bytes() == nominal.read_bytes()
 
     # The test split only: exactly those events, with the varied ADC rendered by the same formula.
@@ -105,12 +105,13 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
                           "split": ["train", "test", "test"]})  # fmt: skip
     index.to_parquet(tmp_path / "events.parquet")
     up = Variation("up", gain=2.0)
-    qc = render_variation_file(h5, tmp_path / "events.parquet", tmp_path / "up.parquet", tmp_path / "up.qc.json",
-                               "bnb_WithWire_00", params, up)  # fmt: skip
+    outputs = RenderOutputs(images=tmp_path / "up.parquet", qc=tmp_path / "up.qc.json")
+    qc = render_variation_file(h5, tmp_path / "events.parquet", outputs, sample="bnb_WithWire_00", params=params,
+                               variation=up, read=ReadOptions())  # fmt: skip
     assert qc["events_in_file"] == 2 and qc["rendered"] == 2 and qc["reconciled"] and qc["variation"]["gain"] == 2.0
     doubled = tmp_path / "doubled.h5"
     write_file(doubled, [event_rows((5, 6, k), [p * np.float32(2) for p in planes[k]]) for k in range(3)])
-    render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", "bnb_WithWire_00", params)
+    render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", sample="bnb_WithWire_00", params=params)
     got, want = pd.read_parquet(tmp_path / "up.parquet"), pd.read_parquet(tmp_path / "d.parquet")
     want = want[want["event"] > 0].reset_index(drop=True)
     assert got["event"].tolist() == [1, 1, 1, 2, 2, 2]
@@ -123,7 +124,14 @@ def test_an_event_the_file_lacks_is_a_clear_error(tmp_path: Path):
 
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", [event_rows((5, 6, 0), noisy_planes(np.random.default_rng(1)))])
     with pytest.raises(InputFileError, match=r"bnb_WithWire_00.h5.*\(5, 6, 9\)"):
-        render_file(h5, tmp_path / "x.parquet", tmp_path / "x.qc.json", "s", RenderParams(), select=[(5, 6, 9)])
+        render_file(
+            h5,
+            tmp_path / "x.parquet",
+            tmp_path / "x.qc.json",
+            sample="s",
+            params=RenderParams(),
+            rerender=Rerender([(5, 6, 9)]),
+        )
     assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "x.qc.json").exists()
 
 
@@ -138,7 +146,7 @@ def test_unchanged_scores_give_exactly_zero_deltas():
     labels = rng.integers(0, 2, 200)
     nominal = predictions(np.clip(0.3 * labels + rng.random(200) * 0.7, 0, 1), labels)
     shuffled = nominal.sample(frac=1.0, random_state=1)  # the order of the rows does not matter
-    d = paired_delta(nominal, shuffled, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal, shuffled, threshold=0.5, resamples=1000, seed=3)
     for m in ("auc", "efficiency", "purity"):
         assert d.deltas[m]["delta"] == 0.0 and d.deltas[m]["ci95"] == [0.0, 0.0], m
         assert not d.deltas[m]["significant"]
@@ -151,14 +159,14 @@ def test_a_real_shift_is_measured_and_called_significant():
     score = np.clip(0.25 + 0.5 * labels + rng.normal(0, 0.15, 1000), 0, 1)
     nominal = predictions(score, labels)
     lower = predictions(np.clip(score - 0.1, 0, 1), labels)  # every score 0.1 lower: fewer signal pass
-    d = paired_delta(nominal, lower, 0.5, resamples=1000, seed=3)
+    d = paired_delta(nominal, lower, threshold=0.5, resamples=1000, seed=3)
     eff_nom = float((score[labels == 1] >= 0.5).mean())
     eff_var = float((np.clip(score - 0.1, 0, 1)[labels == 1] >= 0.5).mean())
     assert d.deltas["efficiency"]["delta"] == pytest.approx(eff_var - eff_nom)
     assert d.deltas["efficiency"]["significant"] and d.deltas["efficiency"]["ci95"][1] < 0
     assert abs(d.deltas["auc"]["delta"]) < 1e-3  # a shift of every score keeps the ranking (up to the clip)
     with pytest.raises(Exception, match="do not hold the nominal test events"):
-        paired_delta(nominal, lower.iloc[:10], 0.5, resamples=1000, seed=3)
+        paired_delta(nominal, lower.iloc[:10], threshold=0.5, resamples=1000, seed=3)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +202,9 @@ def test_the_most_and_least_robust_architecture_are_named_only_when_the_interval
 
     def row(arch: str, varied: np.ndarray) -> Row:
         point = {"arch": arch, "cut": "full", "point": f"{arch}/plane2/scale0.5/full/whole"}
-        return Row(gain, point, paired_delta(nominal, predictions(varied, labels), 0.5, 1000, 3))
+        return Row(
+            gain, point, paired_delta(nominal, predictions(varied, labels), threshold=0.5, resamples=1000, seed=3)
+        )
 
     steady = row("lenet", base)  # unchanged by the variation
     shaken = row("resnet", np.clip(base + rng.normal(0, 0.3, 600), 0, 1))  # ranking scrambled

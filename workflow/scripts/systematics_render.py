@@ -6,7 +6,7 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.images.render import RenderParams  # noqa: E402
+from nuwire.images.render import ReadOptions, RenderOutputs, RenderParams  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
 from nuwire.systematics.rerender import render_variation_file  # noqa: E402
 from nuwire.systematics.variations import Variation  # noqa: E402
@@ -20,13 +20,11 @@ def main(smk):
     render_variation_file(
         smk.input.h5,
         smk.input.index,
-        smk.output.images,
-        smk.output.qc,
+        RenderOutputs(images=smk.output.images, qc=smk.output.qc),
         sample=smk.wildcards.sample,
         params=params,
         variation=Variation(**p.variation),
-        progress=True,
-        threads=smk.threads,
+        read=ReadOptions(progress=True, threads=smk.threads),
     )
 
 

@@ -63,7 +63,7 @@ from tqdm import tqdm
 from nuwire.errors import CheckpointError, ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint, dataset_fingerprint, load_point_split, point_cut, point_view
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
-from nuwire.images.image_set import make_loader
+from nuwire.images.image_set import BatchDelivery, make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
@@ -550,9 +550,8 @@ def _epoch(
             shuffle=optimizer is not None,
             seed=cfg.seed,
             epoch=epoch,
-            num_workers=cfg.num_workers,
-            pin_memory=run.setup.pin_memory,
             sparse=takes_sparse(cfg.arch),
+            delivery=BatchDelivery(num_workers=cfg.num_workers, pin_memory=run.setup.pin_memory),
         )
         desc = f"epoch {epoch} {phase}"
         passes[phase] = run_epoch(state.model, loader, run.setup, class_w, optimizer, run.guard, desc, run.progress)

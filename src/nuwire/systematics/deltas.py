@@ -70,7 +70,7 @@ def _measured(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, f
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in value.items()}
 
 
-def _resampled(y: np.ndarray, score: np.ndarray, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
+def _resampled(y: np.ndarray, score: np.ndarray, *, threshold: float, counts: np.ndarray) -> dict[str, np.ndarray]:
     at = threshold_metrics_resampled(y, score, threshold, counts)
     return {"auc": auc_resampled(y, score, counts), "efficiency": at["tpr"], "purity": at["precision"]}
 
@@ -86,13 +86,22 @@ def difference(value: float | None, samples: np.ndarray) -> dict[str, Any]:
 
 
 def paired_delta(
-    nominal: pd.DataFrame, varied: pd.DataFrame, threshold: float, resamples: int, seed: int, where: str = "predictions"
+    nominal: pd.DataFrame,
+    varied: pd.DataFrame,
+    *,
+    threshold: float,
+    resamples: int,
+    seed: int,
+    where: str = "predictions",
 ) -> PairedDelta:
     """Varied − nominal ΔAUC, Δ efficiency and Δ purity at `threshold` on shared resamples."""
     y, s_nom, s_var = aligned(nominal, varied, where)
     counts = stratified_counts(y, resamples, seed)
     nom, var = _measured(y, s_nom, threshold), _measured(y, s_var, threshold)
-    r_nom, r_var = _resampled(y, s_nom, threshold, counts), _resampled(y, s_var, threshold, counts)
+    r_nom, r_var = (
+        _resampled(y, s_nom, threshold=threshold, counts=counts),
+        _resampled(y, s_var, threshold=threshold, counts=counts),
+    )
     resampled, deltas = {}, {}
     for m in METRICS:
         resampled[m] = r_var[m] - r_nom[m]

@@ -58,7 +58,13 @@ def measure(
             path = varied_predictions[i * len(points) + j]
             varied = _test_predictions(path)
             rows.append(
-                Row(variation, dict(point), paired_delta(nominal[j], varied, thresholds[j], resamples, seed, str(path)))
+                Row(
+                    variation,
+                    dict(point),
+                    paired_delta(
+                        nominal[j], varied, threshold=thresholds[j], resamples=resamples, seed=seed, where=str(path)
+                    ),
+                )
             )
     return rows
 

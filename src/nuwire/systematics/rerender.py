@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nuwire.events.dataset import read_event_index
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import ReadOptions, RenderOutputs, RenderParams, Rerender, render_file
 from nuwire.io.atomic import write_json
 from nuwire.io.opensamples import Event
 from nuwire.systematics.variations import Variation
@@ -31,24 +31,23 @@ def test_keys(index_path: PathLike, sample: str) -> list[tuple[int, int, int]]:
 def render_variation_file(
     h5_path: PathLike,
     index_path: PathLike,
-    parquet_path: PathLike,
-    qc_path: PathLike,
+    outputs: RenderOutputs,
+    *,
     sample: str,
     params: RenderParams,
     variation: Variation,
-    progress: bool = False,
-    threads: int | None = None,
+    read: ReadOptions,
 ) -> dict[str, Any]:
     """Render the sample's test events of `h5_path` with `variation` applied; returns the QC
-    (which also records the variation). `threads` bounds the reader's inflate pool (the job's)."""
+    (which also records the variation). `read.threads` bounds the reader's inflate pool (the job's)."""
 
     def vary(ev: Event, plane: int, adc: np.ndarray) -> np.ndarray:
         return variation.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
 
     keys = test_keys(index_path, sample)
     qc = render_file(
-        h5_path, parquet_path, qc_path, sample, params, progress=progress, threads=threads, select=keys, vary=vary
+        h5_path, outputs.images, outputs.qc, sample=sample, params=params, read=read, rerender=Rerender(keys, vary)
     )
     qc = {**qc, "variation": variation.as_dict(), "selection": "test split of the event index"}
-    write_json(qc_path, qc)
+    write_json(outputs.qc, qc)
     return qc
