@@ -152,7 +152,9 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, png_eve
     }
 
 
-def demo_file(path: Path, n_events: int = 8, seed: int = 0, geometry_name: str = "compact", tracks: int = 12) -> Path:
+def demo_file(
+    path: Path, n_events: int = 8, *, seed: int = 0, geometry_name: str = "compact", tracks: int = 12
+) -> Path:
     """A file of straight tracks (pulses a few ticks wide) per plane, for a run without inputs."""
     from nuwire.geometry import get_geometry
     from nuwire.io.opensamples_writer import OpenSamplesWriter

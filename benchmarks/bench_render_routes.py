@@ -114,7 +114,7 @@ def render_peak_mb(path: Path, params: RenderParams) -> float:
 
 
 # -- (c) the notebook route -----------------------------------------------------------------------
-def _pynuml_frame(wt: h5py.Group, start: int, count: int, adc_columns: list[str]) -> pd.DataFrame:
+def _pynuml_frame(wt: h5py.Group, start: int, count: int, *, adc_columns: list[str]) -> pd.DataFrame:
     """One event's wire table the way pynuml's get_dataframe presents it (see module docstring)."""
     rows = slice(start, start + count)
     parts = [
@@ -155,7 +155,7 @@ def notebook_route(files: Sequence[Path], events_per_file: int, params: RenderPa
             adc_columns = [f"adc_{i}" for i in range(wt["adc"].shape[1])]
             ids = np.asarray(wt["event_id"][starts[:events_per_file]])
             for k in range(min(events_per_file, len(seq))):
-                df = _pynuml_frame(wt, int(starts[k]), int(seq[k, 1]), adc_columns)
+                df = _pynuml_frame(wt, int(starts[k]), int(seq[k, 1]), adc_columns=adc_columns)
                 images.append((path.stem, tuple(int(x) for x in ids[k]), notebook_images(df, adc_columns, params)))
                 n += 1
     return n, images
@@ -197,7 +197,7 @@ def thesis_route(files: Sequence[Path], out: Path, params: RenderParams) -> int:
 
 
 # -- chunk layouts ---------------------------------------------------------------------------------
-def relayout(src: Path, dst: Path, n_events: int, create: dict[str, Any]) -> Path:
+def relayout(src: Path, dst: Path, n_events: int, *, create: dict[str, Any]) -> Path:
     """The first `n_events` events of `src` with wire_table/adc stored as `create` says (h5py's
     own filters), copied a block of whole chunk rows at a time (never the whole table in memory)."""
     with h5py.File(src, "r") as a, h5py.File(dst, "w") as b:
@@ -224,11 +224,11 @@ def relayout(src: Path, dst: Path, n_events: int, create: dict[str, Any]) -> Pat
     return dst
 
 
-def layouts(path: Path, tmp: Path, params: RenderParams, repeats: int, layout_events: int) -> list[dict[str, Any]]:
+def layouts(path: Path, tmp: Path, params: RenderParams, *, repeats: int, layout_events: int) -> list[dict[str, Any]]:
     """Per layout: events/s and CPU ms/event of each route, paired ratios, byte identity."""
     files = {"demo writer: 128 × 256, shuffle + gzip-1 (all-zero chunks not stored)": path}
     for i, (name, create) in enumerate(OTHER_LAYOUTS.items()):
-        files[name] = relayout(path, tmp / f"layout{i}.h5", layout_events, create)
+        files[name] = relayout(path, tmp / f"layout{i}.h5", layout_events, create=create)
     out = tmp / "layout_images"
     out.mkdir(exist_ok=True)
     results = []
@@ -274,6 +274,7 @@ def _per_event_ms(timings: Sequence[Timing]) -> dict[str, float | int]:
 def run(
     files: Sequence[str | Path],
     params: RenderParams | None = None,
+    *,
     repeats: int = 3,
     notebook_events: int = 1,
     notebook_repeats: int = 3,
@@ -310,7 +311,7 @@ def run(
         identical = notebook_matches_nuwire(kept["images"], out_b)
         thesis_bytes = sum(p.stat().st_size for p in out_d.iterdir())
         peak = render_peak_mb(files[0], params)
-        by_layout = layouts(files[0], tmp, params, layout_repeats, layout_events)
+        by_layout = layouts(files[0], tmp, params, repeats=layout_repeats, layout_events=layout_events)
     rates = {name: rate_figures(v) for name, v in {**t, "notebook": notebook}.items()}
     events = t["nuwire"][0].items
     return {

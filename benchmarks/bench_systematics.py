@@ -52,7 +52,7 @@ def run(files: Sequence[str | Path], repeats: int = 2, params: RenderParams | No
                     if variation is not None:
 
                         def vary(
-                            ev: Any, plane: int, adc: np.ndarray, v: Variation = variation, sample: str = h5.stem
+                            ev: Any, plane: int, adc: np.ndarray, *, v: Variation = variation, sample: str = h5.stem
                         ) -> np.ndarray:
                             return v.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
 

@@ -151,7 +151,7 @@ class Scaled:
 _CACHE: dict[tuple, SparseImageSet] = {}
 
 
-def load_split(index: pd.DataFrame, images: list[Path], v: Variant, split: str) -> SparseImageSet:
+def load_split(index: pd.DataFrame, images: list[Path], v: Variant, *, split: str) -> SparseImageSet:
     key = (v.scale, v.crop, v.cut, split)
     if key not in _CACHE:
         events = select_events(index, split, v.cut)
@@ -171,8 +171,8 @@ def signal_scores(model: torch.nn.Module, ds: Any) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def run_variant(v: Variant, seed: int, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
-    sets = {s: Scaled(load_split(index, images, v, s), v.gain) for s in ("train", "val", "test")}
+def run_variant(v: Variant, seed: int, *, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
+    sets = {s: Scaled(load_split(index, images, v, split=s), v.gain) for s in ("train", "val", "test")}
     cfg = TrainConfig(
         arch="lenet", hparams=v.hparams, **{**THESIS_TRAIN, **v.train}, seed=seed, threads=threads, device="cpu"
     )
@@ -210,7 +210,7 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
     over the validation events, of the logit difference (signal − background) and of the signal
     probability, in training mode (batch norm on batch statistics, as in the first step). Then the
     AUC of single image statistics, i.e. what a network that only counts charge can reach."""
-    ds = load_split(index, images, VARIANTS[0], "val")
+    ds = load_split(index, images, VARIANTS[0], split="val")
     x = ds.batch(np.arange(len(ds)))[0]
     lines = [
         f"Validation inputs: mean pixel {x.mean():.4f}, {float((x > 0).float().mean()):.1%} of pixels lit.",
@@ -238,7 +238,7 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
         "lit pixels": lambda t: (t > 0).sum(dim=(1, 2, 3)).float(),
         "brightest pixel": lambda t: t.amax(dim=(1, 2, 3)),
     }
-    sets = {s: load_split(index, images, VARIANTS[0], s) for s in ("val", "test")}
+    sets = {s: load_split(index, images, VARIANTS[0], split=s) for s in ("val", "test")}
     images_of = {s: d.batch(np.arange(len(d)))[0] for s, d in sets.items()}
     for label, stat in stats.items():
         aucs = [roc_auc_score(sets[s].labels, stat(images_of[s]).numpy()) for s in ("val", "test")]
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             if (v.name, seed) in done:
                 continue
-            r = run_variant(v, seed, index, images, args.threads)
+            r = run_variant(v, seed, index=index, images=images, threads=args.threads)
             print(json.dumps(r), file=sys.stderr, flush=True)
             results.append(r)
             results_path.write_text(json.dumps(results, indent=1))
