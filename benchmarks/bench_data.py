@@ -39,7 +39,7 @@ REAL_EVENTS = 44_272
 BATCH, SCALE = 16, 0.5
 
 
-def _hits(rng: np.random.Generator, r0: float, c0: float, angle: float, length: float, charge: float):
+def _hits(rng: np.random.Generator, r0: float, c0: float, *, angle: float, length: float, charge: float):
     """Points every half pixel along a straight segment, with a fluctuating charge per point."""
     t = np.arange(0.0, length, 0.5)
     q = charge * (1.0 + rng.exponential(0.3, len(t)))  # Landau-like upward tail
@@ -56,19 +56,19 @@ def synthetic_event(rng: np.random.Generator, shape: tuple[int, int] = SHAPE, n_
                 rng,
                 rng.uniform(0, h),
                 rng.uniform(0, w),
-                rng.uniform(0, np.pi),
-                rng.uniform(300, 2500),
-                rng.uniform(25, 45),
+                angle=rng.uniform(0, np.pi),
+                length=rng.uniform(300, 2500),
+                charge=rng.uniform(25, 45),
             )
         )
     vr, vc = rng.uniform(0.3 * h, 0.7 * h), rng.uniform(0.2 * w, 0.8 * w)
     for _ in range(rng.integers(1, 4)):  # tracks from the vertex
-        segs.append(_hits(rng, vr, vc, rng.uniform(0, 2 * np.pi), rng.uniform(30, 400), 35))
+        segs.append(_hits(rng, vr, vc, angle=rng.uniform(0, 2 * np.pi), length=rng.uniform(30, 400), charge=35))
     axis = rng.uniform(0, 2 * np.pi)  # shower: many short branches in a cone
     for _ in range(60):
         d = rng.uniform(0, 250)
         r0, c0 = vr + d * np.sin(axis), vc + d * np.cos(axis)
-        segs.append(_hits(rng, r0, c0, axis + rng.normal(0, 0.4), rng.uniform(5, 40), 30))
+        segs.append(_hits(rng, r0, c0, angle=axis + rng.normal(0, 0.4), length=rng.uniform(5, 40), charge=30))
     r = np.concatenate([s[0] for s in segs] + [rng.uniform(0, h, 4000)])  # + blips
     c = np.concatenate([s[1] for s in segs] + [rng.uniform(0, w, 4000)])
     q = np.concatenate([s[2] for s in segs] + [rng.uniform(8, 40, 4000)])
@@ -173,9 +173,9 @@ def _workflow_images(tmp: Path, n_events: int) -> tuple[list[Path], pd.DataFrame
         h5s.append(tmp / f"{sample}_WithWire_00.h5")
         files.append(h5s[-1].with_suffix(".parquet"))
         qcs.append(h5s[-1].with_suffix(".qc.json"))
-        simulate_file(h5s[-1], sample, n_events, MICROBOONE, seed=1, file_index=0)
-        render_file(h5s[-1], files[-1], qcs[-1], h5s[-1].stem, RenderParams())
-    return files, build_event_index(h5s, files, qcs, RenderParams())  # with reconstructed vertices
+        simulate_file(h5s[-1], sample, n_events, geometry=MICROBOONE, seed=1, file_index=0)
+        render_file(h5s[-1], files[-1], qcs[-1], sample=h5s[-1].stem, params=RenderParams())
+    return files, build_event_index(h5s, files, qcs, params=RenderParams())  # with reconstructed vertices
 
 
 def _write_pngs(tmp: Path, files: Sequence[Path], events: pd.DataFrame) -> list[Path]:
@@ -189,7 +189,9 @@ def _write_pngs(tmp: Path, files: Sequence[Path], events: pd.DataFrame) -> list[
     return pngs
 
 
-def _throughput(files: Sequence[Path], events: pd.DataFrame, pngs: list[Path], seed: int, min_seconds: float) -> dict:
+def _throughput(
+    files: Sequence[Path], events: pd.DataFrame, pngs: list[Path], *, seed: int, min_seconds: float
+) -> dict:
     """Model-ready (16, 1, H, W) float32 batches of plane 2 at scale 0.5 per second, both routes."""
     ds = SparseImageSet.load(files, events, ViewSpec((2,), SCALE))
     h, w = ds.input_shapes[0]
@@ -200,7 +202,7 @@ def _throughput(files: Sequence[Path], events: pd.DataFrame, pngs: list[Path], s
         float(batch.sum())
 
     def ours(epoch: int) -> None:
-        for views, _, _ in make_loader(ds, BATCH, True, seed, epoch):
+        for views, _, _ in make_loader(ds, BATCH, shuffle=True, seed=seed, epoch=epoch):
             assert views[0].shape[1:] == (1, h, w)
             consume(views[0])
 
@@ -220,7 +222,7 @@ def _throughput(files: Sequence[Path], events: pd.DataFrame, pngs: list[Path], s
 
 
 def run(
-    parquet_files: Sequence[str | Path] | None = None, n_events: int = 32, seed: int = 0, min_seconds: float = 2.0
+    parquet_files: Sequence[str | Path] | None = None, n_events: int = 32, *, seed: int = 0, min_seconds: float = 2.0
 ) -> dict:
     """Memory and throughput on generated images (or on the plane-2 images of `parquet_files`)."""
     torch.set_num_threads(1)
@@ -244,7 +246,7 @@ def run(
             result["memory_workflow_simulation"] = _memory(*_workflow_images(tmp, max(n_events // 8, 1)))
         pngs = _write_pngs(tmp, files, events)
         result["png_kB_mean"] = float(np.mean([p.stat().st_size for p in pngs]) / 1e3)
-        result["samples_per_s"] = _throughput(files, events, pngs, seed, min_seconds)
+        result["samples_per_s"] = _throughput(files, events, pngs, seed=seed, min_seconds=min_seconds)
         result.update(batch=BATCH, scale=SCALE)
         return result
 

@@ -169,7 +169,7 @@ def run(n_readouts: int = 12, out_dir: Path | None = None, file_index: int = 0) 
     with tempfile.TemporaryDirectory(prefix="fidelity_data_") as tmp:
         path = Path(tmp) / "bnb_WithWire_00.h5"
         wall, cpu = time.perf_counter(), time.process_time()
-        summary = simulate_file(path, "bnb", n_readouts, MICROBOONE, SEED, file_index)
+        summary = simulate_file(path, "bnb", n_readouts, geometry=MICROBOONE, seed=SEED, file_index=file_index)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         per_plane: list[list[dict[str, float]]] = [[] for _ in range(N_PLANES)]
         plane2_counts = []

@@ -29,7 +29,12 @@ COO_BYTES_PER_PIXEL = 2 * 8 + 1  # torch.sparse_coo: int64 (row, col) + uint8 va
 
 
 def run(
-    parquet_files: Sequence[str | Path], n_events: int = 64, repeats: int = 3, min_seconds: float = 1.5, seed: int = 0
+    parquet_files: Sequence[str | Path],
+    n_events: int = 64,
+    *,
+    repeats: int = 3,
+    min_seconds: float = 1.5,
+    seed: int = 0,
 ) -> dict[str, Any]:
     torch.set_num_threads(1)  # loader work is single-threaded on both routes
     files = [Path(f) for f in parquet_files]
@@ -37,7 +42,7 @@ def run(
     memory = _memory(files, events)
     with tempfile.TemporaryDirectory(prefix="bench_input_") as tmp:
         pngs = _write_pngs(Path(tmp), files, events)
-        runs = [_throughput(files, events, pngs, seed + k, min_seconds) for k in range(repeats)]
+        runs = [_throughput(files, events, pngs, seed=seed + k, min_seconds=min_seconds) for k in range(repeats)]
     full = memory["plane2_scale1"]
     return {
         "name": "input",

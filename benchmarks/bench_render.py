@@ -95,7 +95,9 @@ def png_and_dense_per_event(parquet: Path, max_events: int) -> list[tuple[int, i
                 if len(sizes) == max_events:
                     return sizes
                 sizes.append((0, 0))
-            img = densify(cols["row"][i], cols["col"][i], cols["value"][i], cols["height"][i], cols["width"][i])
+            img = densify(
+                cols["row"][i], cols["col"][i], cols["value"][i], height=cols["height"][i], width=cols["width"][i]
+            )
             buf = io.BytesIO()
             Image.fromarray(img).save(buf, format="PNG")  # Pillow defaults, as the thesis saved them
             png, dense = sizes[-1]
@@ -114,10 +116,10 @@ def bench_file(path: Path, params: RenderParams, png_events: int) -> dict[str, A
         out = Path(tmp)
         n_events, io_s = io_floor(path)
         start = time.perf_counter()
-        qc = render_file(path, out / "x.parquet", out / "x.qc.json", path.stem, params)
+        qc = render_file(path, out / "x.parquet", out / "x.qc.json", sample=path.stem, params=params)
         render_s = time.perf_counter() - start
         tracemalloc.start()
-        render_file(path, out / "y.parquet", out / "y.qc.json", path.stem, params)
+        render_file(path, out / "y.parquet", out / "y.qc.json", sample=path.stem, params=params)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         rendered = max(1, qc["rendered"])
@@ -150,7 +152,9 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, png_eve
     }
 
 
-def demo_file(path: Path, n_events: int = 8, seed: int = 0, geometry_name: str = "compact", tracks: int = 12) -> Path:
+def demo_file(
+    path: Path, n_events: int = 8, *, seed: int = 0, geometry_name: str = "compact", tracks: int = 12
+) -> Path:
     """A file of straight tracks (pulses a few ticks wide) per plane, for a run without inputs."""
     from nuwire.geometry import get_geometry
     from nuwire.io.opensamples_writer import OpenSamplesWriter

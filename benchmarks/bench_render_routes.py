@@ -46,7 +46,7 @@ from PIL import Image
 
 from benchmarks import Timing, interleaved, load_average, paired_ratio, rate_figures, spread, timed
 from benchmarks.bench_render import inflate_only, io_floor
-from nuwire.images.render import RenderParams, read_event_images, render_file, render_plane
+from nuwire.images.render import ReadOptions, RenderParams, read_event_images, render_file, render_plane
 from nuwire.io.h5schema import SEQ_CNT
 from nuwire.io.opensamples import OpenSamplesFile
 
@@ -86,7 +86,7 @@ def read_only(files: Sequence[Path]) -> int:
 
 # -- (b) nuwire -----------------------------------------------------------------------------------
 def nuwire_route(
-    files: Sequence[Path], out: Path, params: RenderParams, threads: int = 1, raw_chunks: bool = True
+    files: Sequence[Path], out: Path, params: RenderParams, *, threads: int = 1, raw_chunks: bool = True
 ) -> int:
     n = 0
     for path in files:
@@ -94,10 +94,9 @@ def nuwire_route(
             path,
             out / f"{path.stem}.parquet",
             out / f"{path.stem}.qc.json",
-            path.stem,
-            params,
-            threads=threads,
-            raw_chunks=raw_chunks,
+            sample=path.stem,
+            params=params,
+            read=ReadOptions(threads=threads, raw_chunks=raw_chunks),
         )
         n += qc["rendered"]
     return n
@@ -108,14 +107,14 @@ def render_peak_mb(path: Path, params: RenderParams) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         tracemalloc.start()
         try:
-            render_file(path, Path(tmp) / "p.parquet", Path(tmp) / "p.qc.json", path.stem, params)
+            render_file(path, Path(tmp) / "p.parquet", Path(tmp) / "p.qc.json", sample=path.stem, params=params)
             return tracemalloc.get_traced_memory()[1] / 2**20
         finally:
             tracemalloc.stop()
 
 
 # -- (c) the notebook route -----------------------------------------------------------------------
-def _pynuml_frame(wt: h5py.Group, start: int, count: int, adc_columns: list[str]) -> pd.DataFrame:
+def _pynuml_frame(wt: h5py.Group, start: int, count: int, *, adc_columns: list[str]) -> pd.DataFrame:
     """One event's wire table the way pynuml's get_dataframe presents it (see module docstring)."""
     rows = slice(start, start + count)
     parts = [
@@ -156,7 +155,7 @@ def notebook_route(files: Sequence[Path], events_per_file: int, params: RenderPa
             adc_columns = [f"adc_{i}" for i in range(wt["adc"].shape[1])]
             ids = np.asarray(wt["event_id"][starts[:events_per_file]])
             for k in range(min(events_per_file, len(seq))):
-                df = _pynuml_frame(wt, int(starts[k]), int(seq[k, 1]), adc_columns)
+                df = _pynuml_frame(wt, int(starts[k]), int(seq[k, 1]), adc_columns=adc_columns)
                 images.append((path.stem, tuple(int(x) for x in ids[k]), notebook_images(df, adc_columns, params)))
                 n += 1
     return n, images
@@ -165,7 +164,7 @@ def notebook_route(files: Sequence[Path], events_per_file: int, params: RenderPa
 def notebook_matches_nuwire(images: list, parquet_dir: Path) -> bool:
     """The notebook route's images equal nuwire's (same formula, so this must hold)."""
     for stem, (run, subrun, event), planes in images:
-        ours = read_event_images(parquet_dir / f"{stem}.parquet", run, subrun, event)
+        ours = read_event_images(parquet_dir / f"{stem}.parquet", run=run, subrun=subrun, event=event)
         if not all(np.array_equal(a, b) for a, b in zip(planes, ours)):
             return False
     return True
@@ -198,7 +197,7 @@ def thesis_route(files: Sequence[Path], out: Path, params: RenderParams) -> int:
 
 
 # -- chunk layouts ---------------------------------------------------------------------------------
-def relayout(src: Path, dst: Path, n_events: int, create: dict[str, Any]) -> Path:
+def relayout(src: Path, dst: Path, n_events: int, *, create: dict[str, Any]) -> Path:
     """The first `n_events` events of `src` with wire_table/adc stored as `create` says (h5py's
     own filters), copied a block of whole chunk rows at a time (never the whole table in memory)."""
     with h5py.File(src, "r") as a, h5py.File(dst, "w") as b:
@@ -225,11 +224,11 @@ def relayout(src: Path, dst: Path, n_events: int, create: dict[str, Any]) -> Pat
     return dst
 
 
-def layouts(path: Path, tmp: Path, params: RenderParams, repeats: int, layout_events: int) -> list[dict[str, Any]]:
+def layouts(path: Path, tmp: Path, params: RenderParams, *, repeats: int, layout_events: int) -> list[dict[str, Any]]:
     """Per layout: events/s and CPU ms/event of each route, paired ratios, byte identity."""
     files = {"demo writer: 128 × 256, shuffle + gzip-1 (all-zero chunks not stored)": path}
     for i, (name, create) in enumerate(OTHER_LAYOUTS.items()):
-        files[name] = relayout(path, tmp / f"layout{i}.h5", layout_events, create)
+        files[name] = relayout(path, tmp / f"layout{i}.h5", layout_events, create=create)
     out = tmp / "layout_images"
     out.mkdir(exist_ok=True)
     results = []
@@ -275,6 +274,7 @@ def _per_event_ms(timings: Sequence[Timing]) -> dict[str, float | int]:
 def run(
     files: Sequence[str | Path],
     params: RenderParams | None = None,
+    *,
     repeats: int = 3,
     notebook_events: int = 1,
     notebook_repeats: int = 3,
@@ -311,7 +311,7 @@ def run(
         identical = notebook_matches_nuwire(kept["images"], out_b)
         thesis_bytes = sum(p.stat().st_size for p in out_d.iterdir())
         peak = render_peak_mb(files[0], params)
-        by_layout = layouts(files[0], tmp, params, layout_repeats, layout_events)
+        by_layout = layouts(files[0], tmp, params, repeats=layout_repeats, layout_events=layout_events)
     rates = {name: rate_figures(v) for name, v in {**t, "notebook": notebook}.items()}
     events = t["nuwire"][0].items
     return {

@@ -29,10 +29,12 @@ def _warm() -> None:
 
 def _render_one(h5: str, out_dir: str, params: RenderParams) -> int:
     stem, out = Path(h5).stem, Path(out_dir)
-    return render_file(h5, out / f"{stem}.parquet", out / f"{stem}.qc.json", stem, params)["rendered"]
+    return render_file(h5, out / f"{stem}.parquet", out / f"{stem}.qc.json", sample=stem, params=params)["rendered"]
 
 
-def _timed_pool(pool: ProcessPoolExecutor, files: Sequence[Path], out: Path, params: RenderParams) -> tuple[int, float]:
+def _timed_pool(
+    pool: ProcessPoolExecutor, files: Sequence[Path], out: Path, *, params: RenderParams
+) -> tuple[int, float]:
     start = time.perf_counter()
     events = sum(pool.map(_render_one, [str(f) for f in files], [str(out)] * len(files), [params] * len(files)))
     return events, time.perf_counter() - start
@@ -61,7 +63,7 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None, repeats
             for workers, size in plan:
                 times, events = [], 0
                 for _ in range(repeats):
-                    events, seconds = _timed_pool(pools[workers], sizes[size], Path(tmp), params)
+                    events, seconds = _timed_pool(pools[workers], sizes[size], Path(tmp), params=params)
                     times.append(seconds)
                 rows.append(
                     {

@@ -49,13 +49,15 @@ def _generation(geometry: Geometry, n: int) -> tuple[list[dict], list[float]]:
     for k in range(n):
         sample = "nue" if k % 2 else "bnb"
         t = time.perf_counter()
-        r, _ = simulate_event(sample, geometry, SEED, 0, k)
+        r, _ = simulate_event(sample, geometry, seed=SEED, file_index=0, event_index=k)
         times.append(time.perf_counter() - t)
         rows.append(r)
     return rows, times
 
 
-def _writing(events: list[dict], geometry: Geometry, chunk: tuple[int, int], level: int, tmp: Path) -> dict[str, Any]:
+def _writing(
+    events: list[dict], geometry: Geometry, chunk: tuple[int, int], *, level: int, tmp: Path
+) -> dict[str, Any]:
     """Median write and read time per event for one writer setting (the read is the event's adc slice)."""
     path = tmp / f"w_{chunk[0]}x{chunk[1]}_{level}.h5"
     write = []
@@ -85,11 +87,11 @@ def _writing(events: list[dict], geometry: Geometry, chunk: tuple[int, int], lev
 
 
 def _writer_variants(
-    events: list[dict], geometry: Geometry, variants: list[tuple[tuple[int, int], int]], tmp: Path
+    events: list[dict], geometry: Geometry, variants: list[tuple[tuple[int, int], int]], *, tmp: Path
 ) -> list[dict[str, Any]]:
     """Each variant measured in REPEATS interleaved passes; the fastest pass counts (least disturbed
     by the other jobs on the machine)."""
-    passes = [[_writing(events, geometry, c, lvl, tmp) for c, lvl in variants] for _ in range(REPEATS)]
+    passes = [[_writing(events, geometry, c, level=lvl, tmp=tmp) for c, lvl in variants] for _ in range(REPEATS)]
     out = []
     for i in range(len(variants)):
         runs = [p[i] for p in passes]
@@ -105,10 +107,10 @@ def _geometry_figures(geometry: Geometry, n: int, variants: list[tuple[tuple[int
     events, gen = _generation(geometry, n)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        writers = _writer_variants(events, geometry, variants, tmp)
+        writers = _writer_variants(events, geometry, variants, tmp=tmp)
         del events
         t, c = time.perf_counter(), time.process_time()
-        summary = simulate_file(tmp / "f.h5", "bnb", n, geometry, SEED, 1)
+        summary = simulate_file(tmp / "f.h5", "bnb", n, geometry=geometry, seed=SEED, file_index=1)
         total = (time.perf_counter() - t) / n
         cpu = (time.process_time() - c) / n
     return {

@@ -74,8 +74,8 @@ def prepare(h5_files: Sequence[Path], directory: Path) -> Path:
         [directory / f"{h5.stem}.qc.json" for h5 in h5_files],
     )
     for h5, image, qc in zip(h5_files, images, qcs):
-        render_file(h5, image, qc, h5.stem, params)
-    index = build_event_index(h5_files, images, qcs, params)
+        render_file(h5, image, qc, sample=h5.stem, params=params)
+    index = build_event_index(h5_files, images, qcs, params=params)
     path = directory / "events.parquet"
     index.to_parquet(path)
     return path
@@ -200,7 +200,7 @@ class _OpCounter(TorchDispatchMode):
         super().__init__()
         self.ops = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204, PLR0917 (torch calls it so)
         self.ops += 1
         return func(*args, **(kwargs or {}))
 

@@ -58,7 +58,7 @@ def thesis_pickle_bytes(h5: Path, parquet: Path) -> tuple[int, int]:
         }
         for r in planes.sort_values("plane").itertuples():
             row[f"png_{r.plane}"] = f"{h5.stem}_{run}_{subrun}_{event}_plane{r.plane}.png"
-            dense = densify(r.row, r.col, r.value, r.height, r.width)  # = the decoded PNG
+            dense = densify(r.row, r.col, r.value, height=r.height, width=r.width)  # = the decoded PNG
             row[f"image_{r.plane}"] = torch.from_numpy(dense).to_sparse()
         rows.append(row)
     buf = io.BytesIO()
@@ -136,7 +136,7 @@ def run(files: Sequence[str | Path], params: RenderParams | None = None) -> dict
         parquets, parquet_per_event, events_per_file, png, dense, pickle = [], [], [], [], [], []
         for h5 in files:
             out = Path(tmp) / f"{h5.stem}.parquet"
-            qc = render_file(h5, out, Path(tmp) / f"{h5.stem}.qc.json", h5.stem, params)
+            qc = render_file(h5, out, Path(tmp) / f"{h5.stem}.qc.json", sample=h5.stem, params=params)
             parquets.append(out)
             parquet_per_event.append(out.stat().st_size / max(1, qc["rendered"]))
             events_per_file.append(max(1, qc["rendered"]))

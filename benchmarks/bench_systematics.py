@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import load_average, spread
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import RenderParams, Rerender, render_file
 from nuwire.io.opensamples import OpenSamplesFile
 from nuwire.systematics.variations import Variation
 
@@ -52,14 +52,16 @@ def run(files: Sequence[str | Path], repeats: int = 2, params: RenderParams | No
                     if variation is not None:
 
                         def vary(
-                            ev: Any, plane: int, adc: np.ndarray, v: Variation = variation, sample: str = h5.stem
+                            ev: Any, plane: int, adc: np.ndarray, *, v: Variation = variation, sample: str = h5.stem
                         ) -> np.ndarray:
                             return v.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
 
                     out = Path(tmp) / f"{h5.stem}.parquet"
                     wall, proc = time.perf_counter(), time.process_time()
                     # Selected events (as the systematics job reads them), all of the file's here.
-                    render_file(h5, out, Path(tmp) / "qc.json", h5.stem, params, select=keys, vary=vary)
+                    render_file(
+                        h5, out, Path(tmp) / "qc.json", sample=h5.stem, params=params, rerender=Rerender(keys, vary)
+                    )
                     totals[name][0] += time.perf_counter() - wall
                     totals[name][1] += time.process_time() - proc
             for name, (w, c) in totals.items():

@@ -77,7 +77,7 @@ def _batch(shapes: list[tuple[int, int]], generator: torch.Generator) -> list[to
     return views
 
 
-def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, views: list[torch.Tensor], y: torch.Tensor) -> None:
+def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, *, views: list[torch.Tensor], y: torch.Tensor) -> None:
     opt.zero_grad(set_to_none=True)
     loss = torch.nn.functional.cross_entropy(model(*views), y)
     loss.backward()
@@ -93,12 +93,12 @@ def measure_cpu(arch: str, shapes: list[tuple[int, int]]) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(0)
     views = _batch(shapes, generator)
     y = torch.randint(0, 2, (BATCH,), generator=generator)
-    _step(model, opt, views, y)  # warm-up: oneDNN picks kernels for these shapes on first use
+    _step(model, opt, views=views, y=y)  # warm-up: oneDNN picks kernels for these shapes on first use
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < MAX_STEPS and (len(times) < 3 or time.perf_counter() - start < MIN_SECONDS):
         t0 = time.perf_counter()
-        _step(model, opt, views, y)
+        _step(model, opt, views=views, y=y)
         times.append(time.perf_counter() - t0)
     rate = BATCH / statistics.median(times)
     best_rate = BATCH / min(times)  # nearer an idle machine's rate when other jobs share the cores

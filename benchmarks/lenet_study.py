@@ -120,12 +120,15 @@ def make_data(directory: Path, n_files: int, n_events: int) -> Path:
         for i in range(n_files):
             h5 = directory / file_name(sample, i)
             if not h5.exists():
-                simulate_file(h5, sample, n_events, COMPACT, SIM_SEED, i)
-            render_file(h5, h5.with_suffix(".parquet"), h5.with_suffix(".qc.json"), h5.stem, params)
+                simulate_file(h5, sample, n_events, geometry=COMPACT, seed=SIM_SEED, file_index=i)
+            render_file(h5, h5.with_suffix(".parquet"), h5.with_suffix(".qc.json"), sample=h5.stem, params=params)
             h5_files.append(h5)
             print(f"data: {h5.name}", file=sys.stderr, flush=True)
     index = build_event_index(
-        h5_files, [h.with_suffix(".parquet") for h in h5_files], [h.with_suffix(".qc.json") for h in h5_files], params
+        h5_files,
+        [h.with_suffix(".parquet") for h in h5_files],
+        [h.with_suffix(".qc.json") for h in h5_files],
+        params=params,
     )
     write_event_index(index, index_path)
     return index_path
@@ -148,7 +151,7 @@ class Scaled:
 _CACHE: dict[tuple, SparseImageSet] = {}
 
 
-def load_split(index: pd.DataFrame, images: list[Path], v: Variant, split: str) -> SparseImageSet:
+def load_split(index: pd.DataFrame, images: list[Path], v: Variant, *, split: str) -> SparseImageSet:
     key = (v.scale, v.crop, v.cut, split)
     if key not in _CACHE:
         events = select_events(index, split, v.cut)
@@ -162,12 +165,14 @@ def load_split(index: pd.DataFrame, images: list[Path], v: Variant, split: str) 
 @torch.no_grad()
 def signal_scores(model: torch.nn.Module, ds: Any) -> np.ndarray:
     model.eval()
-    out = [torch.softmax(model(*views), dim=1)[:, 1] for views, _, _ in make_loader(ds, 64, False, 0, 0)]
+    out = [
+        torch.softmax(model(*views), dim=1)[:, 1] for views, _, _ in make_loader(ds, 64, shuffle=False, seed=0, epoch=0)
+    ]
     return torch.cat(out).numpy()
 
 
-def run_variant(v: Variant, seed: int, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
-    sets = {s: Scaled(load_split(index, images, v, s), v.gain) for s in ("train", "val", "test")}
+def run_variant(v: Variant, seed: int, *, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
+    sets = {s: Scaled(load_split(index, images, v, split=s), v.gain) for s in ("train", "val", "test")}
     cfg = TrainConfig(
         arch="lenet", hparams=v.hparams, **{**THESIS_TRAIN, **v.train}, seed=seed, threads=threads, device="cpu"
     )
@@ -205,7 +210,7 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
     over the validation events, of the logit difference (signal − background) and of the signal
     probability, in training mode (batch norm on batch statistics, as in the first step). Then the
     AUC of single image statistics, i.e. what a network that only counts charge can reach."""
-    ds = load_split(index, images, VARIANTS[0], "val")
+    ds = load_split(index, images, VARIANTS[0], split="val")
     x = ds.batch(np.arange(len(ds)))[0]
     lines = [
         f"Validation inputs: mean pixel {x.mean():.4f}, {float((x > 0).float().mean()):.1%} of pixels lit.",
@@ -233,7 +238,7 @@ def diagnose(index: pd.DataFrame, images: list[Path], seed: int = 1) -> str:
         "lit pixels": lambda t: (t > 0).sum(dim=(1, 2, 3)).float(),
         "brightest pixel": lambda t: t.amax(dim=(1, 2, 3)),
     }
-    sets = {s: load_split(index, images, VARIANTS[0], s) for s in ("val", "test")}
+    sets = {s: load_split(index, images, VARIANTS[0], split=s) for s in ("val", "test")}
     images_of = {s: d.batch(np.arange(len(d)))[0] for s, d in sets.items()}
     for label, stat in stats.items():
         aucs = [roc_auc_score(sets[s].labels, stat(images_of[s]).numpy()) for s in ("val", "test")]
@@ -303,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             if (v.name, seed) in done:
                 continue
-            r = run_variant(v, seed, index, images, args.threads)
+            r = run_variant(v, seed, index=index, images=images, threads=args.threads)
             print(json.dumps(r), file=sys.stderr, flush=True)
             results.append(r)
             results_path.write_text(json.dumps(results, indent=1))

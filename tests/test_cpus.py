@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nuwire.pipeline.cpus import job_cpus, split_cpus, train_cpus
+from nuwire.cpus import job_cpus
+from nuwire.pipeline.cpus import split_cpus, train_cpus
 from workflow_runs import ROOT, SNAKEMAKE, tiny_config
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from nuwire.errors import NuwireError
 from nuwire.events.cuts import CutSpec, select_events
-from nuwire.images.image_set import SparseImageSet, make_loader
+from nuwire.images.image_set import BatchDelivery, SparseImageSet, make_loader
 from nuwire.images.render import IMAGE_SCHEMA
 from nuwire.images.runlength import MAX_GAP, MAX_LEN
 from nuwire.images.views import ViewSpec
@@ -227,16 +227,18 @@ def test_loader_order_depends_only_on_seed_and_epoch(three_plane_files):
     ds = SparseImageSet.load(files, events_table(keys), ViewSpec(planes=(1, 2), scale=0.5))
 
     def order(seed: int, epoch: int) -> list[int]:
-        return [i for _, _, idx in make_loader(ds, 4, True, seed, epoch) for i in idx.tolist()]
+        return [i for _, _, idx in make_loader(ds, 4, shuffle=True, seed=seed, epoch=epoch) for i in idx.tolist()]
 
     assert order(3, 0) == order(3, 0)
     assert sorted(order(3, 0)) == list(range(len(ds)))
     assert order(3, 0) != order(3, 1)
-    views, labels, idx = next(iter(make_loader(ds, 4, False, 0, 0, pin_memory=True)))
+    views, labels, idx = next(
+        iter(make_loader(ds, 4, shuffle=False, seed=0, epoch=0, delivery=BatchDelivery(pin_memory=True)))
+    )
     assert idx.tolist() == [0, 1, 2, 3] and labels.dtype == torch.int64
     assert labels.tolist() == ds.labels[:4].tolist()
     assert [tuple(v.shape) for v in views] == [(4, 1, 20, 15), (4, 1, 20, 22)]
-    assert [len(b[2]) for b in make_loader(ds, 4, False, 0, 0)] == [4, 2]
+    assert [len(b[2]) for b in make_loader(ds, 4, shuffle=False, seed=0, epoch=0)] == [4, 2]
 
 
 def _tracks(rng: np.random.Generator, shape: tuple[int, int], n: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from nuwire.errors import ConfigError, NuwireError
 from nuwire.events.cuts import check_split_fractions
 from nuwire.events.dataset import (
     INDEX_COLUMNS,
+    DatasetInputs,
     assign_splits,
     build_event_index,
     dataset_statistics,
@@ -41,7 +42,7 @@ def _make_sample(tmp: Path, name: str, specs: list[dict], params: RenderParams =
         events.append(event_rows(key, scattered_planes(hash(key) % 1000) if planes == "random" else planes, **spec))
     h5 = write_file(tmp / f"{name}.h5", events)
     parquet, qc = tmp / "images" / f"{name}.parquet", tmp / "images" / f"{name}.qc.json"
-    render_file(h5, parquet, qc, name, params)
+    render_file(h5, parquet, qc, sample=name, params=params)
     return h5, parquet, qc
 
 
@@ -72,9 +73,13 @@ def test_bad_split_fractions_name_split(fractions):
         check_split_fractions(fractions)
 
 
+def keys(sample, run, subrun, event) -> pd.DataFrame:
+    return pd.DataFrame({"sample": sample, "run": run, "subrun": subrun, "event": event})
+
+
 def test_split_fractions_are_roughly_as_asked_on_2000_keys():
     n = 2000
-    splits = assign_splits(["bnb_WithWire_00"] * n, [7] * n, np.arange(n) // 100, np.arange(n))
+    splits = assign_splits(keys(["bnb_WithWire_00"] * n, [7] * n, np.arange(n) // 100, np.arange(n)))
     share = {s: float(np.mean(splits == s)) for s in ("train", "val", "test")}
     # Binomial sd is at most 0.011 here; 0.035 is > 3 sd.
     assert share["train"] == pytest.approx(0.70, abs=0.035)
@@ -84,8 +89,8 @@ def test_split_fractions_are_roughly_as_asked_on_2000_keys():
 
 def test_split_depends_only_on_the_event_key():
     n = 500
-    base = assign_splits(["a"] * n, [1] * n, [1] * n, np.arange(n))
-    more = assign_splits(["b"] * n + ["a"] * n, [1] * (2 * n), [1] * (2 * n), np.concatenate([np.arange(n)] * 2))
+    base = assign_splits(keys(["a"] * n, [1] * n, [1] * n, np.arange(n)))
+    more = assign_splits(keys(["b"] * n + ["a"] * n, [1] * (2 * n), [1] * (2 * n), np.concatenate([np.arange(n)] * 2)))
     np.testing.assert_array_equal(more[n:], base)
 
 
@@ -94,8 +99,8 @@ def test_adding_a_file_keeps_every_existing_events_split(tmp_path: Path):
     many = [{"key": (3, k // 10, k), "planes": blank_planes()} for k in range(40)]
     a = _make_sample(tmp_path, "bnb_WithWire_00", many[:20], RenderParams(dw=8, dt=8))
     b = _make_sample(tmp_path, "bnb_WithWire_01", many[20:], RenderParams(dw=8, dt=8))
-    first = build_event_index([a[0]], [a[1]], [a[2]], RenderParams(dw=8, dt=8))
-    both = build_event_index([b[0], a[0]], [b[1], a[1]], [b[2], a[2]], RenderParams(dw=8, dt=8))
+    first = build_event_index([a[0]], [a[1]], [a[2]], params=RenderParams(dw=8, dt=8))
+    both = build_event_index([b[0], a[0]], [b[1], a[1]], [b[2], a[2]], params=RenderParams(dw=8, dt=8))
     merged = first.merge(both, on=["sample", "run", "subrun", "event"], suffixes=("_1", "_2"))
     assert len(merged) == 20 and len(both) == 40
     assert (merged.split_1 == merged.split_2).all()
@@ -105,7 +110,7 @@ def test_adding_a_file_keeps_every_existing_events_split(tmp_path: Path):
 # -- the index -----------------------------------------------------------------------------------
 def test_index_rows_columns_and_pixel_coordinates(two_samples):
     h5s, parquets, qcs = two_samples
-    index = build_event_index(list(h5s), list(parquets), list(qcs), PARAMS)
+    index = build_event_index(list(h5s), list(parquets), list(qcs), params=PARAMS)
     assert list(index.columns) == INDEX_COLUMNS
     # The skipped event (1, 1, 3) is not in the index; the others are, in file order.
     assert list(zip(index["run"], index["event"])) == [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2)]
@@ -132,7 +137,7 @@ def test_index_rows_columns_and_pixel_coordinates(two_samples):
 
 def test_index_parquet_types_read_back(two_samples, tmp_path: Path):
     h5s, parquets, qcs = two_samples
-    index = build_event_index(list(h5s), list(parquets), list(qcs), PARAMS)
+    index = build_event_index(list(h5s), list(parquets), list(qcs), params=PARAMS)
     target = tmp_path / "dataset" / "events.parquet"
     write_event_index(index, target)
     first = target.read_bytes()
@@ -153,7 +158,7 @@ def test_duplicate_event_across_files_names_both_files(tmp_path: Path):
     a = _make_sample(tmp_path, "bnb_WithWire_00", [{"key": (9, 9, 1)}, {"key": (9, 9, 2)}])
     b = _make_sample(tmp_path, "nue_WithWire_00", [{"key": (9, 9, 2)}])
     with pytest.raises(NuwireError) as err:
-        build_event_index([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], PARAMS)
+        build_event_index([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], params=PARAMS)
     message = str(err.value)
     assert "bnb_WithWire_00.h5" in message and "nue_WithWire_00.h5" in message
     assert "run 9, subrun 9, event 2" in message
@@ -162,13 +167,13 @@ def test_duplicate_event_across_files_names_both_files(tmp_path: Path):
 def test_images_rendered_with_other_params_are_refused(two_samples):
     h5s, parquets, qcs = two_samples
     with pytest.raises(NuwireError, match="render"):
-        build_event_index(list(h5s), list(parquets), list(qcs), RenderParams(dw=2, dt=2))
+        build_event_index(list(h5s), list(parquets), list(qcs), params=RenderParams(dw=2, dt=2))
 
 
 def test_missing_images_are_named(two_samples):
     h5s, parquets, qcs = two_samples
     with pytest.raises(NuwireError, match="nue_WithWire_00"):
-        build_event_index(list(h5s), [parquets[0]], [qcs[0]], PARAMS)
+        build_event_index(list(h5s), [parquets[0]], [qcs[0]], params=PARAMS)
 
 
 # -- statistics and QC -----------------------------------------------------------------------------
@@ -225,7 +230,10 @@ def test_a_file_losing_more_than_the_allowed_fraction_stops_the_stage(tmp_path: 
     out = tmp_path / "dataset"
     with pytest.raises(NuwireError) as info:  # 1 of 3 events skipped: over the default 5 %
         run_dataset(
-            [bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]], dataset_outputs(out), PARAMS, (0.7, 0.15, 0.15)
+            DatasetInputs([bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]]),
+            dataset_outputs(out),
+            params=PARAMS,
+            split_fractions=(0.7, 0.15, 0.15),
         )
     message = str(info.value)
     assert message.startswith(f"{bnb[0]}: 1 of its 3 events were skipped")
@@ -238,12 +246,10 @@ def test_run_dataset_writes_every_output(tmp_path: Path):
     bnb, nue = _one_skip_samples(tmp_path)
     out = tmp_path / "dataset"
     result = run_dataset(
-        [bnb[0], nue[0]],
-        [bnb[1], nue[1]],
-        [bnb[2], nue[2]],
+        DatasetInputs([bnb[0], nue[0]], [bnb[1], nue[1]], [bnb[2], nue[2]]),
         dataset_outputs(out),
-        PARAMS,
-        (0.7, 0.15, 0.15),
+        params=PARAMS,
+        split_fractions=(0.7, 0.15, 0.15),
         synthetic=True,
         n_displays=1,
         max_skipped_fraction=0.5,  # the config allows this loss
@@ -272,11 +278,11 @@ def test_simulated_files_give_a_consistent_index(tmp_path: Path):
     for group in ("bnb", "nue"):
         name = f"{group}_WithWire_00"
         h5 = tmp_path / f"{name}.h5"
-        simulate.simulate_file(h5, group, 4, COMPACT, 3, 0)
-        render_file(h5, tmp_path / f"{name}.parquet", tmp_path / f"{name}.qc.json", name, params)
+        simulate.simulate_file(h5, group, 4, geometry=COMPACT, seed=3, file_index=0)
+        render_file(h5, tmp_path / f"{name}.parquet", tmp_path / f"{name}.qc.json", sample=name, params=params)
         inputs.append((h5, tmp_path / f"{name}.parquet", tmp_path / f"{name}.qc.json"))
     h5s, parquets, qcs = (list(x) for x in zip(*inputs))
-    index = build_event_index(h5s, parquets, qcs, params)
+    index = build_event_index(h5s, parquets, qcs, params=params)
     truth = read_truth(h5s)
     qc = qc_summary(read_qc(qcs))
     assert len(index) == int(qc.rendered.sum()) and len(truth) == 8
@@ -301,7 +307,7 @@ def test_duplicate_event_inside_one_file_is_named_as_such(tmp_path: Path):
     a = _make_sample(tmp_path, "bnb_WithWire_00", [{"key": (9, 9, 1)}, {"key": (9, 9, 2)}, {"key": (9, 9, 2)}])
     b = _make_sample(tmp_path, "nue_WithWire_00", [{"key": (9, 9, 3)}])
     with pytest.raises(NuwireError) as err:
-        build_event_index([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], PARAMS)
+        build_event_index([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], params=PARAMS)
     message = str(err.value)
     assert message.startswith(f"{a[0]}: event run 9, subrun 9, event 2 appears 2 times inside this one file")
     assert "re-copy or re-make the file" in message and "remove the duplicate file" not in message

@@ -140,7 +140,7 @@ def test_a_truncated_parquet_is_named_with_what_to_do_and_its_traceback_logged(t
 
     h5 = _sparse_file(tmp_path / "bnb_WithWire_00.h5")
     images = tmp_path / "images" / "bnb_WithWire_00.parquet"
-    render_file(h5, images, tmp_path / "images" / "bnb_WithWire_00.qc.json", "bnb_WithWire_00", PARAMS)
+    render_file(h5, images, tmp_path / "images" / "bnb_WithWire_00.qc.json", sample="bnb_WithWire_00", params=PARAMS)
     images.write_bytes(images.read_bytes()[: images.stat().st_size // 2])
     log = tmp_path / "dataset.log"
     status, terminal = _run_job("dataset", log, lambda _: image_summary(images))
@@ -166,7 +166,13 @@ def test_read_only_output_folder_names_the_output_and_leaves_nothing(tmp_path: P
     out = tmp_path / "images"
     out.mkdir()
     with read_only(out), pytest.raises(OutputError) as info:
-        render_file(h5, out / "bnb_WithWire_00.parquet", out / "bnb_WithWire_00.qc.json", "bnb_WithWire_00", PARAMS)
+        render_file(
+            h5,
+            out / "bnb_WithWire_00.parquet",
+            out / "bnb_WithWire_00.qc.json",
+            sample="bnb_WithWire_00",
+            params=PARAMS,
+        )
     message = str(info.value)
     assert message.startswith(
         f"{out / 'bnb_WithWire_00.qc.json'}: cannot write it: the file system is mounted read-only"
@@ -188,17 +194,17 @@ def test_read_only_checkpoint_folder_names_the_checkpoint(tmp_path: Path):
 def test_full_disk_names_the_output_and_the_free_space_and_leaves_nothing(tmp_path: Path):
     h5 = _sparse_file(tmp_path / "bnb_WithWire_00.h5", n=40)
     reference = tmp_path / "reference"
-    render_file(h5, reference / "a.parquet", reference / "a.qc.json", "bnb_WithWire_00", PARAMS)
+    render_file(h5, reference / "a.parquet", reference / "a.qc.json", sample="bnb_WithWire_00", params=PARAMS)
     with small_disk(tmp_path / "disk") as disk:
         filler = fill(disk, leave_free=2048)
         with pytest.raises(OutputError) as info:
-            render_file(h5, disk / "a.parquet", disk / "a.qc.json", "bnb_WithWire_00", PARAMS)
+            render_file(h5, disk / "a.parquet", disk / "a.qc.json", sample="bnb_WithWire_00", params=PARAMS)
         message = str(info.value)
         assert message.startswith(f"{disk / 'a.parquet'}: writing it failed: no space left on the device")
         assert "MB free of 1.0 MB" in message and "Free space there" in message
         assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]  # no partial output, no temporary
         filler.unlink()  # the fix: free space; the rerun writes what an uninterrupted run writes
-        render_file(h5, disk / "a.parquet", disk / "a.qc.json", "bnb_WithWire_00", PARAMS)
+        render_file(h5, disk / "a.parquet", disk / "a.qc.json", sample="bnb_WithWire_00", params=PARAMS)
         assert (disk / "a.parquet").read_bytes() == (reference / "a.parquet").read_bytes()
 
 
@@ -244,7 +250,7 @@ def test_two_tpc_file_is_refused_naming_the_tpc_column(tmp_path: Path):
     assert "Remove the file from the input directory" in message
     out = tmp_path / "images"
     with pytest.raises(InputFileError):
-        render_file(path, out / "a.parquet", out / "a.qc.json", "nue_WithWire_00", PARAMS)
+        render_file(path, out / "a.parquet", out / "a.qc.json", sample="nue_WithWire_00", params=PARAMS)
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -270,7 +276,7 @@ def test_a_file_whose_events_are_all_skipped_fails_its_render_with_reasons_count
     )
     out = tmp_path / "images"
     with pytest.raises(InputFileError) as info:
-        render_file(path, out / "a.parquet", out / "a.qc.json", "nue_WithWire_00", PARAMS)
+        render_file(path, out / "a.parquet", out / "a.qc.json", sample="nue_WithWire_00", params=PARAMS)
     message = str(info.value)
     assert message.startswith(f"{path}: none of its 3 events could be rendered; every one was skipped (")
     assert "no wire rows in /wire_table for this event (×2); 1 non-finite (NaN or infinite) ADC values (×1)" in message

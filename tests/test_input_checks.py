@@ -108,7 +108,7 @@ def test_thousands_of_empty_files_are_listed_in_one_message_in_seconds(tmp_path)
 
 def test_hdf5_signature_is_found_at_the_start_or_after_a_user_block(tmp_path):
     good = tmp_path / "good.h5"
-    simulate_file(good, "bnb", 1, COMPACT, seed=1, file_index=0)
+    simulate_file(good, "bnb", 1, geometry=COMPACT, seed=1, file_index=0)
     assert hdf5_problem(good) is None
     blocked = tmp_path / "userblock.h5"
     blocked.write_bytes(b"\0" * 512 + good.read_bytes())
@@ -132,8 +132,8 @@ def workdir(tmp_path_factory) -> Path:
     work = copy_workflow(tmp_path_factory.mktemp("checks"))
     data = work / "home" / "data"
     data.mkdir(parents=True)
-    simulate_file(data / file_name("bnb", 0), "bnb", 2, COMPACT, seed=3, file_index=0)
-    simulate_file(data / file_name("nue", 0), "nue", 2, COMPACT, seed=3, file_index=0)
+    simulate_file(data / file_name("bnb", 0), "bnb", 2, geometry=COMPACT, seed=3, file_index=0)
+    simulate_file(data / file_name("nue", 0), "nue", 2, geometry=COMPACT, seed=3, file_index=0)
     return work
 
 

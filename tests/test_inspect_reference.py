@@ -30,7 +30,7 @@ REFERENCE = {
 def _simulate(args: tuple[str, int, str]) -> str:
     sample, index, out = args
     path = Path(out) / file_name(sample, index)
-    simulate_file(path, sample, EVENTS // FILES, COMPACT, seed=11, file_index=index)
+    simulate_file(path, sample, EVENTS // FILES, geometry=COMPACT, seed=11, file_index=index)
     return str(path)
 
 

@@ -82,16 +82,18 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, lis
     qcs = [h5.with_suffix(".qc.json") for h5 in h5_files]
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
         sims = [
-            pool.submit(simulate_file, h5, sample, EVENTS, COMPACT, SEED, i) for h5, (sample, i) in zip(h5_files, files)
+            pool.submit(simulate_file, h5, sample, EVENTS, geometry=COMPACT, seed=SEED, file_index=i)
+            for h5, (sample, i) in zip(h5_files, files)
         ]
         for future in sims:
             future.result()
         renders = [
-            pool.submit(render_file, h5, image, qc, h5.stem, params) for h5, image, qc in zip(h5_files, images, qcs)
+            pool.submit(render_file, h5, image, qc, sample=h5.stem, params=params)
+            for h5, image, qc in zip(h5_files, images, qcs)
         ]
         for future in renders:
             future.result()
-    return build_event_index(h5_files, images, qcs, params, SPLIT), images
+    return build_event_index(h5_files, images, qcs, params=params, split_fractions=SPLIT), images
 
 
 @pytest.fixture(scope="module")

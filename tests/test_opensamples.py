@@ -127,7 +127,7 @@ def test_without_seq_cnt_falls_back_to_event_id_with_warning(three_events, caplo
 def test_real_files_without_geometry_attribute_are_microboone(tmp_path: Path):
     # Real files carry no nuwire attribute: the reader assumes MicroBooNE's wires.
     path = tmp_path / "real.h5"
-    with OpenSamplesWriter(path, MICROBOONE, ("event_table", "wire_table"), write_geometry_attr=False) as w:
+    with OpenSamplesWriter(path, MICROBOONE, groups=("event_table", "wire_table"), write_geometry_attr=False) as w:
         w.add_event(event_rows((1, 1, 1), None, reco=None))
     with OpenSamplesFile(path) as f:
         assert f.geometry.n_wires == MICROBOONE.n_wires

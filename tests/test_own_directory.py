@@ -38,7 +38,7 @@ def real_schema_files(directory: Path, events: int = 5) -> list[Path]:
     paths = []
     for sample in ("bnb", "nue"):
         path = directory / file_name(sample, 0)
-        simulate_file(path, sample, events, COMPACT, seed=3, file_index=0)
+        simulate_file(path, sample, events, geometry=COMPACT, seed=3, file_index=0)
         paths.append(path)
     return paths
 

@@ -19,7 +19,7 @@ import pytest
 from h5files import event_rows, noisy_planes, write_file
 from nuwire.errors import InputFileError
 from nuwire.geometry import COMPACT
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import ReadOptions, RenderParams, render_file
 from nuwire.io import rawchunks
 from nuwire.io.opensamples import OpenSamplesFile
 
@@ -64,8 +64,12 @@ def relayout(src: Path, dst: Path, dtype: Any = None, **create: Any) -> Path:
 def render_both(h5: Path, out: Path, threads: int = 2) -> tuple[str, dict, dict]:
     """(route of the raw reader, qc of the raw route, qc of h5py) after asserting identical bytes."""
     out.mkdir(exist_ok=True)
-    qc_raw = render_file(h5, out / "raw.parquet", out / "raw.qc.json", "s", PARAMS, threads=threads)
-    qc_h5 = render_file(h5, out / "h5.parquet", out / "h5.qc.json", "s", PARAMS, raw_chunks=False)
+    qc_raw = render_file(
+        h5, out / "raw.parquet", out / "raw.qc.json", sample="s", params=PARAMS, read=ReadOptions(threads=threads)
+    )
+    qc_h5 = render_file(
+        h5, out / "h5.parquet", out / "h5.qc.json", sample="s", params=PARAMS, read=ReadOptions(raw_chunks=False)
+    )
     assert (out / "raw.parquet").read_bytes() == (out / "h5.parquet").read_bytes()
     assert (out / "raw.qc.json").read_bytes() == (out / "h5.qc.json").read_bytes()
     with OpenSamplesFile(h5, threads=threads) as f:
@@ -200,7 +204,14 @@ def test_a_corrupted_chunk_is_named_never_rendered(threads: int, demo_file: Path
     raw[middle : middle + 16] = bytes(16)
     h5.write_bytes(bytes(raw))
     with pytest.raises(InputFileError) as err:
-        render_file(h5, tmp_path / "o.parquet", tmp_path / "o.qc.json", "s", PARAMS, threads=threads)
+        render_file(
+            h5,
+            tmp_path / "o.parquet",
+            tmp_path / "o.qc.json",
+            sample="s",
+            params=PARAMS,
+            read=ReadOptions(threads=threads),
+        )
     message = str(err.value)
     assert str(h5) in message and "/wire_table/adc" in message and "corrupted" in message
     assert f"offset {tuple(victim.chunk_offset)}" in message

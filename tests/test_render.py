@@ -170,7 +170,7 @@ def rendered(tmp_path: Path):
     events = [event_rows((5, 6, k), planes[k], wire_order=order if k == 1 else None) for k in range(3)]
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
     params = RenderParams(dw=2, dt=3, threshold=10.0, saturation=100.0)
-    qc = render_file(h5, tmp_path / "out.parquet", tmp_path / "out.qc.json", "bnb_WithWire_00", params)
+    qc = render_file(h5, tmp_path / "out.parquet", tmp_path / "out.qc.json", sample="bnb_WithWire_00", params=params)
     return h5, planes, params, qc, tmp_path / "out.parquet"
 
 
@@ -225,19 +225,19 @@ def test_parquet_schema_is_exact_and_rows_ordered(rendered):
 def test_rendering_twice_is_byte_identical(rendered, tmp_path: Path):
     h5, _, params, qc, parquet = rendered
     again = tmp_path / "again" / "out.parquet"
-    qc2 = render_file(h5, again, tmp_path / "again" / "out.qc.json", "bnb_WithWire_00", params)
+    qc2 = render_file(h5, again, tmp_path / "again" / "out.qc.json", sample="bnb_WithWire_00", params=params)
     assert again.read_bytes() == parquet.read_bytes()
     assert qc2 == qc
 
 
 def test_read_event_images_densifies_one_event(rendered):
     _, planes, params, _, parquet = rendered
-    images = read_event_images(parquet, 5, 6, 1)
+    images = read_event_images(parquet, run=5, subrun=6, event=1)
     for p in range(3):
         want = reference_image(planes[1][p], params.dw, params.dt, params.threshold, params.saturation)
         np.testing.assert_array_equal(images[p], want)
     with pytest.raises(KeyError):
-        read_event_images(parquet, 5, 6, 99)
+        read_event_images(parquet, run=5, subrun=6, event=99)
 
 
 def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
@@ -256,7 +256,7 @@ def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
     ]
     h5 = write_file(tmp_path / "nue_WithWire_03.h5", events)
     qc_path = tmp_path / "q.qc.json"
-    qc = render_file(h5, tmp_path / "q.parquet", qc_path, "nue_WithWire_03", RenderParams())
+    qc = render_file(h5, tmp_path / "q.parquet", qc_path, sample="nue_WithWire_03", params=RenderParams())
     assert qc["events_in_file"] == 5 and qc["rendered"] == 2 and qc["skipped"] == 3 and qc["reconciled"]
     skipped = {e["event"]: e for e in qc["skipped_events"]}
     assert sorted(skipped) == [11, 12, 14]
@@ -278,7 +278,7 @@ def test_many_row_groups_give_the_same_images(tmp_path: Path, monkeypatch):
     h5 = write_file(tmp_path / "f.h5", [event_rows((2, 0, k), planes[k]) for k in range(5)])
     monkeypatch.setattr(render, "ROW_GROUP_EVENTS", 2)
     params = RenderParams()
-    render_file(h5, tmp_path / "f.parquet", tmp_path / "f.qc.json", "f", params)
+    render_file(h5, tmp_path / "f.parquet", tmp_path / "f.qc.json", sample="f", params=params)
     assert pq.ParquetFile(tmp_path / "f.parquet").num_row_groups == 3
     images = dense_from_parquet(tmp_path / "f.parquet")
     for k in range(5):
@@ -301,7 +301,7 @@ def test_failure_mid_file_leaves_no_output(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(render, "render_plane_sparse", failing)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        render_file(h5, out / "f.parquet", out / "f.qc.json", "f", RenderParams())
+        render_file(h5, out / "f.parquet", out / "f.qc.json", sample="f", params=RenderParams())
     assert list(out.iterdir()) == []  # neither output nor temporary files
 
 
@@ -310,8 +310,10 @@ def test_simulated_file_renders_and_reconciles(tmp_path: Path):
     if not hasattr(simulate, "simulate_file"):
         pytest.skip("nuwire.simulate.simulate_file not available yet")
     h5 = tmp_path / "nue_WithWire_00.h5"
-    simulate.simulate_file(h5, "nue", 3, COMPACT, 1, 0)
-    qc = render_file(h5, tmp_path / "s.parquet", tmp_path / "s.qc.json", "nue_WithWire_00", RenderParams())
+    simulate.simulate_file(h5, "nue", 3, geometry=COMPACT, seed=1, file_index=0)
+    qc = render_file(
+        h5, tmp_path / "s.parquet", tmp_path / "s.qc.json", sample="nue_WithWire_00", params=RenderParams()
+    )
     assert qc["reconciled"] and qc["events_in_file"] == 3
     df = pd.read_parquet(tmp_path / "s.parquet")
     assert len(df) == 3 * qc["rendered"]
@@ -340,7 +342,9 @@ def test_an_index_entry_with_zero_rows_is_skipped_not_an_empty_image(tmp_path: P
     ]
     h5 = write_file(tmp_path / "nue_WithWire_00.h5", events)
     _with_zero_count_entry(h5, 1)
-    qc = render_file(h5, tmp_path / "z.parquet", tmp_path / "z.qc.json", "nue_WithWire_00", RenderParams())
+    qc = render_file(
+        h5, tmp_path / "z.parquet", tmp_path / "z.qc.json", sample="nue_WithWire_00", params=RenderParams()
+    )
     assert qc["rendered"] == 2 and qc["skipped"] == 1 and qc["reconciled"]
     assert qc["skipped_events"] == [
         {
@@ -362,7 +366,9 @@ def test_finite_adc_values_outside_the_physical_range_are_skipped_with_a_reason(
     bright[1][5, 6] = 2.0e7  # inside ±4096 × 6400: rendered (saturates its pixel, like a dense spot)
     events = [event_rows((3, 1, k), p) for k, p in enumerate((huge, negative, bright, noisy_planes(rng)))]
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
-    qc = render_file(h5, tmp_path / "r.parquet", tmp_path / "r.qc.json", "bnb_WithWire_00", RenderParams())
+    qc = render_file(
+        h5, tmp_path / "r.parquet", tmp_path / "r.qc.json", sample="bnb_WithWire_00", params=RenderParams()
+    )
     assert qc["rendered"] == 2 and qc["skipped"] == 2 and qc["reconciled"]
     reasons = {e["event"]: e["reason"] for e in qc["skipped_events"]}
     assert reasons == {

@@ -35,7 +35,7 @@ import yaml
 from builders import dataset_outputs
 from h5files import event_rows, scattered_planes, write_file
 from nuwire.errors import InputFileError, NuwireError
-from nuwire.events.dataset import run_dataset
+from nuwire.events.dataset import DatasetInputs, run_dataset
 from nuwire.geometry import COMPACT, GEOMETRY_ATTR, Geometry
 from nuwire.images.render import RenderParams, render_file
 from nuwire.io.h5schema import SEQ_CNT
@@ -154,7 +154,7 @@ def test_bad_file_fails_with_one_paragraph_naming_it_and_leaves_no_output(kind: 
     path = maker(tmp_path)
     out = tmp_path / "images"
     with pytest.raises(InputFileError) as err:
-        render_file(path, out / "s.parquet", out / "s.qc.json", path.stem, PARAMS)
+        render_file(path, out / "s.parquet", out / "s.qc.json", sample=path.stem, params=PARAMS)
     message = str(err.value)
     assert message.startswith(f"{path}: ") and "\n" not in message, message
     for fragment in fragments:
@@ -171,16 +171,18 @@ def test_files_of_different_readout_sizes_are_refused_naming_the_odd_one(tmp_pat
     ]
     images = tmp_path / "images"
     for h5 in h5s:  # each file on its own is fine: render does not know the others
-        qc = render_file(h5, images / f"{h5.stem}.parquet", images / f"{h5.stem}.qc.json", h5.stem, PARAMS)
+        qc = render_file(
+            h5, images / f"{h5.stem}.parquet", images / f"{h5.stem}.qc.json", sample=h5.stem, params=PARAMS
+        )
         assert qc["reconciled"]
     out = tmp_path / "dataset"
     with pytest.raises(NuwireError) as err:
         run_dataset(
-            h5s,
-            [images / f"{h.stem}.parquet" for h in h5s],
-            [images / f"{h.stem}.qc.json" for h in h5s],
+            DatasetInputs(
+                h5s, [images / f"{h.stem}.parquet" for h in h5s], [images / f"{h.stem}.qc.json" for h in h5s]
+            ),
             dataset_outputs(out),
-            PARAMS,
+            params=PARAMS,
             split_fractions=(0.6, 0.2, 0.2),
         )
     message = str(err.value)
@@ -271,15 +273,17 @@ def opensamples(tmp_path_factory) -> dict[str, Path]:
     inputs, plain = base / "in", base / "plain"
     inputs.mkdir()
     plain.mkdir()
-    simulate_file(inputs / file_name("bnb", 0), "bnb", 4, COMPACT, 11, 0)
-    simulate_file(plain / file_name("nue", 0), "nue", 4, COMPACT, 11, 0)
+    simulate_file(inputs / file_name("bnb", 0), "bnb", 4, geometry=COMPACT, seed=11, file_index=0)
+    simulate_file(plain / file_name("nue", 0), "nue", 4, geometry=COMPACT, seed=11, file_index=0)
     shutil.copy(plain / file_name("nue", 0), inputs / file_name("nue", 0))
     with h5py.File(inputs / file_name("nue", 0), "a") as h5:
         del h5["wire_table"][SEQ_CNT]  # another producer's file: no index, rows still grouped
     # The big file: the simulated events again and again under new keys, written by the real writer.
     with OpenSamplesFile(inputs / file_name("bnb", 0)) as f:
         planes = [[p.copy() for p in ev.planes] for ev in f.iter_events()]
-    with OpenSamplesWriter(inputs / f"{BIG}.h5", COMPACT, ("event_table", "wire_table", "pandoraPrimary_table")) as w:
+    with OpenSamplesWriter(
+        inputs / f"{BIG}.h5", COMPACT, groups=("event_table", "wire_table", "pandoraPrimary_table")
+    ) as w:
         for k in range(BIG_EVENTS):
             w.add_event(event_rows((9003, 1, k), planes[k % len(planes)]))
     # Events the renderer must skip with a reason: NaN, +inf and -inf ADC, no wire rows at all.
@@ -351,7 +355,7 @@ def test_missing_seq_cnt_falls_back_with_a_warning_and_the_same_images(keep_goin
     # The same file with its index gives the same image file, byte for byte.
     reference = tmp_path / "ref.parquet"
     plain = opensamples["plain"] / "nue_WithWire_00.h5"
-    render_file(plain, reference, tmp_path / "ref.qc.json", "nue_WithWire_00", PARAMS)
+    render_file(plain, reference, tmp_path / "ref.qc.json", sample="nue_WithWire_00", params=PARAMS)
     assert (workdir / "results" / "images" / "nue_WithWire_00.parquet").read_bytes() == reference.read_bytes()
 
 

@@ -24,7 +24,7 @@ from nuwire.simulate.channels import channel_status
 from nuwire.simulate.detector import nearest_wires, project, space_charge
 from nuwire.simulate.fidelity import block_sums
 from nuwire.simulate.readout import waveforms
-from nuwire.simulate.tracks import propagate
+from nuwire.simulate.tracks import TrackStart, propagate
 
 SEED = 11
 EVENTS = 3
@@ -135,7 +135,7 @@ def test_same_seed_same_file_and_file_index_is_independent_of_the_caller(
     files: dict[str, list[Path]], tmp_path: Path
 ) -> None:
     again = tmp_path / "again.h5"
-    simulate_file(again, "bnb", EVENTS, COMPACT, SEED, file_index=1)
+    simulate_file(again, "bnb", EVENTS, geometry=COMPACT, seed=SEED, file_index=1)
     a, b = _read_all(files["bnb"][1]), _read_all(again)
     assert a.keys() == b.keys()
     for name in a:
@@ -144,7 +144,7 @@ def test_same_seed_same_file_and_file_index_is_independent_of_the_caller(
 
 def test_other_seed_or_file_gives_other_events(files: dict[str, list[Path]], tmp_path: Path) -> None:
     other = tmp_path / "other.h5"
-    simulate_file(other, "bnb", EVENTS, COMPACT, SEED + 1, file_index=1)
+    simulate_file(other, "bnb", EVENTS, geometry=COMPACT, seed=SEED + 1, file_index=1)
     with h5py.File(files["bnb"][1]) as f1, h5py.File(other) as f2, h5py.File(files["bnb"][0]) as f0:
         assert not np.array_equal(f1["event_table/nu_vtx"][()], f2["event_table/nu_vtx"][()])
         assert not np.array_equal(f1["event_table/nu_vtx"][()], f0["event_table/nu_vtx"][()])
@@ -172,9 +172,9 @@ def _keys(paths: list[Path]) -> set[tuple[int, ...]]:
 
 def test_unknown_sample_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bnb.*nue"):
-        simulate_file(tmp_path / "x.h5", "numi", 1, COMPACT, 1, 0)
+        simulate_file(tmp_path / "x.h5", "numi", 1, geometry=COMPACT, seed=1, file_index=0)
     with pytest.raises(ValueError, match="bnb.*nue"):
-        simulate_files(tmp_path, "numi", 1, 1, COMPACT, 1)
+        simulate_files(tmp_path, "numi", 1, events_per_file=1, geometry=COMPACT, seed=1)
 
 
 def test_failure_leaves_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -190,12 +190,12 @@ def test_failure_leaves_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setattr(simulate, "simulate_event", flaky)
     target = tmp_path / "bnb_WithWire_00.h5"
     with pytest.raises(RuntimeError, match="boom"):
-        simulate_file(target, "bnb", 3, COMPACT, 1, 0)
+        simulate_file(target, "bnb", 3, geometry=COMPACT, seed=1, file_index=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_summary_counts(tmp_path: Path) -> None:
-    summary = simulate_file(tmp_path / "s.h5", "nue", 2, COMPACT, 3, 0)
+    summary = simulate_file(tmp_path / "s.h5", "nue", 2, geometry=COMPACT, seed=3, file_index=0)
     json.dumps(summary)  # plain values only
     assert summary["events"] == 2 and summary["nue_cc"] == 2 and summary["nc"] == 0
     assert summary["bytes"] == (tmp_path / "s.h5").stat().st_size
@@ -210,7 +210,7 @@ def test_event_table_is_the_truth_path_and_consistent(files: dict[str, list[Path
             with h5py.File(path) as f:
                 et = {name: f["event_table"][name][()] for name in TABLES["event_table"]}
             for k in range(EVENTS):
-                truth = event_truth(sample, COMPACT, SEED, file_index, k)
+                truth = event_truth(sample, COMPACT, seed=SEED, file_index=file_index, event_index=k)
                 assert et["nu_pdg"][k, 0] == truth.nu_pdg and et["is_cc"][k, 0] == int(truth.is_cc)
                 assert et["nu_energy"][k, 0] == np.float32(truth.nu_energy)
                 assert et["lep_energy"][k, 0] == np.float32(truth.lep_energy)
@@ -284,18 +284,12 @@ def test_mip_gives_the_real_shoulder_on_the_collection_plane() -> None:
     and its 6-tick sums (the notebook's pixels) in the range of the real minimum-ionising shoulder."""
     rng = np.random.default_rng(0)
     x_mid = 0.5 * sum(MICROBOONE.active_x_cm)
-    track = propagate(
-        np.array([[x_mid, 0.0, 100.0]]),
-        np.array([[0.0, 0.0, 1.0]]),
-        np.array([5000.0]),
-        105.658,
-        np.array([300.0]),
-        np.array([1]),
-        np.zeros(1),
-        rng,
+    start = TrackStart(
+        np.array([[x_mid, 0.0, 100.0]]), np.array([[0.0, 0.0, 1.0]]), np.array([5000.0]), np.array([1]), np.zeros(1)
     )
+    track = propagate(start, mass=105.658, max_len=np.array([300.0]), rng=rng)
     proj, _ = project(track.deposits, MICROBOONE)
-    readout = waveforms(proj, MICROBOONE, channel_status(MICROBOONE, 0), rng)
+    readout = waveforms(proj, MICROBOONE, channel_status(MICROBOONE, 0), rng=rng)
     plane2 = readout.adc[sum(MICROBOONE.n_wires[:2]) :]
     per_wire = plane2.sum(axis=1)
     hit = per_wire > 20
@@ -318,7 +312,7 @@ def test_writer_round_trips_adc_exactly_across_chunk_boundaries(tmp_path: Path) 
     rng = np.random.default_rng(1)
     path = tmp_path / "w.h5"
     blocks = []
-    with OpenSamplesWriter(path, COMPACT, ("event_table", "wire_table"), adc_chunk=(16, 256)) as w:
+    with OpenSamplesWriter(path, COMPACT, groups=("event_table", "wire_table"), adc_chunk=(16, 256)) as w:
         for k, n in enumerate((37, 5, 0, 1348, 16)):
             adc = np.zeros((n, COMPACT.n_ticks), np.float32)
             hot = rng.random(adc.shape) < 0.002

@@ -86,7 +86,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("det")
     paths = {s: out / f"{s}_WithWire_00.h5" for s in ("bnb", "nue")}
     for sample, path in paths.items():
-        simulate_file(path, sample, EVENTS, COMPACT, SEED, 0)
+        simulate_file(path, sample, EVENTS, geometry=COMPACT, seed=SEED, file_index=0)
     return paths
 
 
@@ -139,7 +139,10 @@ def test_both_samples_share_one_detector_state_and_dead_rows_are_present(files: 
         quiet[sample] = np.concatenate(values).std()
     assert len(shapes) == 1  # one readout window
     assert abs(quiet["bnb"] / quiet["nue"] - 1) < 0.05, f"noise level in regions of interest {quiet}"
-    cosmics = {s: [simulate_event(s, COMPACT, SEED, 1, k)[1].n_cosmics for k in range(12)] for s in ("bnb", "nue")}
+    cosmics = {
+        s: [simulate_event(s, COMPACT, seed=SEED, file_index=1, event_index=k)[1].n_cosmics for k in range(12)]
+        for s in ("bnb", "nue")
+    }
     mean = {s: np.mean(v) for s, v in cosmics.items()}
     assert abs(mean["bnb"] - mean["nue"]) < 4 * np.sqrt((mean["bnb"] + mean["nue"]) / 12), cosmics
 
@@ -157,7 +160,7 @@ def test_columns_have_the_writers_dtypes(files: dict[str, Path]) -> None:
 def test_hit_table_covers_the_cosmic_charge() -> None:
     """Hits are found on the waveforms, so they hold the cosmic overlay (no edep rows) as well as the
     neutrino's charge (with edep rows), and their integrals add up to the charge the planes saw."""
-    rows, _ = simulate_event("bnb", COMPACT, SEED, 0, 1)
+    rows, _ = simulate_event("bnb", COMPACT, seed=SEED, file_index=0, event_index=1)
     hits, edep = rows["hit_table"], rows["edep_table"]
     assert hits["local_wire"].dtype == np.int32
     linked = np.isin(hits["hit_id"], edep["hit_id"])
@@ -177,7 +180,7 @@ def test_every_hit_reaches_the_peak_height() -> None:
     with it, nuwire.simulate.hits)."""
     from nuwire.simulate import hits as hit_module
 
-    rows, _ = simulate_event("bnb", COMPACT, SEED, 0, 1)
+    rows, _ = simulate_event("bnb", COMPACT, seed=SEED, file_index=0, event_index=1)
     hits, n_ticks = rows["hit_table"], COMPACT.n_ticks
     first = np.concatenate([[0], np.cumsum(COMPACT.n_wires)])
     adc = rows["wire_table"]["adc"].reshape(-1, n_ticks)
@@ -199,10 +202,10 @@ def test_pandora_vertex_losses_follow_topology_not_the_label() -> None:
     cosmic slice tagged as the neutrino (about COSMIC_TAG_PROB of them) or no candidate."""
     truths = {"nc": None, "nue_cc": None}
     for k in range(200):
-        t = event_truth("bnb", COMPACT, 1, 0, k)
+        t = event_truth("bnb", COMPACT, seed=1, file_index=0, event_index=k)
         if not t.is_cc and truths["nc"] is None:
             truths["nc"] = t
-    truths["nue_cc"] = event_truth("nue", COMPACT, 1, 0, 0)
+    truths["nue_cc"] = event_truth("nue", COMPACT, seed=1, file_index=0, event_index=0)
     entries, t0 = np.array([[500.0, 0.0, 0.0], [600.0, 0.0, 0.0]]), np.zeros(2)  # far from any vertex
     faint = Topology(visible_mev=5.0, shower_fraction=0.0, n_tracks=1, n_showers=0)
     n = 400
@@ -212,7 +215,9 @@ def test_pandora_vertex_losses_follow_topology_not_the_label() -> None:
         assert truth is not None
         missed = cosmic = 0
         for k in range(n):
-            rows = pandora_rows(truth, COMPACT, faint, entries, t0, np.random.default_rng(k))
+            rows = pandora_rows(
+                truth, COMPACT, faint, cosmic_entries=entries, cosmic_t0=t0, rng=np.random.default_rng(k)
+            )
             nu = np.isin(rows["slice_pdg"], (12, 14))
             assert nu.sum() <= 1
             far = nu.any() and np.linalg.norm(rows["vtx"][nu][0] - np.asarray(truth.vertex)) > 30.0
@@ -227,11 +232,11 @@ def test_pandora_vertex_losses_follow_topology_not_the_label() -> None:
 def test_slice_pdg_follows_the_hit_dominant_daughter_not_the_energy_share() -> None:
     """12 when the daughter with the most hits is characterised shower-like (an EM daughter mostly,
     a track sometimes), whatever share of the energy is electromagnetic."""
-    truth = event_truth("nue", COMPACT, 1, 0, 0)
+    truth = event_truth("nue", COMPACT, seed=1, file_index=0, event_index=0)
     entries, t0 = np.zeros((0, 3)), np.zeros(0)
     for leading_em, share, p in ((True, 0.1, P_SHOWER_LIKE["em"]), (False, 0.9, P_SHOWER_LIKE["track"])):
         topo = Topology(visible_mev=2000.0, shower_fraction=share, n_tracks=1, n_showers=1, leading_em=leading_em)
-        pdgs = [pandora_rows(truth, COMPACT, topo, entries, t0, np.random.default_rng(k)).get("slice_pdg", [0])[0]
+        pdgs = [pandora_rows(truth, COMPACT, topo, cosmic_entries=entries, cosmic_t0=t0, rng=np.random.default_rng(k)).get("slice_pdg", [0])[0]
                 for k in range(400)]  # fmt: skip
         found = np.array([x for x in pdgs if x in (12, 14)])
         assert len(found) > 250  # the notebook's efficiency is near 0.8 at this energy
@@ -248,7 +253,7 @@ def test_leading_daughter_from_hits() -> None:
     """A proton track with more hits than the electron's shower leads; each hit goes to the particle
     of its largest energy share."""
     registry = ParticleRegistry()
-    ids = registry.add(np.array([11, 2212]), 0, np.zeros((2, 3)), np.ones(2), "primary")
+    ids = registry.add(np.array([11, 2212]), 0, np.zeros((2, 3)), momentum_gev=np.ones(2), start_process="primary")
     hits = {"hit_id": np.arange(5)}
     # Hits 0-1 mostly electron, hits 2-4 mostly proton (hit 2 shared).
     edeps = {"hit_id": np.array([0, 1, 2, 2, 3, 4]), "g4_id": np.array([ids[0], ids[0], ids[0], ids[1], ids[1], ids[1]]),
@@ -286,7 +291,7 @@ def test_fidelity_benchmark_figures_are_the_fidelity_functions(tmp_path: Path) -
     """One full-geometry readout through the benchmark: its figures are exactly `plane_figures` of
     the same event, and that readout shows a minimum-ionising shoulder and a modest saturated share."""
     record = bench_fidelity.run(n_readouts=1, out_dir=tmp_path)
-    rows, _ = simulate_event("bnb", MICROBOONE, bench_fidelity.SEED, 0, 0)
+    rows, _ = simulate_event("bnb", MICROBOONE, seed=bench_fidelity.SEED, file_index=0, event_index=0)
     plane2 = rows["wire_table"]["adc"][sum(MICROBOONE.n_wires[:2]) :]
     counts, mine = plane_figures(plane2)
     for name, value in mine.items():
@@ -307,6 +312,6 @@ def test_hits_per_readout_match_the_real_files() -> None:
     before the peak-height cut; nuwire.simulate.hits calibrates it on 24 readouts)."""
     from nuwire.simulate.hits import REAL_HITS_PER_READOUT
 
-    counts = [len(simulate_event("bnb", MICROBOONE, bench_fidelity.SEED, 0, k)[0]["hit_table"]["hit_id"])
+    counts = [len(simulate_event("bnb", MICROBOONE, seed=bench_fidelity.SEED, file_index=0, event_index=k)[0]["hit_table"]["hit_id"])
               for k in range(6)]  # fmt: skip
     assert 1 / 1.25 < np.mean(counts) / REAL_HITS_PER_READOUT < 1.25, counts

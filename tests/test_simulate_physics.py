@@ -49,7 +49,9 @@ N_TRUTH = 2000
 @pytest.mark.parametrize("sample", ["bnb", "nue"])
 def test_energy_spectrum_and_composition_match_the_real_sample(sample: str) -> None:
     ref = REFERENCE[sample]
-    truths = [event_truth(sample, MICROBOONE, 20250701, i // 100, i % 100) for i in range(N_TRUTH)]
+    truths = [
+        event_truth(sample, MICROBOONE, seed=20250701, file_index=i // 100, event_index=i % 100) for i in range(N_TRUTH)
+    ]
     energy = np.array([t.nu_energy for t in truths])
     for stat, value in (("mean", energy.mean()), ("median", np.median(energy)), ("std", energy.std())):
         assert abs(value / ref[stat] - 1) < 0.05, f"{sample} {stat} {value:.3f} vs {ref[stat]}"
@@ -106,8 +108,8 @@ def _plane2_events(path: Path, geometry: Geometry) -> list[dict]:
 def _classes(tmp: Path, geometry: Geometry, n_nue: int, n_bnb: int) -> tuple[list[dict], list[dict]]:
     nue = tmp / "nue_WithWire_00.h5"
     bnb = tmp / "bnb_WithWire_00.h5"
-    simulate_file(nue, "nue", n_nue, geometry, seed=5, file_index=0)
-    simulate_file(bnb, "bnb", n_bnb, geometry, seed=5, file_index=0)
+    simulate_file(nue, "nue", n_nue, geometry=geometry, seed=5, file_index=0)
+    simulate_file(bnb, "bnb", n_bnb, geometry=geometry, seed=5, file_index=0)
     nue_cc = [e for e in _plane2_events(nue, geometry) if e["is_cc"] and e["pdg"] == 12]
     numu_cc = [e for e in _plane2_events(bnb, geometry) if e["is_cc"] and e["pdg"] == 14]
     return nue_cc, numu_cc

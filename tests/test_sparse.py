@@ -165,6 +165,6 @@ def test_from_keys_sorts_and_checks() -> None:
     assert x.coords.tolist() == [[0, 0, 0], [0, 0, 5], [1, 1, 0], [1, H - 1, W - 1]]
     assert x.features.view(-1).tolist() == pytest.approx([2 / 255, 1 / 255, 3 / 255, 1.0])
     with pytest.raises(ValueError, match="outside"):
-        SparseTensor.from_keys(np.array([2 * H * W]), np.array([1], np.uint8), 2, (H, W))
+        SparseTensor.from_keys(np.array([2 * H * W]), np.array([1], np.uint8), batch_size=2, shape=(H, W))
     with pytest.raises(ValueError, match="twice"):
-        SparseTensor.from_keys(np.array([3, 3]), np.array([1, 2], np.uint8), 1, (H, W))
+        SparseTensor.from_keys(np.array([3, 3]), np.array([1, 2], np.uint8), batch_size=1, shape=(H, W))

@@ -14,7 +14,7 @@ import yaml
 from h5files import event_rows, noisy_planes, write_file
 from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import ReadOptions, RenderParams, Rerender, render_file
 from nuwire.pipeline.config import SCHEMA_PATH
 from nuwire.systematics.deltas import nominal_metrics, paired_delta
 from nuwire.systematics.rerender import VariationFiles, render_variation_file
@@ -48,7 +48,7 @@ def test_time_shift_moves_ticks_and_fills_zeros():
 def test_dead_wires_are_whole_aligned_groups_the_same_in_every_event():
     v = Variation("dead", dead_fraction=0.5, dead_group=2, seed=3)
     out = v.apply(readout(), 1, KEY)
-    zeroed = dead_wires(8, 0.5, 2, 3, 1)
+    zeroed = dead_wires(8, fraction=0.5, group=2, seed=3, plane=1)
     # Half of 8 wires in groups of 2: two whole aligned pairs out of {0,1}, {2,3}, {4,5}, {6,7}.
     pairs = zeroed.reshape(-1, 2)
     assert pairs.shape == (2, 2) and (pairs[:, 0] % 2 == 0).all() and (pairs[:, 1] == pairs[:, 0] + 1).all()
@@ -58,9 +58,9 @@ def test_dead_wires_are_whole_aligned_groups_the_same_in_every_event():
     other_event = v.apply(readout(), 1, ("nue_WithWire_01", 1, 2, 3))
     np.testing.assert_array_equal(other_event, out)  # one dead-channel map per plane
     # A trailing partial group: 7 wires in groups of 4 are the groups {0..3} and {4..6}.
-    assert sorted(dead_wires(7, 0.6, 4, 0, 0).tolist()) in ([0, 1, 2, 3], [4, 5, 6])
-    assert sorted(dead_wires(7, 0.99, 4, 0, 0).tolist()) == list(range(7))
-    assert dead_wires(8, 0.05, 2, 3, 1).size == 0  # under half a group rounds to none
+    assert sorted(dead_wires(7, fraction=0.6, group=4, seed=0, plane=0).tolist()) in ([0, 1, 2, 3], [4, 5, 6])
+    assert sorted(dead_wires(7, fraction=0.99, group=4, seed=0, plane=0).tolist()) == list(range(7))
+    assert dead_wires(8, fraction=0.05, group=2, seed=3, plane=1).size == 0  # under half a group rounds to none
 
 
 def test_noise_is_seeded_per_event_and_has_the_stated_sigma():
@@ -93,12 +93,12 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", [event_rows((5, 6, k), planes[k]) for k in range(3)])
     params = RenderParams(dw=2, dt=2, threshold=10.0, saturation=100.0)
     nominal = tmp_path / "nominal.parquet"
-    render_file(h5, nominal, tmp_path / "nominal.qc.json", "bnb_WithWire_00", params)
+    render_file(h5, nominal, tmp_path / "nominal.qc.json", sample="bnb_WithWire_00", params=params)
     zero = Variation("zero", gain=1.0, noise=0.0)
     varied = tmp_path / "zero.parquet"
     keys = [(5, 6, k) for k in range(3)]
-    render_file(h5, varied, tmp_path / "zero.qc.json", "bnb_WithWire_00", params, select=keys,
-                vary=lambda ev, p, adc: zero.apply(adc, p, ("bnb_WithWire_00", ev.run, ev.subrun, ev.event)))  # fmt: skip
+    render_file(h5, varied, tmp_path / "zero.qc.json", sample="bnb_WithWire_00", params=params, rerender=Rerender(keys,
+                vary=lambda ev, p, adc: zero.apply(adc, p, ("bnb_WithWire_00", ev.run, ev.subrun, ev.event))))  # fmt: skip
     assert varied.read_bytes() == nominal.read_bytes()
 
     # The test split only: exactly those events, with the varied ADC rendered by the same formula.
@@ -108,14 +108,14 @@ def test_zero_size_variation_renders_the_nominal_images_byte_for_byte(tmp_path: 
     up = Variation("up", gain=2.0)
     files = VariationFiles(h5, tmp_path / "events.parquet", tmp_path / "nominal.qc.json", tmp_path / "up.parquet",
                            tmp_path / "up.qc.json")  # fmt: skip
-    qc = render_variation_file(files, up, sample="bnb_WithWire_00", params=params)
+    qc = render_variation_file(files, up, sample="bnb_WithWire_00", params=params, read=ReadOptions())
     assert qc["events_in_file"] == 2 and qc["rendered"] == 2 and qc["reconciled"] and qc["variation"]["gain"] == 2.0
     # Written once, the variation in it; the input's SHA-256 taken from its nominal render's QC.
     assert json.loads((tmp_path / "up.qc.json").read_text()) == qc
     assert qc["input_sha256"] == json.loads((tmp_path / "nominal.qc.json").read_text())["input_sha256"]
     doubled = tmp_path / "doubled.h5"
     write_file(doubled, [event_rows((5, 6, k), [p * np.float32(2) for p in planes[k]]) for k in range(3)])
-    render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", "bnb_WithWire_00", params)
+    render_file(doubled, tmp_path / "d.parquet", tmp_path / "d.qc.json", sample="bnb_WithWire_00", params=params)
     got, want = pd.read_parquet(tmp_path / "up.parquet"), pd.read_parquet(tmp_path / "d.parquet")
     want = want[want["event"] > 0].reset_index(drop=True)
     assert got["event"].tolist() == [1, 1, 1, 2, 2, 2]
@@ -128,7 +128,14 @@ def test_an_event_the_file_lacks_is_a_clear_error(tmp_path: Path):
 
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", [event_rows((5, 6, 0), noisy_planes(np.random.default_rng(1)))])
     with pytest.raises(InputFileError, match=r"bnb_WithWire_00.h5.*\(5, 6, 9\)"):
-        render_file(h5, tmp_path / "x.parquet", tmp_path / "x.qc.json", "s", RenderParams(), select=[(5, 6, 9)])
+        render_file(
+            h5,
+            tmp_path / "x.parquet",
+            tmp_path / "x.qc.json",
+            sample="s",
+            params=RenderParams(),
+            rerender=Rerender([(5, 6, 9)]),
+        )
     assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "x.qc.json").exists()
 
 

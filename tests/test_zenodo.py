@@ -30,7 +30,7 @@ def served_files(tmp_path_factory) -> dict[int, list[Path]]:
         files[record] = []
         for sample, index in names:
             path = out / file_name(sample, index)
-            simulate_file(path, sample, 3, COMPACT, seed=5, file_index=index)
+            simulate_file(path, sample, 3, geometry=COMPACT, seed=5, file_index=index)
             files[record].append(path)
     return files
 

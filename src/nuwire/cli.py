@@ -44,7 +44,7 @@ def _cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from nuwire.images.render import RenderParams, render_file
+    from nuwire.images.render import ReadOptions, RenderParams, render_file
 
     params = RenderParams(dw=args.dw, dt=args.dt, threshold=args.threshold, saturation=args.saturation)
     for path in args.files:
@@ -55,7 +55,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
             Path(args.out) / f"{stem}.qc.json",
             sample=stem,
             params=params,
-            progress=True,
+            read=ReadOptions(progress=True),
         )
         print(f"{path}: {qc['rendered']} rendered, {qc['skipped']} skipped of {qc['events_in_file']}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from nuwire.evaluation.pandora import write_calls  # noqa: E402
-from nuwire.events.dataset import DatasetOutputs, read_qc, run_dataset  # noqa: E402
+from nuwire.events.dataset import DatasetInputs, DatasetOutputs, read_qc, run_dataset  # noqa: E402
 from nuwire.images.render import RenderParams  # noqa: E402
 from nuwire.io.atomic import write_json  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
@@ -20,9 +20,7 @@ def main(smk):
         dw=p.downsample["wire"], dt=p.downsample["time"], threshold=p.threshold, saturation=p.saturation
     )
     run_dataset(
-        h5_files=list(smk.input.h5),
-        image_files=list(smk.input.images),
-        qc_files=list(smk.input.qc),
+        DatasetInputs(h5=list(smk.input.h5), images=list(smk.input.images), qc=list(smk.input.qc)),
         outputs=DatasetOutputs(
             index=smk.output.index,
             statistics=smk.output.statistics,

@@ -6,7 +6,7 @@ from pathlib import Path
 # Make the package importable when Snakemake runs this script in the conda env of envs/ too.
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from nuwire.images.render import RenderParams, render_file  # noqa: E402
+from nuwire.images.render import ReadOptions, RenderParams, render_file  # noqa: E402
 from nuwire.pipeline.stage import run_stage  # noqa: E402
 
 
@@ -21,8 +21,7 @@ def main(smk):
         smk.output.qc,
         sample=smk.wildcards.sample,
         params=params,
-        progress=True,
-        threads=smk.threads,
+        read=ReadOptions(progress=True, threads=smk.threads),
     )
 
 

@@ -62,26 +62,21 @@ def sample_name(path: PathLike) -> str:
 
 
 # -- splits ----------------------------------------------------------------------------------
-def split_uniform(
-    samples: Sequence[str], runs: Sequence[int], subruns: Sequence[int], events: Sequence[int]
-) -> np.ndarray:
-    """A number in [0, 1) per event from sha256 of "sample/run/subrun/event" (first 8 bytes)."""
-    keys = (f"{s}/{int(r)}/{int(sr)}/{int(e)}" for s, r, sr, e in zip(samples, runs, subruns, events))
-    ints = [int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big") for k in keys]
+def split_uniform(keys: pd.DataFrame) -> np.ndarray:
+    """A number in [0, 1) per event (row of `keys`, with columns sample, run, subrun and event)
+    from sha256 of "sample/run/subrun/event" (first 8 bytes)."""
+    columns = (keys[c] for c in ("sample", "run", "subrun", "event"))
+    text = (f"{s}/{int(r)}/{int(sr)}/{int(e)}" for s, r, sr, e in zip(*columns))
+    ints = [int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big") for k in text]
     # uint64 / 2^64, exact in float64 to 53 bits: never reaches 1.
     return np.asarray(ints, dtype=np.uint64).astype(np.float64) / 2.0**64
 
 
-def assign_splits(
-    samples: Sequence[str],
-    runs: Sequence[int],
-    subruns: Sequence[int],
-    events: Sequence[int],
-    fractions: Sequence[float] = (0.70, 0.15, 0.15),
-) -> np.ndarray:
-    """train/val/test per event, from its own key only (stable when files are added)."""
+def assign_splits(keys: pd.DataFrame, fractions: Sequence[float] = (0.70, 0.15, 0.15)) -> np.ndarray:
+    """train/val/test per event (row of `keys`: sample, run, subrun, event), from its own key only
+    (stable when files are added)."""
     train, val, _ = check_split_fractions(fractions)
-    u = split_uniform(samples, runs, subruns, events)
+    u = split_uniform(keys)
     out = np.full(len(u), "test", dtype=object)
     out[u < train + val] = "val"
     out[u < train] = "train"
@@ -236,17 +231,19 @@ def build_event_index(
     h5_files: Sequence[PathLike],
     image_files: Sequence[PathLike],
     qc_files: Sequence[PathLike],
+    *,
     params: RenderParams,
     split_fractions: Sequence[float] = (0.70, 0.15, 0.15),
 ) -> pd.DataFrame:
     """The event index of the rendered events of `h5_files` (see docs/formats.md)."""
-    return index_from_truth(read_truth(h5_files), image_files, qc_files, params, split_fractions)
+    return index_from_truth(read_truth(h5_files), image_files, qc_files, params=params, split_fractions=split_fractions)
 
 
 def index_from_truth(
     truth: pd.DataFrame,
     image_files: Sequence[PathLike],
     qc_files: Sequence[PathLike],
+    *,
     params: RenderParams,
     split_fractions: Sequence[float] = (0.70, 0.15, 0.15),
 ) -> pd.DataFrame:
@@ -256,15 +253,15 @@ def index_from_truth(
     parts = []
     for sample, events in truth.groupby("sample", sort=False):
         qc = qcs[sample]
-        _check_qc(qc, events, params, images[sample])
+        _check_qc(qc, events, params=params, image_path=images[sample])
         pixels = image_summary(images[sample])
-        _check_rendered(qc, events, pixels, images[sample])
+        _check_rendered(qc, events, pixels=pixels, image_path=images[sample])
         parts.append(events.merge(pixels, on=KEY, how="inner", validate="one_to_one"))
     rendered = pd.concat(parts, ignore_index=True)
     return _index_columns(rendered, params, fractions)
 
 
-def _check_qc(qc: dict[str, Any], events: pd.DataFrame, params: RenderParams, image_path: Path) -> None:
+def _check_qc(qc: dict[str, Any], events: pd.DataFrame, *, params: RenderParams, image_path: Path) -> None:
     sample = events["sample"].iloc[0]
     if qc.get("params") != json.loads(params.to_json()):
         raise NuwireError(
@@ -278,7 +275,7 @@ def _check_qc(qc: dict[str, Any], events: pd.DataFrame, params: RenderParams, im
         )
 
 
-def _check_rendered(qc: dict[str, Any], events: pd.DataFrame, pixels: pd.DataFrame, image_path: Path) -> None:
+def _check_rendered(qc: dict[str, Any], events: pd.DataFrame, *, pixels: pd.DataFrame, image_path: Path) -> None:
     """Rendered events + the QC's skipped events must be exactly the file's events."""
     skipped = pd.DataFrame(qc["skipped_events"], columns=KEY + ["index", "reason"])[KEY]
     accounted = pd.concat([pixels[KEY], skipped], ignore_index=True).astype(np.int64)
@@ -326,7 +323,7 @@ def _index_columns(df: pd.DataFrame, params: RenderParams, fractions: tuple[floa
     for name in ("npix", "height", "width"):
         for p in range(N_PLANES):
             out[f"{name}_p{p}"] = df[f"{name}_p{p}"].astype(np.int32)
-    out["split"] = assign_splits(out["sample"], out["run"], out["subrun"], out["event"], fractions).astype(str)
+    out["split"] = assign_splits(out, fractions).astype(str)
     return out[INDEX_COLUMNS]
 
 
@@ -431,11 +428,19 @@ class DatasetOutputs:
     displays: PathLike
 
 
+@dataclass(frozen=True)
+class DatasetInputs:
+    """The dataset stage's inputs, as its rule names them (`snakemake.input`)."""
+
+    h5: Sequence[PathLike]  # the input files
+    images: Sequence[PathLike]  # their image Parquet files
+    qc: Sequence[PathLike]  # their render QC records
+
+
 def run_dataset(
-    h5_files: Sequence[PathLike],
-    image_files: Sequence[PathLike],
-    qc_files: Sequence[PathLike],
+    inputs: DatasetInputs,
     outputs: DatasetOutputs,
+    *,
     params: RenderParams,
     split_fractions: Sequence[float] = (0.70, 0.15, 0.15),
     synthetic: bool = False,
@@ -446,8 +451,9 @@ def run_dataset(
     from nuwire.events.dataset_plots import plot_energy, plot_event_displays  # matplotlib only here
     from nuwire.figures import FigureContext
 
+    h5_files, image_files, qc_files = list(inputs.h5), list(inputs.images), list(inputs.qc)
     truth = read_truth(h5_files)
-    index = index_from_truth(truth, image_files, qc_files, params, split_fractions)
+    index = index_from_truth(truth, image_files, qc_files, params=params, split_fractions=split_fractions)
     qc = qc_summary(read_qc(qc_files))
     check_skipped_fraction(qc, max_skipped_fraction)
     stats = dataset_statistics(truth, qc)

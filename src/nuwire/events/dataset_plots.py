@@ -116,7 +116,7 @@ def plot_event_displays(
             sub = subfigs[row]
             row += 1
             sub.suptitle(_title(ev), fontsize=9)
-            planes = read_event_images(image_files[ev["sample"]], ev["run"], ev["subrun"], ev["event"])
+            planes = read_event_images(image_files[ev["sample"]], run=ev["run"], subrun=ev["subrun"], event=ev["event"])
             axes = sub.subplots(1, N_PLANES)
             for p, ax in enumerate(axes):
                 h, w = planes[p].shape

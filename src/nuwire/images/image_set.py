@@ -94,7 +94,7 @@ class _Plane:
 
     def sparse(self, idx: np.ndarray) -> SparseTensor:
         keys, values = self.pixels(idx)
-        return SparseTensor.from_keys(keys, values, len(idx), self.out_shape)
+        return SparseTensor.from_keys(keys, values, batch_size=len(idx), shape=self.out_shape)
 
     def dense(self, idx: np.ndarray) -> torch.Tensor:
         h, w = self.out_shape
@@ -150,6 +150,7 @@ class SparseImageSet:
         image_files: Sequence[str | Path],
         events: pd.DataFrame,
         view: ViewSpec,
+        *,
         progress: bool = False,
     ) -> SparseImageSet:
         events = _check_events(events, view)
@@ -163,28 +164,36 @@ class SparseImageSet:
         return cls(events, view, loader.planes)
 
 
+@dataclass(frozen=True)
+class BatchDelivery:
+    """How `make_loader` hands batches over; the batches themselves do not depend on it."""
+
+    num_workers: int = 0  # DataLoader worker processes
+    pin_memory: bool = False  # page-locked batches (only where CUDA is available)
+    drop_last: bool = False  # leave out a short last batch
+
+
 def make_loader(
     ds: SparseImageSet,
     batch_size: int,
+    *,
     shuffle: bool,
     seed: int,
     epoch: int,
-    num_workers: int = 0,
-    pin_memory: bool = False,
-    drop_last: bool = False,
     sparse: bool = False,
+    delivery: BatchDelivery = BatchDelivery(),
 ) -> torch.utils.data.DataLoader:
     """Batches of (views, labels, idx); the order depends only on (seed, epoch) when shuffling.
     Views are dense tensors, or with `sparse` SparseTensors (`SparseImageSet.sparse_batch`)."""
     order = np.random.default_rng((seed, epoch)).permutation(len(ds)) if shuffle else np.arange(len(ds))
-    stop = len(order) - len(order) % batch_size if drop_last else len(order)
+    stop = len(order) - len(order) % batch_size if delivery.drop_last else len(order)
     batches = [order[i : i + batch_size] for i in range(0, stop, batch_size)]
     return torch.utils.data.DataLoader(
         _Batches(ds, batches, sparse),
         batch_size=None,  # items are whole batches already
         shuffle=False,
-        num_workers=num_workers,
-        pin_memory=pin_memory and torch.cuda.is_available(),
+        num_workers=delivery.num_workers,
+        pin_memory=delivery.pin_memory and torch.cuda.is_available(),
     )
 
 
@@ -228,9 +237,11 @@ def _name(row: pd.Series) -> str:
     return f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}"
 
 
-def _key_index(sample: np.ndarray, run: np.ndarray, subrun: np.ndarray, event: np.ndarray) -> pd.MultiIndex:
+def _key_index(columns: Sequence[np.ndarray]) -> pd.MultiIndex:
+    """The (sample, run, subrun, event) index of the four key columns, in KEYS order."""
+    sample, *numbers = columns
     return pd.MultiIndex.from_arrays(
-        [np.asarray(sample, dtype=object), *(np.asarray(a, dtype=np.int64) for a in (run, subrun, event))]
+        [np.asarray(sample, dtype=object), *(np.asarray(a, dtype=np.int64) for a in numbers)]
     )
 
 
@@ -239,7 +250,7 @@ class _Loader:
 
     def __init__(self, events: pd.DataFrame, view: ViewSpec) -> None:
         self.events, self.view = events, view
-        self.keys = _key_index(*(events[k].to_numpy() for k in KEYS))
+        self.keys = _key_index([events[k].to_numpy() for k in KEYS])
         self.planes = [_Plane(p) for p in view.planes]
         self.source = np.full((len(events), len(view.planes)), -1, dtype=np.int32)  # file per image
         self.files: list[Path] = []
@@ -289,7 +300,7 @@ class _Loader:
 
     def _add_batch(self, file_no: int, path: Path, batch: pa.RecordBatch) -> None:
         col = {k: batch.column(k) for k in (*KEYS, "plane", "height", "width")}
-        pos = self.keys.get_indexer(_key_index(*(col[k].to_numpy(zero_copy_only=False) for k in KEYS)))
+        pos = self.keys.get_indexer(_key_index([col[k].to_numpy(zero_copy_only=False) for k in KEYS]))
         plane_of_row = col["plane"].to_numpy()
         for j, plane in enumerate(self.planes):
             rows = np.flatnonzero((pos >= 0) & (plane_of_row == plane.plane))
@@ -305,7 +316,7 @@ class _Loader:
             self.source[pos[rows], j] = file_no
             sub = batch if len(rows) == batch.num_rows else batch.take(pa.array(rows))
             self._check_shape(plane, path, sub)
-            plane.chunks.append((pos[rows].astype(np.int64), self._encode(plane, j, path, sub, pos[rows])))
+            plane.chunks.append((pos[rows].astype(np.int64), self._encode(plane, j, path, sub=sub, pos=pos[rows])))
 
     def _check_shape(self, plane: _Plane, path: Path, sub: pa.RecordBatch) -> None:
         hw = np.stack([sub.column("height").to_numpy(), sub.column("width").to_numpy()], axis=1)
@@ -318,7 +329,7 @@ class _Loader:
                 f"{tuple(int(x) for x in hw[odd][0])}); all events of a set need one geometry."
             )
 
-    def _encode(self, plane: _Plane, j: int, path: Path, sub: pa.RecordBatch, pos: np.ndarray) -> rl.Runs:
+    def _encode(self, plane: _Plane, j: int, path: Path, *, sub: pa.RecordBatch, pos: np.ndarray) -> rl.Runs:
         img, row, col, val = _pixels(path, sub)
         height, width = plane.in_shape
         if len(row) and (row.max() >= height or col.max() >= width):
@@ -327,8 +338,12 @@ class _Loader:
         if self.view.crop is not None:
             # Window from the unscaled vertex or, without one, the centroid of all the image's pixels.
             (h, w), crop = plane.scaled_shape, self.view.crop
-            r0 = window_starts(crop_centres(self.vertex["row"][pos, j], img, row, val, n_img), height, h, crop)
-            c0 = window_starts(crop_centres(self.vertex["col"][pos, j], img, col, val, n_img), width, w, crop)
+            r0 = window_starts(
+                crop_centres(self.vertex["row"][pos, j], img, coord=row, value=val, n_img=n_img), height, h, crop=crop
+            )
+            c0 = window_starts(
+                crop_centres(self.vertex["col"][pos, j], img, coord=col, value=val, n_img=n_img), width, w, crop=crop
+            )
         if self.view.scale != 1.0:  # keep the pixels nearest interpolation copies, at their new place
             row, col = plane.row_map[row], plane.col_map[col]
             keep = (row >= 0) & (col >= 0)
@@ -337,7 +352,7 @@ class _Loader:
             row, col = row - r0[img], col - c0[img]
             keep = (row >= 0) & (row < crop) & (col >= 0) & (col < crop)
             img, row, col, val = img[keep], row[keep], col[keep], val[keep]
-        return rl.encode(img, row, col, val, n_img, plane.out_shape)
+        return rl.encode(img, row, col, value=val, n_img=n_img, shape=plane.out_shape)
 
 
 def _pixels(path: Path, sub: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -135,7 +135,7 @@ class SparseImage:
     value: np.ndarray  # uint8, never 0
 
     def dense(self) -> np.ndarray:
-        return densify(self.row, self.col, self.value, self.height, self.width)
+        return densify(self.row, self.col, self.value, height=self.height, width=self.width)
 
 
 # -- the formula ------------------------------------------------------------------------------
@@ -172,6 +172,7 @@ class NonFiniteADC(ValueError):
 def render_plane_sparse(
     adc: np.ndarray,
     params: RenderParams,
+    *,
     allow_non_finite: bool = False,
     nonzero: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SparseImage:
@@ -198,14 +199,16 @@ def render_plane_sparse(
             "increase render.downsample."
         )
     if nonzero is not None:
-        return _render_from_nonzero(adc, params, allow_non_finite, nonzero, height, width)
+        return _render_from_nonzero(
+            adc, params, allow_non_finite=allow_non_finite, nonzero=nonzero, height=height, width=width
+        )
     band_wires = WIRE_BAND_BLOCKS * params.dw
     rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
     finite = True
     for first_wire in range(0, adc.shape[0] if adc.size else 0, band_wires):
         band = adc[first_wire : first_wire + band_wires]
         c, r = _candidates(band, params)
-        s = _exact_sums(band, r, c, params.dw, params.dt)  # while the band is still in cache
+        s = _exact_sums(band, r, c, dw=params.dw, dt=params.dt)  # while the band is still in cache
         # Every block holding a NaN or inf is a candidate (see `_candidates`) and its float64 sum is
         # then NaN or inf, while finite float32 values cannot overflow a float64 sum: so this finds
         # any non-finite input value for the price of a check on the candidate sums.
@@ -225,6 +228,7 @@ def render_plane_sparse(
 def _render_from_nonzero(
     adc: np.ndarray,
     params: RenderParams,
+    *,
     allow_non_finite: bool,
     nonzero: tuple[np.ndarray, np.ndarray],
     height: int,
@@ -240,7 +244,7 @@ def _render_from_nonzero(
     occupied = np.zeros(height * width, dtype=bool)  # a mask, not np.unique: no sort of the samples
     occupied[(tick // params.dt) * width + wire // params.dw] = True
     r, c = np.divmod(np.flatnonzero(occupied), width)  # row-major order
-    s = _exact_sums(adc, r, c, params.dw, params.dt)
+    s = _exact_sums(adc, r, c, dw=params.dw, dt=params.dt)
     if not allow_non_finite and not np.isfinite(s).all():
         raise NonFiniteADC(non_finite_reason(adc))
     keep = (s >= params.cutoff) & (s > 0)
@@ -283,8 +287,8 @@ def _occupied(band: np.ndarray, dw: int, dt: int) -> np.ndarray:
     if not (dt % per_word == 0 and band.shape[1] % per_word == 0 and band.strides[1] == size):
         per_word = 1
     words = band.view(np.dtype(f"u{size * per_word}"))
-    words = _fold(words, dw, 0, np.bitwise_or)  # wires first: whole rows, contiguous
-    words = _fold(words, dt // per_word, 1, np.bitwise_or)
+    words = _fold(words, dw, axis=0, op=np.bitwise_or)  # wires first: whole rows, contiguous
+    words = _fold(words, dt // per_word, axis=1, op=np.bitwise_or)
     return words != 0
 
 
@@ -304,7 +308,7 @@ def _above_cutoff(band: np.ndarray, params: RenderParams) -> np.ndarray:
     the band is summed exactly in float64.
     """
     dw, dt, n = params.dw, params.dt, params.dw * params.dt
-    wires = _fold(band, dw, 0, np.add, np.float32)
+    wires = _fold(band, dw, axis=0, op=np.add, dtype=np.float32)
     # The tight bound needs values that float32 holds exactly (float64 inputs are rounded first).
     tight = dw <= 2 and dt <= 2 and np.can_cast(band.dtype, np.float32, "safe")
     m = _max_abs(wires) if tight else _max_abs(band)
@@ -312,7 +316,7 @@ def _above_cutoff(band: np.ndarray, params: RenderParams) -> np.ndarray:
     if not math.isfinite(m) or n * m > 1e37 or params.cutoff - margin <= 0:
         sums = block_sums(band, dw, dt)
         return np.flatnonzero((sums >= params.cutoff) & (sums > 0))
-    approx = _fold(wires, dt, 1, np.add, np.float32)
+    approx = _fold(wires, dt, axis=1, op=np.add, dtype=np.float32)
     return np.flatnonzero(approx >= params.cutoff - margin)
 
 
@@ -321,12 +325,12 @@ def _max_abs(x: np.ndarray) -> float:
     return max(abs(float(x.max())), abs(float(x.min()))) if x.size else 0.0
 
 
-def _fold(x: np.ndarray, step: int, axis: int, op: np.ufunc, dtype: Any = None) -> np.ndarray:
+def _fold(x: np.ndarray, step: int, *, axis: int, op: np.ufunc, dtype: Any = None) -> np.ndarray:
     """op-reduce each `step` consecutive entries along `axis` (a trailing partial group as it is)."""
     if step == 1:
         return x
 
-    def part(a: np.ndarray, start: int, stop: int | None = None, stride: int = 1) -> np.ndarray:
+    def part(a: np.ndarray, start: int, stop: int | None = None, *, stride: int = 1) -> np.ndarray:
         index = slice(start, stop, stride)
         return a[index] if axis == 0 else a[:, index]
 
@@ -346,7 +350,7 @@ def _fold(x: np.ndarray, step: int, axis: int, op: np.ufunc, dtype: Any = None) 
     return out
 
 
-def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, dw: int, dt: int) -> np.ndarray:
+def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, *, dw: int, dt: int) -> np.ndarray:
     """Float64 sums of the blocks (time block r, wire block c), added in `block_sums`' order.
 
     block_sums adds from +0.0, which changes no sum (only -0.0 to +0.0, never a pixel), so each
@@ -378,10 +382,10 @@ def _exact_sums(band: np.ndarray, r: np.ndarray, c: np.ndarray, dw: int, dt: int
 
 def render_plane(adc: np.ndarray, params: RenderParams, allow_non_finite: bool = False) -> np.ndarray:
     """Dense uint8 image of one plane: shape (ceil(n_ticks/dt), ceil(n_wires/dw))."""
-    return render_plane_sparse(adc, params, allow_non_finite).dense()
+    return render_plane_sparse(adc, params, allow_non_finite=allow_non_finite).dense()
 
 
-def densify(row: Any, col: Any, value: Any, height: int, width: int) -> np.ndarray:
+def densify(row: Any, col: Any, value: Any, *, height: int, width: int) -> np.ndarray:
     """Dense uint8 (height, width) image from sparse coordinates and values."""
     image = np.zeros((int(height), int(width)), dtype=np.uint8)
     image[np.asarray(row, dtype=np.intp), np.asarray(col, dtype=np.intp)] = np.asarray(value, dtype=np.uint8)
@@ -402,7 +406,7 @@ class _RowBuffer:
         self.values: list[np.ndarray] = []
         self.n_events = 0
 
-    def add_event(self, run: int, subrun: int, event: int, images: list[SparseImage]) -> None:
+    def add_event(self, run: int, subrun: int, event: int, *, images: list[SparseImage]) -> None:
         for plane, img in enumerate(images):
             self.keys.append((run, subrun, event, plane, img.height, img.width))
             self.rows.append(img.row)
@@ -467,28 +471,48 @@ def _parquet_writer(sink: Path | pa.NativeFile, schema: pa.Schema) -> pq.Parquet
 
 
 # -- one file --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadOptions:
+    """How `render_file` reads its input file; the images are the same whichever is chosen."""
+
+    progress: bool = False  # a tqdm bar over the events
+    threads: int | None = None  # the raw-chunk reader's inflate pool (default: this job's CPUs)
+    raw_chunks: bool = True  # False: read through h5py only
+
+
+@dataclass(frozen=True)
+class Rerender:
+    """Some events of a file rendered again (`nuwire.systematics`): the QC then counts them alone."""
+
+    select: Collection[tuple[int, int, int]]  # (run, subrun, event) keys of the events to render
+    vary: Vary | None = None  # vary(event, plane, adc): the ADC the unchanged formula renders
+    # QC fields the caller already has (a variation's record), added before the QC is written; an
+    # `input_sha256` among them (the file's, from its nominal render) is not hashed again.
+    known: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RenderOutputs:
+    """The two files of one rendered input, as the render rules name them (`snakemake.output`)."""
+
+    images: str | os.PathLike[str]  # the image Parquet
+    qc: str | os.PathLike[str]  # the QC JSON
+
+
 def render_file(
     h5_path: str | os.PathLike[str],
     parquet_path: str | os.PathLike[str],
     qc_path: str | os.PathLike[str],
+    *,
     sample: str,
     params: RenderParams,
-    progress: bool = False,
-    threads: int | None = None,
-    raw_chunks: bool = True,
-    select: Collection[tuple[int, int, int]] | None = None,
-    vary: Vary | None = None,
-    *,
-    known: Mapping[str, Any] | None = None,
+    read: ReadOptions = ReadOptions(),
+    rerender: Rerender | None = None,
 ) -> dict[str, Any]:
     """Render every event of `h5_path`; write the image Parquet and the QC JSON; return the QC.
 
-    `threads` bounds the raw-chunk reader's inflate pool (default: this job's CPUs);
-    `raw_chunks=False` reads through h5py only (the images are the same either way).
-    `select` (run, subrun, event keys) renders only those events (the QC then counts them alone);
-    `vary(event, plane, adc)` returns the ADC the unchanged formula renders (`nuwire.systematics`).
-    `known`: QC fields the caller already has (a variation's record), added before the QC is
-    written; an `input_sha256` among them (the file's, from its nominal render) is not hashed again.
+    `read` chooses the reader (see ReadOptions).
+    `rerender` renders only its selected events, their ADC varied (see Rerender).
 
     One event's dense planes are in memory at a time; rendered pixels are flushed every
     ROW_GROUP_EVENTS events. Both outputs are written to temporary files and renamed at the end
@@ -496,20 +520,26 @@ def render_file(
     """
     # The content actually rendered, for the provenance and the next build's rerun check
     # (nuwire.io.identity): hashed first, and refused if the file changes while it is read.
-    known = dict(known or {})
+    known = dict(rerender.known or {}) if rerender is not None else {}
     before = stat_key(h5_path)
     input_sha256 = known.pop("input_sha256", None) or sha256_file(h5_path)
-    with OpenSamplesFile(h5_path, raw_chunks, threads) as f, atomic_path(qc_path) as qc_tmp:
+    with (
+        OpenSamplesFile(h5_path, raw_chunks=read.raw_chunks, threads=read.threads) as f,
+        atomic_path(qc_path) as qc_tmp,
+    ):
         log.info("%s: /wire_table/adc read by %s", h5_path, f.adc_route)
         geometry = f.geometry
-        indices = None if select is None else _indices_of(f, select)
+        indices = None if rerender is None else _indices_of(f, rerender.select)
+        vary = None if rerender is None else rerender.vary
         n_events = f.n_events if indices is None else len(indices)
         # The sink is ours to close: after a failed write (a full disk) ParquetWriter.close raises
         # before closing its file, and the open descriptor would keep the space and the mount busy.
         with atomic_path(parquet_path) as pq_tmp, pa.OSFile(str(pq_tmp), "wb") as sink:
             writer = _parquet_writer(sink, image_schema(params, geometry.name, sample))
             try:
-                rendered, skipped = _render_events(f, writer, sample, params, progress, indices, vary)
+                rendered, skipped = _render_events(
+                    f, writer, sample=sample, params=params, progress=read.progress, indices=indices, vary=vary
+                )
             finally:
                 writer.close()
             if n_events and not rendered:  # a whole file lost is an error, never a QC footnote
@@ -518,7 +548,15 @@ def render_file(
                     f"({count_reasons(skipped)}). Check the file against docs/formats.md (`nuwire inspect` "
                     "shows what it holds) and remove it from the input directory or replace it."
                 )
-        qc = _qc_record(h5_path, sample, geometry.name, params, n_events, rendered, skipped)
+        qc = _qc_record(
+            h5_path,
+            sample=sample,
+            geometry_name=geometry.name,
+            params=params,
+            n_events=n_events,
+            rendered=rendered,
+            skipped=skipped,
+        )
         qc.update(input_size=before[0], input_sha256=input_sha256, **known)
         if stat_key(h5_path) != before:
             raise InputFileError(
@@ -546,6 +584,7 @@ def _indices_of(f: OpenSamplesFile, select: Collection[tuple[int, int, int]]) ->
 def _render_events(
     f: OpenSamplesFile,
     writer: pq.ParquetWriter,
+    *,
     sample: str,
     params: RenderParams,
     progress: bool,
@@ -568,7 +607,7 @@ def _render_events(
             if images is None:
                 skipped.append(_skip_record(ev))
                 continue
-            buffer.add_event(ev.run, ev.subrun, ev.event, images)
+            buffer.add_event(ev.run, ev.subrun, ev.event, images=images)
             rendered += 1
             if buffer.n_events == ROW_GROUP_EVENTS:
                 _flush(writer, buffer, sample)
@@ -604,6 +643,7 @@ def _render_event(ev: Event, params: RenderParams, vary: Vary | None = None) -> 
 
 def _qc_record(
     h5_path: str | os.PathLike[str],
+    *,
     sample: str,
     geometry_name: str,
     params: RenderParams,
@@ -652,7 +692,7 @@ def _flush(writer: pq.ParquetWriter, buffer: _RowBuffer, sample: str) -> None:
 
 
 # -- reading back ----------------------------------------------------------------------------
-def read_event_images(parquet_path: str | os.PathLike[str], run: int, subrun: int, event: int) -> list[np.ndarray]:
+def read_event_images(parquet_path: str | os.PathLike[str], *, run: int, subrun: int, event: int) -> list[np.ndarray]:
     """Dense images of the planes of one event, in plane order (row-group statistics prune the read)."""
     table = pq.read_table(
         parquet_path,
@@ -669,8 +709,8 @@ def read_event_images(parquet_path: str | os.PathLike[str], run: int, subrun: in
                 table["row"][i].values.to_numpy(zero_copy_only=False),
                 table["col"][i].values.to_numpy(zero_copy_only=False),
                 table["value"][i].values.to_numpy(zero_copy_only=False),
-                table["height"][i].as_py(),
-                table["width"][i].as_py(),
+                height=table["height"][i].as_py(),
+                width=table["width"][i].as_py(),
             )
         )
     return out

@@ -74,7 +74,7 @@ def _tokens(gap: np.ndarray, length: np.ndarray, n_tok: np.ndarray) -> np.ndarra
 
 
 def encode(
-    img: np.ndarray, row: np.ndarray, col: np.ndarray, value: np.ndarray, n_img: int, shape: tuple[int, int]
+    img: np.ndarray, row: np.ndarray, col: np.ndarray, *, value: np.ndarray, n_img: int, shape: tuple[int, int]
 ) -> Runs:
     """Tokens of pixels given in row-major order within each image, images ascending (int64 inputs)."""
     height, width = shape

@@ -73,7 +73,7 @@ def destination_map(n_in: int, n_out: int) -> np.ndarray:
     return dst
 
 
-def centroids(img: np.ndarray, coord: np.ndarray, value: np.ndarray, n_img: int) -> np.ndarray:
+def centroids(img: np.ndarray, coord: np.ndarray, *, value: np.ndarray, n_img: int) -> np.ndarray:
     """Charge-weighted mean of `coord` per image (NaN for an image without pixels)."""
     w = value.astype(np.float64)
     total = np.bincount(img, weights=w, minlength=n_img)
@@ -82,7 +82,7 @@ def centroids(img: np.ndarray, coord: np.ndarray, value: np.ndarray, n_img: int)
         return moment / total
 
 
-def window_starts(centre: np.ndarray, n_in: int, n_out: int, crop: int) -> np.ndarray:
+def window_starts(centre: np.ndarray, n_in: int, n_out: int, *, crop: int) -> np.ndarray:
     """First scaled pixel of a `crop`-long window per image along one axis.
 
     `centre` is in unscaled pixels (NaN → middle of the axis). The window is centred on the scaled
@@ -94,6 +94,8 @@ def window_starts(centre: np.ndarray, n_in: int, n_out: int, crop: int) -> np.nd
     return np.clip(start, min(0, n_out - crop), max(0, n_out - crop))
 
 
-def crop_centres(vertex: np.ndarray, img: np.ndarray, coord: np.ndarray, value: np.ndarray, n_img: int) -> np.ndarray:
+def crop_centres(
+    vertex: np.ndarray, img: np.ndarray, *, coord: np.ndarray, value: np.ndarray, n_img: int
+) -> np.ndarray:
     """Vertex coordinate per image where known, else the image's charge-weighted centroid."""
-    return np.where(np.isnan(vertex), centroids(img, coord, value, n_img), vertex)
+    return np.where(np.isnan(vertex), centroids(img, coord, value=value, n_img=n_img), vertex)

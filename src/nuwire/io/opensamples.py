@@ -25,6 +25,7 @@ import pandas as pd
 from nuwire.errors import InputFileError
 from nuwire.geometry import GEOMETRY_ATTR, MICROBOONE, N_PLANES, Geometry
 from nuwire.io.h5schema import REQUIRED_FOR_IMAGES, SEQ_CNT
+from nuwire.io.inputs import hdf5_problem
 from nuwire.io.rawchunks import CorruptChunkError, EventRows, RawChunkReader, plan
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,17 @@ class Event:
     nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
     # The values of those samples, all planes together (the renderer's ADC range check reads these).
     nonzero_values: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _PlaneRead:
+    """What reading an event's planes gave: the planes, or None and the skip reason; with the raw
+    reader, the nonzero samples of each plane and their values (see Event)."""
+
+    planes: tuple[np.ndarray, ...] | None
+    reason: str | None = None
+    nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    values: np.ndarray | None = None
 
 
 def non_finite_reason(*arrays: np.ndarray) -> str:
@@ -118,14 +130,12 @@ def validate_file(path: str | os.PathLike[str]) -> None:
 class OpenSamplesFile:
     """An open OpenSamples file. State is real here: an open HDF5 handle and cached indices."""
 
-    def __init__(self, path: str | os.PathLike[str], raw_chunks: bool = True, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, raw_chunks: bool = True, threads: int | None = None) -> None:
         """`raw_chunks=False` reads `adc` through h5py only; `threads` bounds the raw reader's
         inflate pool (default: the CPUs this job may use)."""
         self.path = Path(path)
         self._h5 = _open_hdf5(self.path)
         self._raw: RawChunkReader | None = None
-        self._nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
-        self._nonzero_values: np.ndarray | None = None
         try:
             self._validate()
             self._check_one_tpc()
@@ -150,7 +160,7 @@ class OpenSamplesFile:
         if isinstance(index, str):
             log.info("%s: reading /wire_table/adc through h5py (same values, slower): %s", self.path, index)
             return f"h5py ({index})"
-        self._raw = RawChunkReader(self._h5, self.path, index, threads)
+        self._raw = RawChunkReader(self._h5, self.path, index, threads=threads)
         return f"raw chunks (libdeflate, {self._raw.threads} thread{'s' if self._raw.threads > 1 else ''})"
 
     # -- validation -------------------------------------------------------------------------
@@ -361,7 +371,7 @@ class OpenSamplesFile:
         order = list(range(self.n_events)) if indices is None else [int(i) for i in indices]
         try:
             for k, index in enumerate(order):
-                event = self._make_event(index, truth, reco, check_finite)
+                event = self._make_event(index, truth, reco, check_finite=check_finite)
                 following = self._wire_slices.get(order[k + 1]) if k + 1 < len(order) else None
                 if self._raw is not None and following is not None:
                     self._raw.prefetch(*following)  # decoded by the pool while the caller works on `event`
@@ -375,7 +385,7 @@ class OpenSamplesFile:
             raise IndexError(f"{self.path}: event index {index} outside 0..{self.n_events - 1}")
         return self._make_event(index, self.truth(), self.reco_vertices())
 
-    def _make_event(self, index: int, truth: pd.DataFrame, reco: pd.DataFrame, check_finite: bool = True) -> Event:
+    def _make_event(self, index: int, truth: pd.DataFrame, reco: pd.DataFrame, *, check_finite: bool = True) -> Event:
         t = truth.iloc[index]
         run, subrun, event = int(t.run), int(t.subrun), int(t.event)
         wire_pos = tuple(t[f"nu_vtx_wire_{p}"] for p in range(N_PLANES))
@@ -397,22 +407,44 @@ class OpenSamplesFile:
             reco_vtx = RecoVertex(
                 wire_pos=tuple(float(r[f"reco_wire_{p}"]) for p in range(N_PLANES)), tick=float(r.reco_tick)
             )
-        # _read_planes leaves the nonzero samples of the planes it returns in self._nonzero (kept out
-        # of its return value so its many skip returns stay as they are).
-        self._nonzero = self._nonzero_values = None
-        planes, reason = self._read_planes(index, check_finite)
-        nonzero = self._nonzero if planes is not None else None
-        values = self._nonzero_values if nonzero is not None else None
-        self._nonzero = self._nonzero_values = None
-        return Event(index, run, subrun, event, ev_truth, reco_vtx, planes, reason, nonzero, values)
+        read = self._read_planes(index, check_finite)
+        return Event(index, run, subrun, event, ev_truth, reco_vtx, read.planes, read.reason, read.nonzero, read.values)
 
-    def _read_planes(self, index: int, check_finite: bool = True) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
+    def _read_planes(self, index: int, check_finite: bool = True) -> _PlaneRead:
         block = self._wire_slices.get(index)
         if block is None:
-            return None, "no wire rows in /wire_table for this event"
+            return _PlaneRead(None, "no wire rows in /wire_table for this event")
         if block[1] == 0:  # kept in the index with a count of 0: an empty image is not an event
-            return None, f"no wire rows in /wire_table for this event (its {SEQ_CNT} entry counts 0 rows)"
-        start, count = block
+            return _PlaneRead(None, f"no wire rows in /wire_table for this event (its {SEQ_CNT} entry counts 0 rows)")
+        adc, plane, wire, nonzero = self._read_rows(index, *block)
+        # One float64 sum finds any NaN/inf without a wire-table-sized temporary array (the raw
+        # reader's nonzero values hold every NaN/inf, so their sum is as good and much shorter).
+        if check_finite and not np.isfinite((adc if nonzero is None else nonzero.value).sum(dtype=np.float64)):
+            return _PlaneRead(None, non_finite_reason(adc))
+        unknown = ~np.isin(plane, np.arange(N_PLANES))
+        if unknown.any():
+            return _PlaneRead(None, f"wire rows with local_plane outside 0..2 ({np.unique(plane[unknown]).tolist()})")
+        if self._in_channel_order(plane, wire):
+            # The writer's usual layout: every wire once, plane by plane, in wire order. The planes
+            # are then views of the rows just read: no second event-sized copy.
+            edges = np.cumsum((0, *self.geometry.n_wires))
+            planes = tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES))
+            if nonzero is None:
+                return _PlaneRead(planes)
+            # plane p's rows are edges[p] .. edges[p+1] - 1, its wire the row - edges[p]
+            by_plane = tuple(nonzero.ticks_of_rows(int(edges[p]), int(edges[p + 1])) for p in range(N_PLANES))
+            return _PlaneRead(planes, None, by_plane, nonzero.value)
+        placed, reason = self._placed_planes(adc, plane, wire)
+        if placed is None:
+            return _PlaneRead(None, reason)
+        if nonzero is None:
+            return _PlaneRead(placed)
+        return _PlaneRead(placed, None, _nonzero_by_plane(nonzero, plane, wire), nonzero.value)
+
+    def _read_rows(
+        self, index: int, start: int, count: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, EventRows | None]:
+        """(adc, local_plane, local_wire, the raw reader's nonzeros or None) of one event's rows."""
         wt = self._h5["wire_table"]
         nonzero: EventRows | None = None
         try:
@@ -430,21 +462,12 @@ class OpenSamplesFile:
                 f"reading the wire rows of event index {index} failed ({err}); the file is probably "
                 "truncated or damaged. Re-copy it and compare its size and checksum with the source.",
             ) from None
-        # One float64 sum finds any NaN/inf without a wire-table-sized temporary array (the raw
-        # reader's nonzero values hold every NaN/inf, so their sum is as good and much shorter).
-        if check_finite and not np.isfinite((adc if nonzero is None else nonzero.value).sum(dtype=np.float64)):
-            return None, non_finite_reason(adc)
-        unknown = ~np.isin(plane, np.arange(N_PLANES))
-        if unknown.any():
-            return None, f"wire rows with local_plane outside 0..2 ({np.unique(plane[unknown]).tolist()})"
-        if self._in_channel_order(plane, wire):
-            # The writer's usual layout: every wire once, plane by plane, in wire order. The planes
-            # are then views of the rows just read: no second event-sized copy.
-            edges = np.cumsum((0, *self.geometry.n_wires))
-            if nonzero is not None:  # plane p's rows are edges[p] .. edges[p+1] - 1: its wire is row - edges[p]
-                self._nonzero = tuple(nonzero.ticks_of_rows(int(edges[p]), int(edges[p + 1])) for p in range(N_PLANES))
-            self._nonzero_values = None if nonzero is None else nonzero.value
-            return tuple(adc[edges[p] : edges[p + 1]] for p in range(N_PLANES)), None
+        return adc, plane, wire, nonzero
+
+    def _placed_planes(
+        self, adc: np.ndarray, plane: np.ndarray, wire: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
+        """Dense planes from rows in any order (missing wires stay 0), or None and the skip reason."""
         planes = []
         for p in range(N_PLANES):
             n_wires = self.geometry.n_wires[p]
@@ -455,11 +478,9 @@ class OpenSamplesFile:
             if np.unique(w).size != w.size:
                 return None, f"plane {p} has more than one row for the same wire"
             dense = np.zeros((n_wires, self.n_ticks), dtype=np.float32)
-            # Place rows by local_wire: row order inside an event is not assumed; missing wires stay 0.
+            # Place rows by local_wire: row order inside an event is not assumed.
             dense[w] = adc[sel]
             planes.append(dense)
-        self._nonzero = _nonzero_by_plane(nonzero, plane, wire)
-        self._nonzero_values = None if nonzero is None else nonzero.value
         return tuple(planes), None
 
     def _in_channel_order(self, plane: np.ndarray, wire: np.ndarray) -> bool:
@@ -488,11 +509,9 @@ class OpenSamplesFile:
 
 
 def _nonzero_by_plane(
-    rows: EventRows | None, plane: np.ndarray, wire: np.ndarray
-) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
+    rows: EventRows, plane: np.ndarray, wire: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Per plane, (wire, tick) of the event's nonzero samples (rows placed by local_wire)."""
-    if rows is None:
-        return None
     row, tick = rows.row_tick()
     p, w = plane[row], wire[row]
     masks = [p == k for k in range(N_PLANES)]  # each mask once: these arrays hold ~1e6 samples
@@ -518,8 +537,6 @@ def _open_hdf5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as err:
-        with open(path, "rb") as fh:
-            signature = fh.read(8)
         if "unable to lock file" in str(err).lower():  # HDF5's file lock, not damage
             raise InputFileError(
                 f"{path}: is open for writing by another process (HDF5 refused to open it: {err}). Wait "
@@ -528,10 +545,9 @@ def _open_hdf5(path: Path) -> h5py.File:
                 "stale (a file system without working locks, e.g. some NFS mounts): set "
                 "HDF5_USE_FILE_LOCKING=FALSE in the environment."
             ) from None
-        if signature != b"\x89HDF\r\n\x1a\n":
+        if (problem := hdf5_problem(path)) is not None:  # empty, or no HDF5 signature
             raise InputFileError(
-                f"{path}: is not an HDF5 file (it does not start with the HDF5 signature). Remove it "
-                "from the input directory or replace it with the real OpenSamples file."
+                f"{path}: {problem}. Remove it from the input directory or replace it with the real OpenSamples file."
             ) from None
         raise InputFileError(
             f"{path}: HDF5 library cannot open it ({err}); it is probably truncated or damaged in "

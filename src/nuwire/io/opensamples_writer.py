@@ -50,6 +50,7 @@ class OpenSamplesWriter:
         self,
         path: str | os.PathLike[str],
         geometry: Geometry = MICROBOONE,
+        *,
         groups: tuple[str, ...] = tuple(TABLES),
         compression_level: int = 1,
         write_geometry_attr: bool = True,
@@ -122,12 +123,29 @@ class OpenSamplesWriter:
         self._n_events += 1
 
     def _append(self, group: str, table: GroupRows) -> int:
+        n, arrays = self._checked_rows(group, table)
+        if n == 0:
+            return 0
+        pending = self._pending[group]
+        for name, arr in arrays.items():
+            if group == "wire_table" and name == "adc" and self._adc is not None:
+                self._adc.append(arr)
+                continue
+            # Copy: the caller may reuse its arrays before the buffer is flushed.
+            pending.setdefault(name, []).append(np.array(arr, dtype=self._dtypes[group][name]))
+        self._pending_rows[group] += n
+        if self._pending_rows[group] >= FLUSH_ROWS:
+            self._flush_group(group)
+        return n
+
+    def _checked_rows(self, group: str, table: GroupRows) -> tuple[int, dict[str, np.ndarray]]:
+        """(row count, the datasets as 2-D arrays) of one group's rows; ValueError if they do not fit."""
         lengths = {len(np.asarray(v)) for v in table.values()}
         if len(lengths) != 1:
             raise ValueError(f"{group}: datasets given with different row counts {sorted(lengths)}")
         n = lengths.pop()
         if n == 0:
-            return 0
+            return 0, {}
         missing = set(TABLES[group]) - set(table)
         if missing:
             raise ValueError(f"{group}: rows given without {sorted(missing)}")
@@ -143,17 +161,7 @@ class OpenSamplesWriter:
             if arr.ndim != 2 or arr.shape[1] != width:
                 raise ValueError(f"{group}/{name}: rows of shape {arr.shape[1:]} given, the dataset is {width} wide")
             arrays[name] = arr
-        pending = self._pending[group]
-        for name, arr in arrays.items():
-            if group == "wire_table" and name == "adc" and self._adc is not None:
-                self._adc.append(arr)
-                continue
-            # Copy: the caller may reuse its arrays before the buffer is flushed.
-            pending.setdefault(name, []).append(np.array(arr, dtype=self._dtypes[group][name]))
-        self._pending_rows[group] += n
-        if self._pending_rows[group] >= FLUSH_ROWS:
-            self._flush_group(group)
-        return n
+        return n, arrays
 
     def _flush_group(self, group: str) -> None:
         n = self._pending_rows[group]

@@ -35,6 +35,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from nuwire.cpus import job_cpus
+
 try:  # libdeflate bindings; without them the dataset is read through h5py (see `plan`)
     import deflate as _deflate
 except ImportError:  # pragma: no cover - the pinned dependency is installed with the package
@@ -51,14 +53,6 @@ CACHE_BYTES = 2 * 2**20
 # 128 kB chunk costs, so one future per chunk would spend as much on the pool as on the work.
 # 8 MB (64 demo chunks) per task; a chunk bigger than that is a task of its own.
 BATCH_BYTES = 8 * 2**20
-
-
-def job_cpus() -> int:
-    """CPUs this process may run on (a Slurm job's allocation, not the node's core count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class CorruptChunkError(ValueError):
@@ -250,13 +244,13 @@ class _Job:
 class RawChunkReader:
     """Reads row ranges of `wire_table/adc` in file order from raw chunks (see module doc)."""
 
-    def __init__(self, h5: h5py.File, path: Path, index: ChunkIndex, threads: int | None = None) -> None:
+    def __init__(self, h5: h5py.File, path: Path, index: ChunkIndex, *, threads: int | None = None) -> None:
         self.path = path
         self._ds = h5[DATASET]
         self._n_rows, self._n_ticks = (int(n) for n in self._ds.shape)
         self._index = index
         self._group = max(1, CACHE_BYTES // index.chunk_bytes)  # chunks searched for nonzeros at once
-        self.threads = max(1, threads if threads is not None else job_cpus())
+        self.threads = max(1, threads if threads is not None else job_cpus()[0])
         # threads - 1 workers: the calling thread decodes too instead of waiting for them.
         self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="inflate") if self.threads > 1 else None
         self._fd = os.open(path, os.O_RDONLY)

@@ -64,7 +64,7 @@ from tqdm import tqdm
 from nuwire.errors import ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
-from nuwire.images.image_set import make_loader
+from nuwire.images.image_set import BatchDelivery, make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
 from nuwire.learn.data import dataset_fingerprint, load_point_split, point_cut, point_view
@@ -226,9 +226,8 @@ def train(
                 shuffle=phase == "train",
                 seed=cfg.seed,
                 epoch=epoch,
-                num_workers=cfg.num_workers,
-                pin_memory=setup.pin_memory,
                 sparse=takes_sparse(cfg.arch),
+                delivery=BatchDelivery(num_workers=cfg.num_workers, pin_memory=setup.pin_memory),
             )
             for batch in tqdm(
                 loader, desc=f"epoch {epoch} {phase}", disable=not progress, leave=False, dynamic_ncols=True

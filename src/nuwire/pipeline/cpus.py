@@ -1,33 +1,15 @@
-"""The CPUs a job was given, and how train shares them between torch and its loader processes.
-
-A job may use no more CPUs than the least of: the threads Snakemake granted it (the rule's
-`threads`, capped by --cores), the Slurm allocation (SLURM_CPUS_PER_TASK, set when the job was
-submitted with --cpus-per-task) and the CPUs the process may run on (its affinity: what a cgroup
-or task binding leaves it). Torch threads and DataLoader worker processes each keep a CPU busy,
-so together they must fit that number (the rules ask for train.threads + train.num_workers,
+"""How train shares the CPUs a job was given (`nuwire.cpus.job_cpus`) between torch and its
+loader processes. Torch threads and DataLoader worker processes each keep a CPU busy, so
+together they must fit that number (the rules ask for train.threads + train.num_workers,
 docs/robustness.md)."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
+
+from nuwire.cpus import job_cpus
 
 LOG = logging.getLogger(__name__)
-
-
-def job_cpus(threads: int, environ: Mapping[str, str] | None = None) -> tuple[int, str]:
-    """(CPUs this job may use, how that was found) from the job's granted `threads`, the Slurm
-    allocation and the process's CPU affinity."""
-    environ = os.environ if environ is None else environ
-    limits = {"the job's threads": max(1, int(threads))}
-    slurm = environ.get("SLURM_CPUS_PER_TASK", "")
-    if slurm.isdigit() and int(slurm) > 0:
-        limits["SLURM_CPUS_PER_TASK"] = int(slurm)
-    if hasattr(os, "sched_getaffinity"):
-        limits["CPU affinity"] = len(os.sched_getaffinity(0))
-    cpus = min(limits.values())
-    return cpus, ", ".join(f"{name} {n}" for name, n in limits.items())
 
 
 def split_cpus(cpus: int, threads: int, num_workers: int) -> tuple[int, int]:

@@ -18,9 +18,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+from nuwire.cpus import job_cpus
 from nuwire.errors import NuwireError, OutputError
 from nuwire.io.failures import os_error_message
-from nuwire.pipeline.cpus import job_cpus
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -61,7 +61,7 @@ def logging_to(log_path: str | None) -> Iterator[TextIO | None]:
 
 def set_threads(threads: int) -> None:
     """Honour the thread count Snakemake granted the job (torch and BLAS would take every core),
-    within the Slurm allocation and the CPU affinity (`nuwire.pipeline.cpus.job_cpus`)."""
+    within the Slurm allocation and the CPU affinity (`nuwire.cpus.job_cpus`)."""
     threads = job_cpus(threads)[0]
     import torch  # local: only stages that use it pay for the import
 

@@ -41,6 +41,7 @@ def simulate_file(
     path: str | os.PathLike[str],
     sample: str,
     n_events: int,
+    *,
     geometry: Geometry,
     seed: int,
     file_index: int,
@@ -57,7 +58,7 @@ def simulate_file(
     with atomic_path(path) as tmp:
         with OpenSamplesWriter(tmp, geometry=geometry, groups=tuple(TABLES)) as writer:
             for k in tqdm(range(n_events), desc=Path(path).name, unit="event", disable=not progress):
-                rows, summary = simulate_event(sample, geometry, seed, file_index, k)
+                rows, summary = simulate_event(sample, geometry, seed=seed, file_index=file_index, event_index=k)
                 writer.add_event(rows)
                 et = rows["event_table"]
                 is_cc, pdg = int(et["is_cc"][0]), abs(int(et["nu_pdg"][0]))
@@ -79,6 +80,7 @@ def simulate_files(
     out_dir: str | os.PathLike[str],
     sample: str,
     n_files: int,
+    *,
     events_per_file: int,
     geometry: Geometry,
     seed: int,
@@ -89,6 +91,6 @@ def simulate_files(
     paths = []
     for i in range(n_files):
         path = out / file_name(sample, i)
-        simulate_file(path, sample, events_per_file, geometry, seed, i)
+        simulate_file(path, sample, events_per_file, geometry=geometry, seed=seed, file_index=i)
         paths.append(path)
     return paths

@@ -98,7 +98,7 @@ def _lines(
     d = np.stack([sin_z * np.cos(phi), -cos_z, sin_z * np.sin(phi)], axis=1)
     (a0, b0), (a1, b1) = _generation_plane(geometry)
     p = np.stack([rng.uniform(a0, a1, n), np.full(n, hi[1]), rng.uniform(b0, b1, n)], axis=1)
-    t_in, t_out = box_chord(p, d, lo, hi)
+    t_in, t_out = box_chord(p, d, lo=lo, hi=hi)
     t_in = np.maximum(t_in, 0.0)
     hit = t_out - t_in > 1.0
     return p + d * t_in[:, None], d, np.maximum(t_out - t_in, 0.0), hit
@@ -188,7 +188,9 @@ def cosmics(geometry: Geometry, world: tuple[np.ndarray, np.ndarray], rng: np.ra
     ke = np.maximum(ke, 1.0)
     charge = np.where(rng.random(n) < 0.55, -13, 13)  # μ+/μ- ≈ 1.2 at sea level
     tracks = ChargedTracks(charge.astype(np.int64), ke, entry, direction, np.full(n, -1, np.int64), t0)
-    deposits, seeds = track_particles(tracks, None, world, rng, max_len=chord, interactions=False, step=COSMIC_STEP_CM)
+    deposits, seeds = track_particles(
+        tracks, None, world, rng=rng, max_len=chord, interactions=False, step=COSMIC_STEP_CM
+    )
     seeds = EmSeeds.concat([seeds, _radiated_photons(tracks, chord, rng), _soft_em(geometry, rng)])
     deposits = Deposits.concat([deposits, radiological_blips(geometry, rng)])
     return CosmicSet(deposits, seeds, entry, t0)

@@ -52,7 +52,7 @@ def world_box(geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
 
 
 def neutrino_deposits(
-    truth: InteractionTruth, registry: ParticleRegistry, geometry: Geometry, rng: np.random.Generator
+    truth: InteractionTruth, registry: ParticleRegistry, geometry: Geometry, *, rng: np.random.Generator
 ) -> tuple[Deposits, EmSeeds]:
     """Register the final state and follow its tracks; return their deposits and the shower seeds."""
     world = world_box(geometry)
@@ -64,21 +64,23 @@ def neutrino_deposits(
     momentum = np.sqrt(np.maximum(fs.ke * (fs.ke + 2 * mass), 0.0)) / MEV
     invisible = np.isin(apdg, INVISIBLE)
     own_instance = registry.n + 1 + np.arange(n)
-    ids = registry.add(fs.pdg, 0, vtx, momentum, "primary", instance=np.where(invisible, -1, own_instance))
+    ids = registry.add(
+        fs.pdg, 0, vtx, momentum_gev=momentum, start_process="primary", instance=np.where(invisible, -1, own_instance)
+    )
     t0 = np.full(n, truth.beam_t0)
     parts: list[Deposits] = []
     seeds: list[EmSeeds] = []
 
     if invisible.any():
         d = fs.direction[invisible]
-        leave = vtx[invisible] + d * box_exit_distance(vtx[invisible], d, *world)[:, None]
+        leave = vtx[invisible] + d * box_exit_distance(vtx[invisible], d, lo=world[0], hi=world[1])[:, None]
         registry.set_end(ids[invisible], leave, "CoupledTransportation")
     tracked = np.isin(apdg, TRACKED)
     if tracked.any():
         tr = ChargedTracks(
             fs.pdg[tracked], fs.ke[tracked], vtx[tracked], fs.direction[tracked], ids[tracked], t0[tracked]
         )
-        dep, sd = track_particles(tr, registry, world, rng)
+        dep, sd = track_particles(tr, registry, world, rng=rng)
         parts.append(dep)
         seeds.append(sd)
     em = apdg == 11
@@ -96,8 +98,8 @@ def neutrino_deposits(
             np.full(k, 22),
             np.repeat(ids[pi0], 2),
             start,
-            e / MEV,
-            "Decay",
+            momentum_gev=e / MEV,
+            start_process="Decay",
             category=np.full(k, PARTICLE_CATEGORY["photon"], np.int32),
             instance=registry.n + 1 + np.arange(k),
         )
@@ -119,22 +121,22 @@ def topology(registry: ParticleRegistry, owner: np.ndarray, energy: np.ndarray) 
 
 
 def simulate_event(
-    sample: str, geometry: Geometry, seed: int, file_index: int, event_index: int
+    sample: str, geometry: Geometry, *, seed: int, file_index: int, event_index: int
 ) -> tuple[Rows, EventSummary]:
     """All groups' rows of event `event_index` of file `file_index` (deterministic in the arguments)."""
-    truth = event_truth(sample, geometry, seed, file_index, event_index)
-    rng = event_rng(seed, sample, file_index, event_index, PHYSICS_STREAM)
+    truth = event_truth(sample, geometry, seed=seed, file_index=file_index, event_index=event_index)
+    rng = event_rng(seed, sample, file_index=file_index, event_index=event_index, stream=PHYSICS_STREAM)
     key = event_key(sample, file_index, event_index)
 
     registry = ParticleRegistry()
     world = world_box(geometry)
-    nu, nu_seeds = neutrino_deposits(truth, registry, geometry, rng)
+    nu, nu_seeds = neutrino_deposits(truth, registry, geometry, rng=rng)
     cos = cosmics(geometry, world, rng)
-    em = shower(EmSeeds.concat([nu_seeds, cos.seeds]), registry, *world, rng)
+    em = shower(EmSeeds.concat([nu_seeds, cos.seeds]), registry, world_lo=world[0], world_hi=world[1], rng=rng)
     deposits = Deposits.concat([nu, cos.deposits, em])
     proj, inside = project(deposits, geometry)
     status = channel_status(geometry, run_period(key[0]))
-    readout = waveforms(proj, geometry, status, rng)
+    readout = waveforms(proj, geometry, status, rng=rng)
 
     owner = deposits.g4_id[inside]
     energy = deposits.de[inside]
@@ -142,9 +144,9 @@ def simulate_event(
     nu_vis = float(energy[(owner > 0) & on_plane2].sum())
     cos_vis = float(energy[(owner < 0) & on_plane2].sum())
     topo = topology(registry, owner[on_plane2], energy[on_plane2])
-    hits, edeps = hit_tables(find_hits(readout, geometry), proj, owner, energy, geometry)
+    hits, edeps = hit_tables(find_hits(readout, geometry), proj, owner=owner, energy=energy, geometry=geometry)
     topo = replace(topo, leading_em=leading_daughter_is_em(registry, hits, edeps))
-    pandora = pandora_rows(truth, geometry, topo, cos.entry, cos.t0, rng)
+    pandora = pandora_rows(truth, geometry, topo, cosmic_entries=cos.entry, cosmic_t0=cos.t0, rng=rng)
 
     n_ch = geometry.n_channels
     eid = np.asarray([key], dtype=np.int32)

@@ -77,7 +77,7 @@ def find_hits(readout: Readout, geometry: Geometry) -> dict[str, np.ndarray]:
 
 
 def hit_tables(
-    hits: dict[str, np.ndarray], proj: Projected, owner: np.ndarray, energy: np.ndarray, geometry: Geometry
+    hits: dict[str, np.ndarray], proj: Projected, *, owner: np.ndarray, energy: np.ndarray, geometry: Geometry
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """hit_table and edep_table columns (without event_id) of one readout."""
     n_ticks = geometry.n_ticks

@@ -21,7 +21,7 @@ from nuwire.simulate.material import ELECTRON_MASS, MASS_MEV, XI_CONST, max_ener
 from nuwire.simulate.particles import ParticleRegistry
 from nuwire.simulate.samples import InteractionTruth
 from nuwire.simulate.showers import EmSeeds
-from nuwire.simulate.tracks import STEP_CM, Deposits, TrackResult, box_exit_distance, propagate, rotate
+from nuwire.simulate.tracks import STEP_CM, Deposits, TrackResult, TrackStart, box_exit_distance, propagate, rotate
 
 MEV = 1000.0
 BINDING_MEV = 20.0  # removal energy per knocked-out nucleon
@@ -133,6 +133,7 @@ def track_particles(
     tr: ChargedTracks,
     registry: ParticleRegistry | None,
     world: tuple[np.ndarray, np.ndarray],
+    *,
     rng: np.random.Generator,
     max_len: np.ndarray | None = None,
     interactions: bool = True,
@@ -156,18 +157,14 @@ def track_particles(
         return Deposits.empty(), EmSeeds.empty()
     apdg = np.abs(tr.pdg)
     mass = np.array([PDG_MASS[int(a)] for a in apdg])
-    exit_len = box_exit_distance(tr.start, tr.direction, lo, hi) if max_len is None else max_len
+    exit_len = box_exit_distance(tr.start, tr.direction, lo=lo, hi=hi) if max_len is None else max_len
     inel_len = _inelastic_lengths(apdg, interactions, rng)
     cut = np.where(apdg == 13, DELTA_MIN_MEV, np.inf)  # muons make their δ-rays as particles (below)
     res = propagate(
-        tr.start,
-        tr.direction,
-        tr.ke,
-        mass,
-        np.minimum(exit_len, inel_len),
-        tr.g4_id,
-        tr.t0,
-        rng,
+        TrackStart(tr.start, tr.direction, tr.ke, tr.g4_id, tr.t0),
+        mass=mass,
+        max_len=np.minimum(exit_len, inel_len),
+        rng=rng,
         step=step,
         delta_cut_mev=cut,
     )
@@ -176,18 +173,18 @@ def track_particles(
     mu_minus_decays = (tr.pdg == 13) & (rng.random(n) < MU_MINUS_DECAY_PROB)
     decays = res.stopped & ((tr.pdg == -13) | mu_minus_decays | (tr.pdg == 211))
     if registry is not None:
-        registry.set_end(tr.g4_id, res.end_pos, _end_processes(tr.pdg, res, decays, interacted))
+        registry.set_end(tr.g4_id, res.end_pos, _end_processes(tr.pdg, res, decays, interacted=interacted))
 
     parts, seeds = [res.deposits], []
     if decays.any():
-        seeds.append(_michels(tr, res, decays, registry, rng))
+        seeds.append(_michels(tr, res, decays, registry=registry, rng=rng))
     if interacted.any():
-        sec_dep, sec_seeds = _inelastic_secondaries(tr, res, interacted, registry, world, rng)
+        sec_dep, sec_seeds = _inelastic_secondaries(tr, res, interacted, registry=registry, world=world, rng=rng)
         parts.append(sec_dep)
         seeds.append(sec_seeds)
     mu = np.flatnonzero(apdg == 13)
     if len(mu):
-        seeds.append(_delta_rays(tr, mu, res, registry, rng))
+        seeds.append(_delta_rays(tr, mu, res, registry=registry, rng=rng))
     return Deposits.concat(parts), EmSeeds.concat(seeds)
 
 
@@ -201,7 +198,7 @@ def _inelastic_lengths(apdg: np.ndarray, interactions: bool, rng: np.random.Gene
     return inel_len
 
 
-def _end_processes(pdg: np.ndarray, res: TrackResult, decays: np.ndarray, interacted: np.ndarray) -> np.ndarray:
+def _end_processes(pdg: np.ndarray, res: TrackResult, decays: np.ndarray, *, interacted: np.ndarray) -> np.ndarray:
     """The Geant4 name of the process that ended each track, as the particle table records it."""
     apdg = np.abs(pdg)
     process = np.full(len(pdg), "CoupledTransportation", dtype=object)
@@ -218,6 +215,7 @@ def _michels(
     tr: ChargedTracks,
     res: TrackResult,
     decays: np.ndarray,
+    *,
     registry: ParticleRegistry | None,
     rng: np.random.Generator,
 ) -> EmSeeds:
@@ -227,7 +225,10 @@ def _michels(
     d = _iso(rng, k)
     pdg = np.where(tr.pdg[decays] == 13, 11, -11)  # μ- gives e-, μ+ and π+ give e+
     michel = PARTICLE_CATEGORY["michel"]
-    owner = _register(registry, pdg, tr.g4_id[decays], res.end_pos[decays], e, ELECTRON_MASS, "Decay", michel, k)
+    momentum = _momentum_gev(e, ELECTRON_MASS)
+    owner = _register(
+        registry, pdg, tr.g4_id[decays], start=res.end_pos[decays], momentum=momentum, process="Decay", category=michel
+    )
     return EmSeeds(np.ones(k, bool), e, res.end_pos[decays], d, owner, tr.t0[decays])
 
 
@@ -235,6 +236,7 @@ def _inelastic_secondaries(
     tr: ChargedTracks,
     res: TrackResult,
     interacted: np.ndarray,
+    *,
     registry: ParticleRegistry | None,
     world: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
@@ -257,38 +259,46 @@ def _inelastic_secondaries(
     s_dir = np.vstack([_iso(rng, int(has_p.sum())), kinked])
     s_mass = np.array([PDG_MASS[int(a)] for a in np.abs(s_pdg)])
     process = np.array([f"{_g4_name(int(p))}Inelastic" for p in tr.pdg[src]], dtype=object)
-    owner = _register(registry, s_pdg, tr.g4_id[src], res.end_pos[src], s_ke, s_mass, process, None, len(src))
+    momentum = _momentum_gev(s_ke, s_mass)
+    owner = _register(
+        registry, s_pdg, tr.g4_id[src], start=res.end_pos[src], momentum=momentum, process=process, category=None
+    )
     sec = ChargedTracks(s_pdg, s_ke, res.end_pos[src], s_dir, owner, tr.t0[src])
-    return track_particles(sec, registry, world, rng, interactions=False)
+    return track_particles(sec, registry, world, rng=rng, interactions=False)
 
 
 def _g4_name(pdg: int) -> str:
     return {211: "pi+", -211: "pi-", 2212: "proton", 13: "mu-", -13: "mu+"}.get(pdg, "hadron")
 
 
+def _momentum_gev(ke: np.ndarray, mass: float | np.ndarray) -> np.ndarray:
+    """Momentum (GeV/c) of particles of kinetic energy `ke` and mass `mass` (MeV)."""
+    return np.sqrt(np.maximum(ke * (ke + 2 * np.asarray(mass)), 0.0)) / MEV
+
+
 def _register(
     registry: ParticleRegistry | None,
     pdg: np.ndarray,
     parent: np.ndarray,
+    *,
     start: np.ndarray,
-    ke: np.ndarray,
-    mass: float | np.ndarray,
+    momentum: np.ndarray,
     process: str | np.ndarray,
     category: int | None,
-    k: int,
 ) -> np.ndarray:
     """Add particle rows (returns their ids) or, for cosmic overlay, return owner -1."""
+    k = len(pdg)
     if registry is None:
         return np.full(k, -1, np.int64)
-    p = np.sqrt(np.maximum(ke * (ke + 2 * np.asarray(mass)), 0.0)) / MEV
     cat = None if category is None else np.full(k, category, np.int32)
-    return registry.add(pdg, parent, start, p, process, category=cat)
+    return registry.add(pdg, parent, start, momentum_gev=momentum, start_process=process, category=cat)
 
 
 def _delta_rays(
     tr: ChargedTracks,
     mu: np.ndarray,
     res: TrackResult,
+    *,
     registry: ParticleRegistry | None,
     rng: np.random.Generator,
 ) -> EmSeeds:
@@ -317,5 +327,8 @@ def _delta_rays(
     d = rotate(mu_dir, np.arccos(np.clip(cos_t, -1, 1)), rng.uniform(0, 2 * np.pi, total))
     pos = dep.pos[step]
     delta = PARTICLE_CATEGORY["delta"]
-    owner = _register(registry, np.full(total, 11), tr.g4_id[which], pos, t, ELECTRON_MASS, "muIoni", delta, total)
+    momentum = _momentum_gev(t, ELECTRON_MASS)
+    owner = _register(
+        registry, np.full(total, 11), tr.g4_id[which], start=pos, momentum=momentum, process="muIoni", category=delta
+    )
     return EmSeeds(np.ones(total, bool), t, pos, d, owner, tr.t0[which])

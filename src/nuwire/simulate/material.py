@@ -115,6 +115,7 @@ def fluctuated_loss(
     mean_de: np.ndarray,
     dx: np.ndarray,
     ke_mev: np.ndarray,
+    *,
     mass_mev: np.ndarray,
     t_cut_mev: np.ndarray | float,
     rng: np.random.Generator,

@@ -66,6 +66,7 @@ class ParticleRegistry:
         pdg: np.ndarray,
         parent: np.ndarray,
         start: np.ndarray,
+        *,
         momentum_gev: np.ndarray,
         start_process: str | np.ndarray,
         category: np.ndarray | None = None,

@@ -83,7 +83,7 @@ def plane_of_rows(geometry: Geometry, rows: np.ndarray) -> np.ndarray:
 
 
 def _add_pulses(
-    adc: np.ndarray, row: np.ndarray, centre: np.ndarray, amp: np.ndarray, sigma: np.ndarray, n_ticks: int
+    adc: np.ndarray, row: np.ndarray, centre: np.ndarray, *, amp: np.ndarray, sigma: np.ndarray, n_ticks: int
 ) -> None:
     """Scatter-add Gaussian pulses (area `amp`) into the flat array `adc` (rows of n_ticks)."""
     if len(row) == 0:
@@ -128,7 +128,7 @@ def _cells(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lengths) + offsets
 
 
-def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, rng: np.random.Generator) -> Readout:
+def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, *, rng: np.random.Generator) -> Readout:
     n_ticks, n_ch = geometry.n_ticks, geometry.n_channels
     first = _first_rows(geometry)
     rows, centres, amps, sigmas = [], [], [], []
@@ -150,7 +150,7 @@ def waveforms(proj: Projected, geometry: Geometry, status: ChannelStatus, rng: n
 
     signal, mask = _scratch(n_ch * n_ticks)
     signal.fill(0.0)
-    _add_pulses(signal, row, centre, amp, sigma, n_ticks)
+    _add_pulses(signal, row, centre, amp=amp, sigma=sigma, n_ticks=n_ticks)
 
     # Regions of interest around signal above threshold (per plane), padded, plus noise-only ones.
     thr = np.repeat(np.asarray(ROI_THRESHOLD, np.float32), geometry.n_wires)

@@ -104,7 +104,7 @@ def event_key(sample: str, file_index: int, event_index: int) -> tuple[int, int,
     return run_number(sample), SUBRUN_BASE[sample] + int(file_index), int(event_index) + 1
 
 
-def event_rng(seed: int, sample: str, file_index: int, event_index: int, stream: int) -> np.random.Generator:
+def event_rng(seed: int, sample: str, *, file_index: int, event_index: int, stream: int) -> np.random.Generator:
     key = (SAMPLE_CODE[sample], int(file_index), int(event_index), stream)
     return np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=key))
 
@@ -176,7 +176,9 @@ def draw_truth(sample: str, geometry: Geometry, rng: np.random.Generator) -> Int
     )
 
 
-def event_truth(sample: str, geometry: Geometry, seed: int, file_index: int, event_index: int) -> InteractionTruth:
+def event_truth(sample: str, geometry: Geometry, *, seed: int, file_index: int, event_index: int) -> InteractionTruth:
     """The truth of one event, from its own stream: the same whether or not wires are simulated."""
     check_sample(sample)
-    return draw_truth(sample, geometry, event_rng(seed, sample, file_index, event_index, TRUTH_STREAM))
+    return draw_truth(
+        sample, geometry, event_rng(seed, sample, file_index=file_index, event_index=event_index, stream=TRUTH_STREAM)
+    )

@@ -20,7 +20,7 @@ import numpy as np
 
 from nuwire.simulate.material import CRITICAL_ENERGY_MEV, ELECTRON_MASS, MIP_DEDX, X0_CM
 from nuwire.simulate.particles import ParticleRegistry
-from nuwire.simulate.tracks import Deposits, propagate, rotate, straight_deposits
+from nuwire.simulate.tracks import Deposits, TrackStart, propagate, rotate, straight_deposits
 
 # Mean distance between bremsstrahlung emissions: with the log-uniform photon fraction below, the
 # mean fraction radiated per emission is (1 - K_MIN)/ln(1/K_MIN), so this gives dE/E = dx/X0.
@@ -147,6 +147,7 @@ def _photoabsorption(ab: _Live) -> Deposits:
 def shower(
     seeds: EmSeeds,
     registry: ParticleRegistry | None,
+    *,
     world_lo: np.ndarray,
     world_hi: np.ndarray,
     rng: np.random.Generator,
@@ -195,14 +196,15 @@ def shower(
         # Photons: fly without depositing, then convert, Compton-scatter or be absorbed.
         ph = live.take(~live.is_e)
         if len(ph):
-            _photon_step(ph, rng, parts, blips, end_primary)
+            _photon_step(ph, rng, parts=parts, blips=blips, end_primary=end_primary)
         live = _Live.cat(parts) if parts else live.take(np.zeros(len(live), bool))
 
     deposits = [_segment_deposits(segments, rng)]
     last = _Live.cat(final) if final else None
     if last is not None and len(last):
         no_limit = np.full(len(last), 1e3)
-        res = propagate(last.pos, last.dir, last.energy, ELECTRON_MASS, no_limit, last.owner, last.t0, rng)
+        start = TrackStart(last.pos, last.dir, last.energy, last.owner, last.t0)
+        res = propagate(start, mass=ELECTRON_MASS, max_len=no_limit, rng=rng)
         deposits.append(res.deposits)
         end_primary(last, res.end_pos, "eIoni")
     return Deposits.concat(deposits + blips)
@@ -211,6 +213,7 @@ def shower(
 def _photon_step(
     ph: _Live,
     rng: np.random.Generator,
+    *,
     parts: list[_Live],
     blips: list[Deposits],
     end_primary: Callable[[_Live, np.ndarray, str], None],
@@ -240,4 +243,4 @@ def _segment_deposits(segments: list[tuple[np.ndarray, ...]], rng: np.random.Gen
         return Deposits.empty()
     columns = [np.concatenate([s[i] for s in segments]) for i in range(6)]
     start, direction, length, owner, t0, ke = columns  # as _bremsstrahlung returns them
-    return straight_deposits(start, direction, length, MIP_DEDX, owner, t0, rng, ke)
+    return straight_deposits(TrackStart(start, direction, ke, owner, t0), length=length, dedx=MIP_DEDX, rng=rng)

@@ -47,6 +47,18 @@ class Deposits:
         )
 
 
+@dataclass(frozen=True)
+class TrackStart:
+    """Where tracks (or straight segments) begin: point (cm), unit direction, kinetic energy (MeV),
+    and what their deposits carry: owner g4_id and t0 (ticks)."""
+
+    start: np.ndarray  # (n, 3) cm
+    direction: np.ndarray  # (n, 3)
+    ke: np.ndarray  # (n,) MeV
+    g4_id: np.ndarray  # (n,) int64
+    t0: np.ndarray  # (n,) ticks
+
+
 @dataclass
 class TrackResult:
     deposits: Deposits
@@ -80,7 +92,7 @@ def rotate(d: np.ndarray, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
 
 
 def _segmented_exclusive_cumsum(
-    values: np.ndarray, first: np.ndarray, has_steps: np.ndarray, track: np.ndarray
+    values: np.ndarray, first: np.ndarray, *, has_steps: np.ndarray, track: np.ndarray
 ) -> np.ndarray:
     """Per-track running sum of earlier rows (0 at each track's first step)."""
     cs = np.cumsum(values, axis=0)
@@ -91,13 +103,10 @@ def _segmented_exclusive_cumsum(
 
 
 def propagate(
-    start: np.ndarray,
-    direction: np.ndarray,
-    ke: np.ndarray,
-    mass: np.ndarray,
+    tracks: TrackStart,
+    *,
+    mass: np.ndarray | float,
     max_len: np.ndarray,
-    g4_id: np.ndarray,
-    t0: np.ndarray,
     rng: np.random.Generator,
     step: float = STEP_CM,
     scatter: bool = True,
@@ -108,10 +117,11 @@ def propagate(
     Each step deposits its mean loss with thin-layer straggling (`fluctuated_loss`); knock-on
     electrons above `delta_cut_mev` (per track) are left to the caller, which makes them as δ-rays.
     """
-    n = len(ke)
-    start = np.asarray(start, dtype=np.float64).reshape(n, 3)
-    direction = np.asarray(direction, dtype=np.float64).reshape(n, 3)
-    ke = np.asarray(ke, dtype=np.float64)
+    g4_id, t0 = tracks.g4_id, tracks.t0
+    n = len(tracks.ke)
+    start = np.asarray(tracks.start, dtype=np.float64).reshape(n, 3)
+    direction = np.asarray(tracks.direction, dtype=np.float64).reshape(n, 3)
+    ke = np.asarray(tracks.ke, dtype=np.float64)
     mass = np.broadcast_to(np.asarray(mass, dtype=np.float64), (n,))
     full_range = np.zeros(n)
     for m in np.unique(mass):
@@ -142,13 +152,13 @@ def propagate(
         ke1[sel] = ke_at_residual_range(residual1[sel], float(m))
     mean_de = np.maximum(ke0 - ke1, 0.0)
     cut = np.broadcast_to(np.asarray(delta_cut_mev, np.float64), (n,))[track]
-    de = fluctuated_loss(mean_de, seg, 0.5 * (ke0 + ke1), mass[track], cut, rng)
+    de = fluctuated_loss(mean_de, seg, 0.5 * (ke0 + ke1), mass_mev=mass[track], t_cut_mev=cut, rng=rng)
 
     # Direction of each step: the initial one tilted by the accumulated scattering of earlier steps.
     if scatter:
         theta0 = scattering_angle(0.5 * (ke0 + ke1), mass[track], seg)
         kicks = rng.standard_normal((total, 2)) * theta0[:, None]
-        acc = _segmented_exclusive_cumsum(kicks, first, has_steps, track)
+        acc = _segmented_exclusive_cumsum(kicks, first, has_steps=has_steps, track=track)
         u1, u2 = orthonormal_basis(direction)
         angle = np.hypot(acc[:, 0], acc[:, 1])
         safe = np.where(angle > 0, angle, 1.0)
@@ -157,7 +167,7 @@ def propagate(
     else:
         d = direction[track]
     disp = d * seg[:, None]
-    before = _segmented_exclusive_cumsum(disp, first, has_steps, track)
+    before = _segmented_exclusive_cumsum(disp, first, has_steps=has_steps, track=track)
     mid = start[track] + before + 0.5 * disp
 
     last = first + n_steps - 1
@@ -172,18 +182,16 @@ def propagate(
 
 
 def straight_deposits(
-    start: np.ndarray,
-    direction: np.ndarray,
+    tracks: TrackStart,
+    *,
     length: np.ndarray,
     dedx: float,
-    g4_id: np.ndarray,
-    t0: np.ndarray,
     rng: np.random.Generator,
-    ke_mev: np.ndarray,
     step: float = STEP_CM,
 ) -> Deposits:
     """Minimum-ionising deposits along straight segments (shower electrons between brem emissions),
-    with the straggling of `fluctuated_loss` for electrons of kinetic energy `ke_mev` (per segment)."""
+    with the straggling of `fluctuated_loss` for electrons of kinetic energy `tracks.ke` (per segment)."""
+    start, direction, ke_mev, g4_id, t0 = tracks.start, tracks.direction, tracks.ke, tracks.g4_id, tracks.t0
     length = np.maximum(np.asarray(length, dtype=np.float64), 0.0)
     n_steps = np.ceil(length / step).astype(np.int64)
     total = int(n_steps.sum())
@@ -197,12 +205,12 @@ def straight_deposits(
     seg = s1 - s0
     mid = start[track] + direction[track] * (0.5 * (s0 + s1))[:, None]
     ke = np.asarray(ke_mev, np.float64)[track]
-    de = fluctuated_loss(seg * dedx, seg, ke, ELECTRON_MASS, np.inf, rng)
+    de = fluctuated_loss(seg * dedx, seg, ke, mass_mev=ELECTRON_MASS, t_cut_mev=np.inf, rng=rng)
     disp = direction[track] * seg[:, None]
     return Deposits(mid, de, seg, np.asarray(g4_id, np.int64)[track], np.asarray(t0, np.float64)[track], disp)
 
 
-def box_exit_distance(pos: np.ndarray, direction: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def box_exit_distance(pos: np.ndarray, direction: np.ndarray, *, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance along `direction` from `pos` to where the ray leaves the box [lo, hi] (0 if outside)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         t_hi = (hi - pos) / direction
@@ -211,7 +219,9 @@ def box_exit_distance(pos: np.ndarray, direction: np.ndarray, lo: np.ndarray, hi
     return np.clip(np.min(t_far, axis=1), 0.0, None)
 
 
-def box_chord(pos: np.ndarray, direction: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def box_chord(
+    pos: np.ndarray, direction: np.ndarray, *, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Entry and exit parameters (t_in, t_out) of the lines pos + t·dir through the box; t_in > t_out = miss."""
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (lo - pos) / direction

@@ -87,6 +87,7 @@ def pandora_rows(
     truth: InteractionTruth,
     geometry: Geometry,
     topology: Topology,
+    *,
     cosmic_entries: np.ndarray,
     cosmic_t0: np.ndarray,
     rng: np.random.Generator,

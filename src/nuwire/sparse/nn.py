@@ -50,13 +50,13 @@ class SparseConv2d(_SparseConv):
     that can be non-zero. kernel = stride, padding 0 gives the usual sites // stride downsampling."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 2, stride: int = 2, padding: int = 0
+        self, in_channels: int, out_channels: int, kernel_size: int = 2, *, stride: int = 2, padding: int = 0
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size)
         self.stride, self.padding = stride, padding
 
     def forward(self, x: SparseTensor) -> SparseTensor:
-        return ops.strided_conv(x, self.weight, self.kernel_size, self.stride, self.padding)
+        return ops.strided_conv(x, self.weight, self.kernel_size, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, stride={self.stride}, padding={self.padding}"

@@ -27,7 +27,7 @@ def _offsets(kernel: int, device: torch.device) -> tuple[Tensor, Tensor]:
     return k.repeat_interleave(kernel), k.repeat(kernel)  # (kr, kc) row-major
 
 
-def _split(kk: Tensor, src: Tensor, dst: Tensor, n_offsets: int) -> Rules:
+def _split(kk: Tensor, src: Tensor, dst: Tensor, *, n_offsets: int) -> Rules:
     counts = torch.bincount(kk, minlength=n_offsets).tolist()  # kk is ascending (nonzero is row-major)
     return list(zip(torch.split(src, counts), torch.split(dst, counts), strict=True))
 
@@ -45,10 +45,10 @@ def submanifold_rules(x: SparseTensor, kernel: int) -> Rules:
     pos = torch.searchsorted(keys, want).clamp_(max=max(len(keys) - 1, 0))
     found = inside & (keys[pos] == want) if len(keys) else inside
     kk, out = torch.nonzero(found, as_tuple=True)
-    return _split(kk, pos[kk, out], out, kernel * kernel)
+    return _split(kk, pos[kk, out], out, n_offsets=kernel * kernel)
 
 
-def strided_rules(x: SparseTensor, kernel: int, stride: int, padding: int) -> tuple[SparseTensor, Rules]:
+def strided_rules(x: SparseTensor, kernel: int, *, stride: int, padding: int) -> tuple[SparseTensor, Rules]:
     """Output sites (with no features yet) and rules of a strided convolution.
 
     An output site exists wherever the kernel window covers at least one input site, exactly the
@@ -58,7 +58,7 @@ def strided_rules(x: SparseTensor, kernel: int, stride: int, padding: int) -> tu
     if ho < 1 or wo < 1:
         raise ValueError(f"a {kernel}x{kernel} kernel, stride {stride}, padding {padding} does not fit {h}x{w}")
     if kernel == stride and padding == 0:
-        return _tiling_rules(x, kernel, ho, wo)
+        return _tiling_rules(x, kernel, ho=ho, wo=wo)
     kr, kc = _offsets(kernel, x.coords.device)
     b, r, c = x.coords[:, 0], x.coords[:, 1], x.coords[:, 2]
     # Input row r is tap kr of output row ro when ro·stride − padding + kr = r.
@@ -71,10 +71,10 @@ def strided_rules(x: SparseTensor, kernel: int, stride: int, padding: int) -> tu
     bo, rest = keys // (ho * wo), keys % (ho * wo)
     coords = torch.stack([bo, rest // wo, rest % wo], dim=1)
     out = SparseTensor(coords, x.features.new_empty(len(keys), 0), x.batch_size, (ho, wo))
-    return out, _split(kk, src, dst, kernel * kernel)
+    return out, _split(kk, src, dst, n_offsets=kernel * kernel)
 
 
-def _tiling_rules(x: SparseTensor, kernel: int, ho: int, wo: int) -> tuple[SparseTensor, Rules]:
+def _tiling_rules(x: SparseTensor, kernel: int, *, ho: int, wo: int) -> tuple[SparseTensor, Rules]:
     """strided_rules when the windows tile the image (kernel = stride, no padding): every input site
     feeds exactly one output, through the offset (r mod k, c mod k), so the work is O(N), not O(K·N).
     Sites beyond the last whole window (H not a multiple of k) feed nothing, as in F.conv2d."""
@@ -88,10 +88,10 @@ def _tiling_rules(x: SparseTensor, kernel: int, ho: int, wo: int) -> tuple[Spars
     bo, rest = keys // (ho * wo), keys % (ho * wo)
     coords = torch.stack([bo, rest // wo, rest % wo], dim=1)
     out = SparseTensor(coords, x.features.new_empty(len(keys), 0), x.batch_size, (ho, wo))
-    return out, _split(offset[order], src[order], dst[order], kernel * kernel)
+    return out, _split(offset[order], src[order], dst[order], n_offsets=kernel * kernel)
 
 
-def apply_rules(features: Tensor, weight: Tensor, rules: Rules, n_out: int) -> Tensor:
+def apply_rules(features: Tensor, weight: Tensor, rules: Rules, *, n_out: int) -> Tensor:
     """Σ over offsets k of index_add(out rows, features[in rows] @ weight[k])."""
     out: Tensor | None = None
     for k, (src, dst) in enumerate(rules):
@@ -118,14 +118,14 @@ def submanifold_conv(x: SparseTensor, weight: Tensor, kernel: int) -> SparseTens
     return x.with_features(out)
 
 
-def strided_conv(x: SparseTensor, weight: Tensor, kernel: int, stride: int, padding: int) -> SparseTensor:
+def strided_conv(x: SparseTensor, weight: Tensor, kernel: int, *, stride: int, padding: int) -> SparseTensor:
     """Strided convolution onto the sites its window reaches; output level cached on x's level, so
     two convolutions of one input (a block and its shortcut) give tensors of the same level."""
     key = ("strided", kernel, stride, padding)
     if key not in x.rules:
-        x.rules[key] = strided_rules(x, kernel, stride, padding)
+        x.rules[key] = strided_rules(x, kernel, stride=stride, padding=padding)
     out, rules = x.rules[key]
-    return out.with_features(apply_rules(x.features, weight, rules, len(out)))
+    return out.with_features(apply_rules(x.features, weight, rules, n_out=len(out)))
 
 
 def dense_weight(weight: Tensor, kernel: int) -> Tensor:

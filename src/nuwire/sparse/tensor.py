@@ -69,7 +69,9 @@ class SparseTensor:
         return SparseTensor(self.coords.pin_memory(), self.features.pin_memory(), self.batch_size, self.shape)
 
     @classmethod
-    def from_keys(cls, keys: np.ndarray, values: np.ndarray, batch_size: int, shape: tuple[int, int]) -> SparseTensor:
+    def from_keys(
+        cls, keys: np.ndarray, values: np.ndarray, *, batch_size: int, shape: tuple[int, int]
+    ) -> SparseTensor:
         """From int64 linear keys (any order, no repeats) and uint8 pixel values: one channel, value/255."""
         h, w = shape
         if len(keys) and (keys.min() < 0 or keys.max() >= batch_size * h * w):

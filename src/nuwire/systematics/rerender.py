@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nuwire.events.dataset import read_event_index
-from nuwire.images.render import RenderParams, render_file
+from nuwire.images.render import ReadOptions, RenderParams, Rerender, render_file
 from nuwire.io.opensamples import Event
 from nuwire.io.readers import read_json
 from nuwire.systematics.variations import Variation
@@ -47,12 +47,11 @@ def render_variation_file(
     *,
     sample: str,
     params: RenderParams,
-    progress: bool = False,
-    threads: int | None = None,
+    read: ReadOptions,
 ) -> dict[str, Any]:
     """Render the sample's test events of `files.h5` with `variation` applied; returns the QC
-    (which also records the variation), written once. `threads` bounds the reader's inflate pool
-    (the job's)."""
+    (which also records the variation), written once. `read.threads` bounds the reader's inflate
+    pool (the job's)."""
 
     def vary(ev: Event, plane: int, adc: np.ndarray) -> np.ndarray:
         return variation.apply(adc, plane, (sample, ev.run, ev.subrun, ev.event))
@@ -61,5 +60,5 @@ def render_variation_file(
     # The input was hashed when its nominal images were rendered: the same file, not read twice.
     sha256 = read_json(files.nominal_qc, made_by="render").get("input_sha256")
     known = {"variation": variation.as_dict(), "selection": "test split of the event index", "input_sha256": sha256}
-    return render_file(files.h5, files.images, files.qc, sample, params, progress=progress, threads=threads,
-                       select=keys, vary=vary, known=known)  # fmt: skip
+    return render_file(files.h5, files.images, files.qc, sample=sample, params=params, read=read,
+                       rerender=Rerender(keys, vary, known))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,19 @@ from nuwire.learn.device import placement, select_device
 PathLike = str | os.PathLike[str]
 
 
+@dataclass(frozen=True)
+class ScoreInputs:
+    """What the systematics_score job reads, as its rule names it (`snakemake.input`)."""
+
+    index: PathLike  # dataset/events.parquet
+    images: Sequence[PathLike]  # the variation's image Parquet files
+    weights: PathLike
+    meta: PathLike  # train_meta.json
+
+
 def score_variation(
-    index: PathLike,
-    images: Sequence[PathLike],
-    weights: PathLike,
-    meta: PathLike,
+    inputs: ScoreInputs,
+    *,
     point: SweepPoint,
     cuts: dict[str, dict[str, Any]],
     device: str,
@@ -34,8 +43,9 @@ def score_variation(
     out: PathLike,
 ) -> pd.DataFrame:
     """The point's test predictions (evaluate's columns, split 'test') on the varied images; written to `out`."""
-    model = trained_model(read_json(meta, made_by="train"), weights)  # its head: 2 or 3 classes
-    test_set = load_point_split(index, [Path(p) for p in images], point, cuts=cuts, split="test")
+    weights = inputs.weights
+    model = trained_model(read_json(inputs.meta, made_by="train"), weights)  # its head: 2 or 3 classes
+    test_set = load_point_split(inputs.index, [Path(p) for p in inputs.images], point, cuts=cuts, split="test")
     setup = placement(select_device(device).device)
     model = setup.place_model(model)
     model.eval()

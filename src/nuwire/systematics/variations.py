@@ -117,7 +117,11 @@ class Variation:
             out = out + (noise * np.float32(self.noise)).astype(adc.dtype, copy=False)
         if self.dead_fraction:
             out = np.array(out, copy=True) if out is adc else out
-            out[dead_wires(adc.shape[0], self.dead_fraction, self.dead_group, self.seed, plane)] = 0
+            out[
+                dead_wires(
+                    adc.shape[0], fraction=self.dead_fraction, group=self.dead_group, seed=self.seed, plane=plane
+                )
+            ] = 0
         return out
 
 
@@ -141,7 +145,7 @@ def event_rng(seed: int, plane: int, key: tuple[str, int, int, int]) -> np.rando
     return np.random.default_rng(words)
 
 
-def dead_wires(n_wires: int, fraction: float, group: int, seed: int, plane: int) -> np.ndarray:
+def dead_wires(n_wires: int, *, fraction: float, group: int, seed: int, plane: int) -> np.ndarray:
     """Sorted indices of the wires a dead_fraction variation zeroes on a plane of `n_wires`: the
     nearest whole number of aligned groups of `group` wires to fraction × n_wires (a trailing
     partial group counts as a group), chosen without replacement by the (seed, plane) generator."""
