@@ -91,6 +91,32 @@ def plan(h5: h5py.File) -> ChunkIndex | str:
         return f"{DATASET} has type {dtype}, not a plain number"
     if ds.chunks is None:
         return f"{DATASET} is not chunked (contiguous or compact layout)"
+    filters = _filters(ds)
+    if isinstance(filters, str):
+        return filters
+    if not hasattr(ds.id, "chunk_iter"):
+        return "this HDF5/h5py cannot list chunks (H5Dchunk_iter needs HDF5 >= 1.12.3)"
+    columns = _list_chunks(ds)
+    if isinstance(columns, str):
+        return columns
+    row, tick, address, size, mask = columns
+    order = np.lexsort((tick, row))
+    return ChunkIndex(
+        chunk_rows=int(ds.chunks[0]),
+        chunk_ticks=int(ds.chunks[1]),
+        itemsize=int(dtype.itemsize),
+        dtype=dtype,
+        filters=filters,
+        row=row[order],
+        tick=tick[order],
+        address=address[order],
+        size=size[order],
+        mask=mask[order],
+    )
+
+
+def _filters(ds: h5py.Dataset) -> tuple[int, ...] | str:
+    """The dataset's filter ids in pipeline order, or why they cannot be undone here."""
     dcpl = ds.id.get_create_plist()
     filters = []
     for i in range(dcpl.get_nfilters()):
@@ -101,14 +127,17 @@ def plan(h5: h5py.File) -> ChunkIndex | str:
         filters.append(code)
     if FILTER_SHUFFLE in filters and (filters.index(FILTER_SHUFFLE) != 0 or filters.count(FILTER_SHUFFLE) > 1):
         return f"{DATASET} has filters {filters} (shuffle after another filter is not read raw)"
-    fill = np.zeros(1, dtype=dtype)
+    fill = np.zeros(1, dtype=ds.dtype)
     dcpl.get_fill_value(fill)
     if fill.view(np.uint8).any():
         return f"{DATASET} has fill value {fill[0]!r}, not 0"
-    if not hasattr(ds.id, "chunk_iter"):
-        return "this HDF5/h5py cannot list chunks (H5Dchunk_iter needs HDF5 >= 1.12.3)"
-    # The index of a real file may hold millions of chunks: numpy columns (28 bytes a chunk), not
-    # a Python tuple per chunk (~150 bytes).
+    return tuple(filters)
+
+
+def _list_chunks(ds: h5py.Dataset) -> tuple[np.ndarray, ...] | str:
+    """(first row, first tick, address, size, filter mask) of every stored chunk, in index order;
+    or why the index cannot be listed. The index of a real file may hold millions of chunks: numpy
+    columns (28 bytes a chunk), not a Python tuple per chunk (~150 bytes)."""
     try:
         n = int(ds.id.get_num_chunks())
         row, address = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -126,19 +155,7 @@ def plan(h5: h5py.File) -> ChunkIndex | str:
         return f"its chunk index cannot be listed ({err})"
     if seen[0] != n:
         return f"its chunk index lists {seen[0]} of {n} chunks"
-    order = np.lexsort((tick, row))
-    return ChunkIndex(
-        chunk_rows=int(ds.chunks[0]),
-        chunk_ticks=int(ds.chunks[1]),
-        itemsize=int(dtype.itemsize),
-        dtype=dtype,
-        filters=tuple(filters),
-        row=row[order],
-        tick=tick[order],
-        address=address[order],
-        size=size[order],
-        mask=mask[order],
-    )
+    return row, tick, address, size, mask
 
 
 @dataclass
@@ -405,20 +422,20 @@ class RawChunkReader:
         buf = np.empty((len(payloads), ix.chunk_bytes), dtype=np.uint8)
         masks = ix.mask[first:stop]
         if masks.any():  # some chunk skipped a filter: undo each chunk's own pipeline
-            shuffled = np.asarray(
-                [self._unfilter(buf, k, first + k, p, int(m)) for k, (p, m) in enumerate(zip(payloads, masks))]
-            )
+            shuffled = np.zeros(len(payloads), dtype=bool)
+            for k, (payload, mask) in enumerate(zip(payloads, masks.tolist())):
+                data, shuffled[k] = self._unfilter(payload, chunk=first + k, mask=mask)
+                self._place(buf[k], data, chunk=first + k)
         else:  # every chunk went through the whole pipeline (the usual case): one loop, no branches
             inflate = FILTER_DEFLATE in ix.filters
             for k, payload in enumerate(payloads):
-                data = self._inflate(payload, first + k) if inflate else payload
-                self._place(buf, k, first + k, data)
+                self._place(buf[k], self._inflate(payload, first + k) if inflate else payload, chunk=first + k)
             shuffled = np.full(len(payloads), FILTER_SHUFFLE in ix.filters and ix.itemsize > 1)
-        return [self._nonzero(buf, first, sel, flag) for flag, sel in _by_flag(shuffled)]
+        return [self._nonzero(buf, first=first, sel=sel, shuffled=flag) for flag, sel in _by_flag(shuffled)]
 
-    def _unfilter(self, buf: np.ndarray, k: int, chunk: int, payload: bytes | memoryview, mask: int) -> bool:
-        """Undo chunk's filters but shuffle into buf[k]; whether it is left shuffled. Reverse
-        pipeline order; bit i of the mask: filter i was skipped."""
+    def _unfilter(self, payload: bytes | memoryview, *, chunk: int, mask: int) -> tuple[bytes | memoryview, bool]:
+        """The chunk's bytes with its filters but shuffle undone, and whether it is left shuffled
+        (undone last, sparsely). Reverse pipeline order; bit i of the mask: filter i was skipped."""
         ix = self._index
         data, shuffled = payload, False
         for i in reversed(range(len(ix.filters))):
@@ -426,17 +443,16 @@ class RawChunkReader:
                 continue
             if ix.filters[i] == FILTER_DEFLATE:
                 data = self._inflate(data, chunk)
-            elif ix.itemsize > 1:  # shuffle (filter 0, see `plan`): undone last, sparsely
+            elif ix.itemsize > 1:  # shuffle: filter 0 (see `plan`)
                 shuffled = True
-        self._place(buf, k, chunk, data)
-        return shuffled
+        return data, shuffled
 
-    def _place(self, buf: np.ndarray, k: int, chunk: int, data: bytes | memoryview) -> None:
-        if len(data) != buf.shape[1]:
-            raise self._corrupt(chunk, f"it holds {len(data)} bytes once decoded, the chunk size is {buf.shape[1]}")
-        buf[k] = np.frombuffer(data, dtype=np.uint8)
+    def _place(self, row: np.ndarray, data: bytes | memoryview, *, chunk: int) -> None:
+        if len(data) != len(row):
+            raise self._corrupt(chunk, f"it holds {len(data)} bytes once decoded, the chunk size is {len(row)}")
+        row[:] = np.frombuffer(data, dtype=np.uint8)
 
-    def _nonzero(self, buf: np.ndarray, first: int, sel: np.ndarray | None, shuffled: bool) -> SparseRows:
+    def _nonzero(self, buf: np.ndarray, *, first: int, sel: np.ndarray | None, shuffled: bool) -> SparseRows:
         """The nonzero samples of buf's chunks `sel` (all where None); chunk k is stored chunk first + k."""
         ix = self._index
         take = buf if sel is None else buf[sel]
