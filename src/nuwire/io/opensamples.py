@@ -371,11 +371,11 @@ class OpenSamplesFile:
         order = list(range(self.n_events)) if indices is None else [int(i) for i in indices]
         try:
             for k, index in enumerate(order):
-                event = self._make_event(index, truth, reco, check_finite=check_finite)
-                following = self._wire_slices.get(order[k + 1]) if k + 1 < len(order) else None
-                if self._raw is not None and following is not None:
-                    self._raw.prefetch(*following)  # decoded by the pool while the caller works on `event`
-                yield event
+                if self._raw is not None:  # decoded by the pool while this event is finished and used
+                    ahead = order[k : k + 2] if k == 0 else order[k + 1 : k + 2]
+                    for block in filter(None, map(self._wire_slices.get, ahead)):
+                        self._raw.prefetch(*block)
+                yield self._make_event(index, truth, reco, check_finite=check_finite)
         finally:
             if self._raw is not None:
                 self._raw.reuse_buffer = False

@@ -279,8 +279,10 @@ class RawChunkReader:
         # event starts there. Kept whole, so it serves any event that needs that chunk row.
         self._carry_chunk_row = -1
         self._carry: SparseRows | None = None
-        # The decoding of the next event's chunk rows (first, last), started by `prefetch`.
-        self._pending: tuple[tuple[int, int], _Job] | None = None
+        # Decodings started ahead by `prefetch`, by chunk rows (first, last): the next events'.
+        self._pending: dict[tuple[int, int], _Job] = {}
+        # The chunk row the event after the last one prefetched will take from it (-1: none).
+        self._ahead_carry = -1
         # With `reuse_buffer`, every event's rows are written into one buffer, zeroed again only
         # where the previous event had nonzeros: a fresh event-sized array costs page faults on
         # all of its ~200 MB, more than inflating the event. Only for a caller that drops each
@@ -319,15 +321,18 @@ class RawChunkReader:
         if self._carry is not None and self._carry_chunk_row == first_cr:
             parts.extend(self._carry)  # this chunk row was inflated for the previous event
             first_cr += 1
+        prefetched = self._pending.pop((first_cr, last_cr), None)
         if first_cr <= last_cr:
-            job = self._pending[1] if self._pending and self._pending[0] == (first_cr, last_cr) else None
-            parts.extend((job or self._start(first_cr, last_cr)).result())
-        self._pending = None  # a prefetch for another event is dropped (its workers just finish)
+            parts.extend((prefetched or self._start(first_cr, last_cr)).result())
+        while len(self._pending) > 1:  # a prefetch for another event is dropped (its workers just finish)
+            self._pending.pop(next(iter(self._pending)))
         # Keep the last chunk row if it reaches past this event: the next event starts there.
         rows = self._index.chunk_rows
         self._carry_chunk_row, self._carry = -1, None
         if (last_cr + 1) * rows > end:
             self._carry_chunk_row, self._carry = last_cr, within(parts, last_cr * rows, (last_cr + 1) * rows)
+        if prefetched is None:  # not read in the prefetched order: the next prefetch follows this event
+            self._ahead_carry = self._carry_chunk_row
         mine = within(parts, start, end)
         flat = _concat([(p.row - start) * self._n_ticks + p.tick for p in mine], np.int64)
         # what np.asarray(..., float32) does to h5py's array
@@ -338,15 +343,20 @@ class RawChunkReader:
         return EventRows(out, start, mine, value)
 
     def prefetch(self, start: int, count: int) -> None:
-        """Start decoding the chunk rows of rows start .. start+count-1 in the pool's threads (call
-        it after reading the event before them: while the caller works on that one)."""
+        """Start decoding the chunk rows of rows start .. start+count-1 in the pool's threads.
+
+        Called for each event in the order they will be read, one event ahead of the reads (and
+        for the first before it is read), the pool works on the next event while the caller
+        finishes and renders this one. The chunk row an event shares with the one before it is
+        left to that one's decoding (it is carried over, see `read_rows`)."""
         if self._pool is None or count == 0:
             return
         first_cr, last_cr = self._chunk_rows(start, count)
-        if self._carry is not None and self._carry_chunk_row == first_cr:
+        if self._ahead_carry == first_cr:
             first_cr += 1
-        if first_cr <= last_cr:
-            self._pending = ((first_cr, last_cr), self._start(first_cr, last_cr))
+        self._ahead_carry = last_cr if (last_cr + 1) * self._index.chunk_rows > start + count else -1
+        if first_cr <= last_cr and (first_cr, last_cr) not in self._pending:
+            self._pending[(first_cr, last_cr)] = self._start(first_cr, last_cr)
 
     def _chunk_rows(self, start: int, count: int) -> tuple[int, int]:
         return start // self._index.chunk_rows, (start + count - 1) // self._index.chunk_rows
