@@ -2,19 +2,22 @@
 
 h5py delivers an event's rows at the speed of HDF5's filter pipeline: zlib, one chunk at a time on
 one thread, then a byte transpose for the shuffle filter. Here the event's stored chunks are read
-raw (from their file addresses, or `read_direct_chunk`; a few ms per event), inflated with libdeflate (`deflate`, about 4× zlib)
-in a bounded thread pool fed batches of chunks, and un-shuffled *sparsely*: readouts are ~98% zero,
-so only the 8-element groups with a nonzero byte in any byte plane are gathered and reassembled.
+raw (from their file addresses, or `read_direct_chunk`; a few ms per event), inflated with
+libdeflate (`deflate`, about 4× zlib) in a bounded thread pool fed batches of chunks, and
+un-shuffled *sparsely*: readouts are ~98% zero, so only the 8-item words with a nonzero byte in
+any byte plane are gathered (one uint64 per plane) and transposed back into their items.
 The result is the event's rows as the same float32 array h5py gives (zeros placed, nonzero values
-scattered, NaN and -0.0 bit for bit) plus the coordinates of its nonzero samples, which the
-renderer uses to find its candidate blocks without scanning the zeros.
+scattered, NaN and -0.0 bit for bit) plus its nonzero samples, kept in the parts they were decoded
+in with the rows each part spans: the rows of an event or of a plane are then whole parts plus a
+search of the few parts across its edges, and the renderer finds its candidate blocks from them
+without scanning the zeros.
 
 Each chunk is inflated once per pass over the file: the nonzero samples of a chunk row that holds
 the start of the next event are kept (sparse, small) for that event. With more than one thread,
-`iter_events` has the next event's chunks decoded by the pool while its caller renders the current
-one (`prefetch`). Memory per job: one event's rows, the compressed chunks and nonzero samples of it
-and of the next one, and the batches in flight (`BATCH_BYTES` of inflated data per worker,
-or one chunk where chunks are bigger).
+`iter_events` asks for each event's decoding one event ahead (`prefetch`), so the pool decodes the
+next event while its caller finishes and renders the current one. Memory per job: one event's
+rows, the compressed chunks and nonzero samples of it and of the next one, and the batches in
+flight (`BATCH_BYTES` of inflated data per worker, or one chunk where chunks are bigger).
 
 Only what this module verifies it can reproduce is taken: a chunked dataset of a plain numeric
 type, filters deflate and/or shuffle (each chunk's filter mask honoured), a zero fill value and a
