@@ -24,7 +24,6 @@ from nuwire.stats.metrics import (
     binary_metrics,
     f1_optimal_threshold,
     f1_scan,
-    predict,
     roc_auc,
     roc_curve_points,
 )
@@ -70,8 +69,8 @@ def test_binary_metrics_agree_with_sklearn(seed: int, threshold: float):
 def test_score_at_threshold_is_positive():
     y = np.array([1, 0, 1, 0])
     s = np.array([0.5, 0.5, 0.33, 0.3299999])
-    assert predict(s, 0.5).tolist() == [1, 1, 0, 0]
-    assert predict(s, 0.33).tolist() == [1, 1, 1, 0]
+    at_033 = binary_metrics(y, s, 0.33)
+    assert (at_033["tp"], at_033["fp"], at_033["tn"], at_033["fn"]) == (2, 1, 1, 0)
     m = binary_metrics(y, s, 0.5)
     assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (1, 1, 1, 1)
 

@@ -13,7 +13,7 @@ from h5files import blank_planes, event_rows, scattered_planes, write_file
 from nuwire.errors import InputFileError
 from nuwire.geometry import COMPACT, MICROBOONE
 from nuwire.io.h5schema import SEQ_CNT
-from nuwire.io.opensamples import OpenSamplesFile, validate_file
+from nuwire.io.opensamples import OpenSamplesFile
 from nuwire.io.opensamples_writer import OpenSamplesWriter
 
 
@@ -140,7 +140,7 @@ def test_nowire_file_is_named_with_advice(tmp_path: Path):
         h5.create_group("event_table").create_dataset("event_id", data=np.zeros((1, 3), np.int32))
         h5.create_group("hit_table")
     with pytest.raises(InputFileError) as err:
-        validate_file(path)
+        OpenSamplesFile(path).close()
     msg = str(err.value)
     assert str(path) in msg and "NoWire" in msg and "WithWire" in msg
 
@@ -150,14 +150,14 @@ def test_missing_dataset_is_named(three_events):
     with h5py.File(path, "a") as h5:
         del h5["event_table/lep_energy"]
     with pytest.raises(InputFileError, match="/event_table/lep_energy"):
-        validate_file(path)
+        OpenSamplesFile(path).close()
 
 
 def test_non_hdf5_file_named_h5(tmp_path: Path):
     path = tmp_path / "fake.h5"
     path.write_text("this is not HDF5\n" * 10)
     with pytest.raises(InputFileError, match="not an HDF5 file"):
-        validate_file(path)
+        OpenSamplesFile(path).close()
 
 
 def test_truncated_file(three_events):
@@ -171,7 +171,7 @@ def test_truncated_file(three_events):
 
 def test_missing_file(tmp_path: Path):
     with pytest.raises(InputFileError, match="no such file"):
-        validate_file(tmp_path / "absent.h5")
+        OpenSamplesFile(tmp_path / "absent.h5").close()
 
 
 def test_duplicate_wire_rows_are_skipped_with_reason(tmp_path: Path):

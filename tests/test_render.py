@@ -16,7 +16,7 @@ from h5files import blank_planes, event_rows, noisy_planes, write_file
 from nuwire.errors import ConfigError
 from nuwire.geometry import COMPACT
 from nuwire.images import render
-from nuwire.images.render import RenderParams, read_event_images, read_metadata, render_file, render_plane
+from nuwire.images.render import RenderParams, read_event_images, render_file, render_plane
 from nuwire.io.h5schema import SEQ_CNT
 
 
@@ -216,7 +216,7 @@ def test_parquet_schema_is_exact_and_rows_ordered(rendered):
         flat = row * r.width + col
         assert np.all(np.diff(flat) > 0)  # row-major, no duplicates
         assert np.all(np.asarray(r.value) > 0)  # zero pixels are never stored
-    meta = read_metadata(parquet)
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(parquet).metadata.items()}
     assert json.loads(meta["nuwire.render_params"]) == {"dw": 2, "dt": 3, "threshold": 10.0, "saturation": 100.0}
     assert meta["nuwire.geometry"] == "compact"
     assert meta["nuwire.version"]

@@ -51,9 +51,6 @@ class Geometry:
     def tick_from_x(self, x: np.ndarray | float) -> np.ndarray:
         return np.asarray(x) / self.drift_cm_per_tick + self.trigger_tick
 
-    def x_from_tick(self, tick: np.ndarray | float) -> np.ndarray:
-        return (np.asarray(tick) - self.trigger_tick) * self.drift_cm_per_tick
-
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

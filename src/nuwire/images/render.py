@@ -491,14 +491,6 @@ class Rerender:
     known: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class RenderOutputs:
-    """The two files of one rendered input, as the render rules name them (`snakemake.output`)."""
-
-    images: str | os.PathLike[str]  # the image Parquet
-    qc: str | os.PathLike[str]  # the QC JSON
-
-
 def render_file(
     h5_path: str | os.PathLike[str],
     parquet_path: str | os.PathLike[str],
@@ -714,9 +706,3 @@ def read_event_images(parquet_path: str | os.PathLike[str], *, run: int, subrun:
             )
         )
     return out
-
-
-def read_metadata(parquet_path: str | os.PathLike[str]) -> dict[str, str]:
-    """The nuwire.* key-value metadata of an image file."""
-    meta = pq.read_schema(parquet_path).metadata or {}
-    return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"nuwire.")}

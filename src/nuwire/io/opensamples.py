@@ -121,12 +121,6 @@ def _names_read_errors(what: str) -> Callable[[Callable[..., pd.DataFrame]], Cal
     return wrap
 
 
-def validate_file(path: str | os.PathLike[str]) -> None:
-    """Open, check and close `path`; raise InputFileError saying what is wrong and what to do."""
-    with OpenSamplesFile(path):
-        pass
-
-
 class OpenSamplesFile:
     """An open OpenSamples file. State is real here: an open HDF5 handle and cached indices."""
 

@@ -50,11 +50,6 @@ def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
 
 
-def predict(score: ArrayLike, threshold: float) -> np.ndarray:
-    """0/1 decisions: 1 where score >= threshold."""
-    return (np.asarray(score, dtype=np.float64) >= threshold).astype(np.int64)
-
-
 def confusion_counts(y_true: ArrayLike, score: ArrayLike, threshold: float) -> dict[str, int]:
     y, s = checked(y_true, score)
     pred = s >= threshold
