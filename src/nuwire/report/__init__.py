@@ -1,1 +1,1 @@
-"""Results across the sweep: the summary, comparisons, the thesis's numbers and figure style."""
+"""Results across the sweep: the summary, comparisons, multi-class and Pandora sections, the thesis's numbers."""
