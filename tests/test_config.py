@@ -134,7 +134,7 @@ def _schema_options(node: dict, prefix: str = "") -> list[str]:
 
 
 def test_config_readme_describes_every_option():
-    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "src" / "nuwire" / "config.schema.yaml").read_text())
     readme = (ROOT / "config" / "README.md").read_text()
     options = _schema_options(schema)
     options += list(schema["$defs"]["arch_settings"]["properties"])

@@ -1,13 +1,12 @@
 """Configuration checks a JSON schema cannot express, and loading a config outside Snakemake.
 
-Snakemake validates `config/*.yaml` against `workflow/schemas/config.schema.yaml`
+Snakemake validates `config/*.yaml` against the package's `nuwire/config.schema.yaml`
 (`snakemake.utils.validate`), then calls `check_config` before any job is planned. Every error names
 the field (as a dotted path) and the valid choices.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import os
@@ -15,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import jsonschema
 import yaml
 
 from nuwire.errors import ConfigError
@@ -24,10 +22,12 @@ from nuwire.events.sweep import ARCH_VIEWS
 from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
 
+# Re-exported: the schema and its validation live in nuwire.schema (a base module).
+from nuwire.schema import SCHEMA_PATH as SCHEMA_PATH
+from nuwire.schema import validate_with_schema
+
 if TYPE_CHECKING:
     from nuwire.events.sweep import SweepPoint
-
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -75,35 +75,6 @@ def check_config(config: dict[str, Any]) -> None:
                 )
 
 
-def _with_defaults(validator_class: Any) -> Any:
-    """`validator_class` that fills in each missing property's schema `default` as it validates,
-    as `snakemake.utils.validate(..., set_default=True)` does (the jsonschema FAQ recipe)."""
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Any:
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def validate_with_schema(
-    config: dict[str, Any], schema_path: str | os.PathLike[str] = SCHEMA_PATH, set_default: bool = True
-) -> None:
-    """The schema validation Snakemake does, for use outside Snakemake (CLI, tests); with
-    `set_default`, fills `config` in place with the schema's defaults, as the workflow does."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    cls = _with_defaults(jsonschema.Draft202012Validator) if set_default else jsonschema.Draft202012Validator
-    errors = sorted(cls(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        field = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"config field {field}: {err.message}")
-
-
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The effective config of the file at `path`: the file, then the workflow's defaults."""
     with open(path) as fh:
@@ -117,7 +88,7 @@ def write_effective_config(config: dict[str, Any], path: str | os.PathLike[str],
     """The config a run used, defaults filled in, as YAML; its hash is the provenance's config hash."""
     header = (
         "# The effective configuration of this run: the user's config with the workflow's defaults\n"
-        "# filled in (workflow/schemas/config.schema.yaml). Models' hparams not listed keep the\n"
+        "# filled in (nuwire/config.schema.yaml). Models' hparams not listed keep the\n"
         f"# model's defaults. config_hash (SHA-256 of its canonical JSON): {config_hash}\n"
     )
     write_text(path, header + yaml.safe_dump(config, sort_keys=True, default_flow_style=False))

@@ -31,7 +31,7 @@ import numpy as np
 
 from nuwire.errors import ConfigError
 
-# The schema's defaults (workflow/schemas/config.schema.yaml, systematics; a test checks they agree).
+# The schema's defaults (src/nuwire/config.schema.yaml, systematics; a test checks they agree).
 DEFAULTS: dict[str, Any] = {
     "gain": 1.0,
     "noise": 0.0,
