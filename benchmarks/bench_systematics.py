@@ -32,7 +32,7 @@ VARIATIONS = {
 
 
 def run(files: Sequence[str | Path], repeats: int = 2, params: RenderParams | None = None) -> dict[str, Any]:
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     files = [Path(f) for f in files]
     seconds: dict[str, list[float]] = {name: [] for name in VARIATIONS}
     cpu: dict[str, list[float]] = {name: [] for name in VARIATIONS}

@@ -157,7 +157,7 @@ def benchmarks(files: list[Path], sizes: Sizes, quick: bool) -> dict[str, Callab
             parquets = []
             for h5 in files:  # every benchmark file's images: more events for the RAM figures
                 parquets.append(Path(tmp) / f"{h5.stem}.parquet")
-                render_file(h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", h5.stem, RenderParams())
+                render_file(h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", h5.stem, RenderParams.from_config({}))
             return bench_input.run(parquets, sizes.input_events, sizes.repeats, sizes.input_seconds)
 
     def train() -> dict[str, Any]:

@@ -132,7 +132,7 @@ def run_evaluate(model, val, test, out: Path, synthetic=True, device="cpu", prov
         evaluate_outputs(out),
         synthetic=synthetic,
         device=device,
-        settings=EvaluateSettings(**settings),
+        settings=EvaluateSettings.from_config(settings),
         provenance=provenance,
     )
 

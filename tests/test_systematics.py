@@ -123,7 +123,9 @@ def test_an_event_the_file_lacks_is_a_clear_error(tmp_path: Path):
 
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", [event_rows((5, 6, 0), noisy_planes(np.random.default_rng(1)))])
     with pytest.raises(InputFileError, match=r"bnb_WithWire_00.h5.*\(5, 6, 9\)"):
-        render_file(h5, tmp_path / "x.parquet", tmp_path / "x.qc.json", "s", RenderParams(), select=[(5, 6, 9)])
+        render_file(
+            h5, tmp_path / "x.parquet", tmp_path / "x.qc.json", "s", RenderParams.from_config({}), select=[(5, 6, 9)]
+        )
     assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "x.qc.json").exists()
 
 

@@ -14,10 +14,11 @@ Settings classes carry no defaults of their own; cross-field checks live in Pyth
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
@@ -83,6 +84,15 @@ def section_defaults(*path: str) -> dict[str, Any]:
     return copy.deepcopy(node)
 
 
+def field_default(*path: str) -> Any:
+    """The schema's default of one field (e.g. `("synthetic", "geometry")`), also in a section that
+    has none as a whole (`synthetic` needs its samples)."""
+    node = schema()
+    for key in path:
+        node = node["properties"][key]
+    return copy.deepcopy(node["default"])
+
+
 def filled_section(section: Mapping[str, Any], *path: str) -> dict[str, Any]:
     """`section` (a possibly partial config section at `path`) with the schema's defaults for what
     it leaves out, checked against the schema; errors name the dotted field."""
@@ -106,3 +116,17 @@ def check_section(section: Mapping[str, Any], *path: str) -> None:
         node = node.setdefault(key, {})
     node[path[-1]] = dict(section)
     validate_with_schema(config, set_default=False)
+
+
+T = TypeVar("T")
+
+
+def settings_from_section(cls: type[T], section: Mapping[str, Any], *path: str, **fixed: Any) -> T:
+    """The settings dataclass `cls` from the config section at `path`: what `section` leaves out
+    takes the schema's default; a key `cls` has no field for is refused, naming the section and the
+    valid keys. `fixed` fields are set by the caller (they are not config settings)."""
+    known = {f.name for f in dataclasses.fields(cls)} - set(fixed)  # type: ignore[arg-type]
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{'.'.join(path)}: unknown setting(s) {unknown}; valid: {sorted(known)}.")
+    return cls(**fixed, **{**section_defaults(*path), **section})

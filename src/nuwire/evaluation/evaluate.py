@@ -62,16 +62,10 @@ from nuwire.io.atomic import atomic_path, write_json
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
-from nuwire.pipeline.config import settings_from_section
 from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.provenance import provenance
-from nuwire.stats.bootstrap import (
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    bootstrap_report,
-    canonical_order,
-    stratified_counts,
-)
+from nuwire.schema import settings_from_section
+from nuwire.stats.bootstrap import bootstrap_report, canonical_order, stratified_counts
 from nuwire.stats.calibration import reliability_table
 from nuwire.stats.sample_control import sample_identity_control
 
@@ -91,7 +85,6 @@ FIGURES = (
     "feature_maps",
     "embedding",
 )
-MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
 # The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
 METRICS_KEYS = (
     "score_rule",
@@ -109,7 +102,6 @@ METRICS_KEYS = (
 )
 # Keys written only for some points: a flavour point's `multiclass`, a baseline's `pandora`.
 OPTIONAL_METRICS_KEYS = ("multiclass", "pandora")
-EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 SPARSE_SKIPPED = (
     "not computed for sparse models: {what} works on a dense image, and a sparse model reads whole "
     "planes that are never densified"
@@ -309,22 +301,24 @@ class EvaluateOutputs:
 
 @dataclass(frozen=True)
 class EvaluateSettings:
-    """How evaluate() scores and explains: the workflow config's `evaluate` section, whose schema
-    carries these defaults (a test checks that they agree). `occlusion_stride` is not in the config:
-    there the stride is the patch size, grown to stay under `occlusion_max_positions`."""
+    """How evaluate() scores and explains: the workflow config's `evaluate` section. No defaults
+    here: `from_config` fills in the schema's for what a section leaves out (`from_config({})`
+    gives the workflow's settings)."""
 
-    batch_size: int = 64
-    occlusion_events: int = 4  # test events with an occlusion map (see pick_occlusion_events)
-    occlusion_patch: int = 8  # in pixels of the model's input image
-    occlusion_stride: int | None = None  # None: the patch size
-    occlusion_max_positions: int = MAX_OCCLUSION_POSITIONS
-    bootstrap_resamples: int = DEFAULT_RESAMPLES
-    bootstrap_seed: int = DEFAULT_SEED
-    embedding_events: int = EMBEDDING_EVENTS
+    batch_size: int
+    occlusion_events: int  # test events with an occlusion map (see pick_occlusion_events)
+    occlusion_patch: int  # in pixels of the model's input image
+    occlusion_max_positions: int  # forward passes (charged patch positions) per map; the stride grows to stay under
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    embedding_events: int  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
+    # Not a config setting: in the workflow the stride is the patch size, grown to stay under
+    # `occlusion_max_positions`. None: the same here.
+    occlusion_stride: int | None = None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> EvaluateSettings:
-        """From the validated `evaluate` section of the workflow config."""
+        """From the `evaluate` section of the workflow config (the schema's defaults for what it leaves out)."""
         return settings_from_section(cls, section, "evaluate")
 
 
@@ -374,7 +368,7 @@ def evaluate(
     over TEST events (``settings.bootstrap_resamples`` resamples, seeded by ``settings.bootstrap_seed``);
     the validation set only chooses the threshold.
     """
-    settings = settings or EvaluateSettings()
+    settings = settings or EvaluateSettings.from_config({})
     provenance = dict(provenance or {})
     clash = sorted(set(provenance) & {*METRICS_KEYS, *OPTIONAL_METRICS_KEYS})
     if clash:  # checked first, so that nothing is written

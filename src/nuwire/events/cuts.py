@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import ConfigError, NuwireError
+from nuwire.schema import check_section
 
 SPLITS = ("train", "val", "test")
 SPLIT_TOLERANCE = 1e-6  # float sums such as 0.7 + 0.15 + 0.15
@@ -37,15 +38,13 @@ def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, flo
 
 @dataclass(frozen=True)
 class CutSpec:
+    """A named event selection: the config's `cuts.<name>` (the schema checks its fields)."""
+
     name: str
-    signal_lep_energy_quantile: float = 0.0  # 0 keeps everything; 0.5 is "top50"
+    signal_lep_energy_quantile: float  # 0 keeps everything; 0.5 is "top50"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.signal_lep_energy_quantile) < 1.0:
-            raise ConfigError(
-                f"cuts.{self.name}.signal_lep_energy_quantile = {self.signal_lep_energy_quantile!r}: "
-                "must be in [0, 1) (0 keeps every event, 0.5 keeps the top half of the signal)."
-            )
+        check_section({self.name: {"signal_lep_energy_quantile": self.signal_lep_energy_quantile}}, "cuts")
 
 
 def signal_energy_threshold(index: pd.DataFrame, cut: CutSpec) -> float:

@@ -48,6 +48,16 @@ ARCH_VIEWS: dict[str, int] = {
     "sparse_mvresnet": 3,
 }
 MULTI_VIEW_ARCHS = tuple(arch for arch, views in ARCH_VIEWS.items() if views > 1)
+
+
+def check_architecture(arch: object, where: str) -> str:
+    """The one check of an architecture name (config, sweep, models): ConfigError naming the config
+    field `where` and the valid names."""
+    if not isinstance(arch, str) or arch not in ARCH_VIEWS:
+        raise ConfigError(f"{where}: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}.")
+    return arch
+
+
 WHOLE = "whole"
 
 
@@ -143,10 +153,7 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
         combos = itertools.product(block["arch"], block["plane"], block["scale"], block["cut"], targets)
         for arch, plane, scale, cut, target in combos:
             plane_s = str(plane)
-            if arch not in ARCH_VIEWS:
-                raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}."
-                )
+            check_architecture(arch, f"sweep[{i}].arch")
             multi = arch in MULTI_VIEW_ARCHS
             if multi != (plane_s == "all"):
                 need = "'all'" if multi else "0, 1 or 2"

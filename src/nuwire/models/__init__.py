@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from nuwire.errors import ConfigError
-from nuwire.events.sweep import ARCH_VIEWS
+from nuwire.events.sweep import ARCH_VIEWS, check_architecture
 from nuwire.models.alexnet import build_alexnet
 from nuwire.models.lenet import build_lenet
 from nuwire.models.mvresnet import build_mvresnet
@@ -70,12 +70,7 @@ __all__ = [
 
 
 def _builder(arch: str) -> Builder:
-    try:
-        return ARCHITECTURES[arch]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown architecture {arch!r}; choose one of: {', '.join(sorted(ARCHITECTURES))}."
-        ) from None
+    return ARCHITECTURES[check_architecture(arch, "architecture")]
 
 
 def views_for(arch: str) -> int:

@@ -7,18 +7,17 @@ the field (as a dotted path) and the valid choices.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from nuwire.errors import ConfigError
 from nuwire.events.cuts import check_split_fractions
-from nuwire.events.sweep import ARCH_VIEWS
+from nuwire.events.sweep import check_architecture
 from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
 
@@ -32,12 +31,9 @@ if TYPE_CHECKING:
 
 def check_config(config: dict[str, Any]) -> None:
     """Cross-field checks; raises ConfigError naming the field."""
-    render = config["render"]
-    if render["saturation"] <= render["threshold"]:
-        raise ConfigError(
-            f"render.saturation ({render['saturation']}) must be greater than render.threshold "
-            f"({render['threshold']}): pixels between the two are what the 8-bit scale spans."
-        )
+    from nuwire.images.render import RenderParams  # local: render imports pyarrow
+
+    RenderParams.from_config(config["render"])  # its cross-field check: saturation above threshold
     check_split_fractions((config["split"]["train"], config["split"]["val"], config["split"]["test"]))
     source = config["input"]["source"]
     if source == "opensamples":
@@ -64,10 +60,7 @@ def check_config(config: dict[str, Any]) -> None:
             if cut not in config["cuts"]:
                 raise ConfigError(f"sweep[{i}].cut: unknown cut {cut!r}; defined under cuts: {cuts}.")
         for arch in block["arch"]:
-            if arch not in ARCH_VIEWS:
-                raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCH_VIEWS)}."
-                )
+            check_architecture(arch, f"sweep[{i}].arch")
             if arch not in config["architectures"]:
                 raise ConfigError(
                     f"sweep[{i}].arch: {arch!r} has no settings under architectures: (defined: {archs}); "
@@ -186,18 +179,3 @@ def check_sample_names(inputs: dict[str, str]) -> None:
             f"its images{others}. Rename the file (e.g. to {suggestion + '.h5'!r}) or leave it out with "
             "input.pattern in the config."
         )
-
-
-T = TypeVar("T")
-
-
-def settings_from_section(
-    cls: type[T], section: Mapping[str, Any], where: str, what: str = "setting", **fixed: Any
-) -> T:
-    """The settings dataclass `cls` from a config section; a key it has no field for is refused,
-    naming the section (`where`) and the valid keys. `fixed` fields are set by the caller."""
-    known = {f.name for f in dataclasses.fields(cls)} - set(fixed)  # type: ignore[arg-type]
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown {what}(s) {unknown}; valid: {sorted(known)}.")
-    return cls(**fixed, **dict(section))

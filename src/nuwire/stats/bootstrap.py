@@ -32,9 +32,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from nuwire.events.keys import EVENT_KEY
+from nuwire.schema import section_defaults
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 20250701
+# The workflow's (the schema's evaluate.bootstrap_resamples and .bootstrap_seed): the defaults of
+# callers outside it.
+_EVALUATE = section_defaults("evaluate")
+DEFAULT_RESAMPLES: int = _EVALUATE["bootstrap_resamples"]
+DEFAULT_SEED: int = _EVALUATE["bootstrap_seed"]
 LEVELS = {"ci68": 0.6827, "ci95": 0.95}
 METHOD = "stratified percentile bootstrap over test events (signal and background resampled separately)"
 THRESHOLD_METRICS = ("accuracy", "tpr", "tnr", "precision", "f1")
