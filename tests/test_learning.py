@@ -40,8 +40,8 @@ from nuwire.images.render import RenderParams, render_file
 from nuwire.images.views import ViewSpec
 from nuwire.learn.device import placement
 from nuwire.learn.train import TrainConfig, train
-from nuwire.schema import section_defaults
 from nuwire.models import build_model, views_for
+from nuwire.schema import section_defaults
 from nuwire.simulate import file_name, simulate_file
 
 pytestmark = pytest.mark.slow
