@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,31 @@ def test_settings_classes_check_fields_with_the_schema():
         RenderParams.from_config({"downsample": {"wire": 0}})
     with pytest.raises(ConfigError, match=r"cuts\.top100\.signal_lep_energy_quantile"):
         CutSpec("top100", 1.0)
+
+
+def _workflow_files() -> list[Path]:
+    return [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+
+
+def test_rules_repeat_no_schema_default():
+    """Snakemake's validate fills in the schema's defaults before any rule is read: a rule that
+    reads a setting with `.get(key, default)` writes that default a second time (and may disagree)."""
+    two_argument_get = re.compile(r"\.get\(\s*(?:\"[^\"]*\"|'[^']*'|\w+)\s*,")
+    found = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in _workflow_files()
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if two_argument_get.search(line)
+    ]
+    assert not found, "rules repeating a default (read config[...] instead):\n" + "\n".join(found)
+    assert two_argument_get.search('threads=config["train"].get("threads", 2)')  # the check can fail
+
+
+def test_rules_write_the_point_directory_and_job_paths_once():
+    """The sweep point's directory pattern is common.smk's POINT; logs, benchmarks and checkpoints
+    come from its log_file/benchmark_file/checkpoint_dir."""
+    texts = {path.name: path.read_text() for path in _workflow_files()}
+    assert sum(t.count("/plane{plane}/") + t.count("/plane{{plane}}/") for t in texts.values()) == 1
+    for kind in ("logs", "benchmarks", "checkpoints"):
+        uses = [name for name, t in texts.items() for _ in re.finditer(rf"RESULTS}}/{kind}/", t)]
+        assert uses == ["common.smk"], (kind, uses)

@@ -572,7 +572,7 @@ def run_evaluate_job(
     if inputs.pandora is not None:
         calls = open_parquet(inputs.pandora, made_by="dataset").read().to_pandas()
         check_calls(calls, [str(inputs.pandora)])
-    setup = select_device(str(settings.get("device", "auto")))
+    setup = select_device(str(settings["device"]))  # the validated train.device
     return evaluate(
         model,
         val_set,

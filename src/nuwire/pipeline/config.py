@@ -148,7 +148,7 @@ def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] |
     """The readout the images will have: the synthetic geometry, or what the first input file says
     (None when it cannot be read; its render job then reports why)."""
     if config["input"]["source"] == "synthetic":
-        return get_geometry(config.get("synthetic", {}).get("geometry", "microboone"))
+        return get_geometry(config["synthetic"]["geometry"])  # check_config: present for this source
     if first_input is None:
         return None
     from nuwire.io.opensamples import readout_geometry
