@@ -41,7 +41,8 @@ def _with_defaults(validator_class: Any) -> Any:
     as `snakemake.utils.validate(..., set_default=True)` does (the jsonschema FAQ recipe)."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Any:
+    # jsonschema calls a keyword's validator with these four, positionally.
+    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Any:  # noqa: PLR0917
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema:
