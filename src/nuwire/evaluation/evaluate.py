@@ -72,8 +72,7 @@ from nuwire.stats.sample_control import sample_identity_control
 LOG = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
-KEY_COLUMNS = list(EVENT_KEY)
-PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
+PREDICTION_COLUMNS = [*EVENT_KEY, "split", "label", "score", "category", "nu_energy", "lep_energy"]
 FIGURES = (
     "roc",
     "scores",
@@ -176,7 +175,7 @@ def predictions_frame(
     """One row per event: `label` is CC νe (1) or not (0) and `score` P(CC νe) whatever the target; a
     multi-class target adds its class index (`class`) and each class's probability (`p_{class}`)."""
     events = dataset.events.reset_index(drop=True)
-    frame = events[KEY_COLUMNS].copy()
+    frame = events[list(EVENT_KEY)].copy()
     frame["split"] = split
     frame["label"] = binary_labels(dataset.labels)
     frame["score"] = score
@@ -207,7 +206,7 @@ def feature_set(
 def _event_label(events: pd.DataFrame, i: int) -> tuple[str, dict[str, Any]]:
     row = events.iloc[int(i)]
     # .item(): plain Python numbers, so the returned metrics equal what metrics.json holds.
-    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in KEY_COLUMNS}
+    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in list(EVENT_KEY)}
     return f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}", keys
 
 

@@ -29,6 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from nuwire.stats.calibration import brier_score
+
 SCORE_RULE = "signal when score >= threshold"
 FALLBACK_THRESHOLD = 0.5  # used when the validation set cannot choose one (no signal in it)
 
@@ -166,7 +168,7 @@ def split_metrics(y_true: ArrayLike, score: ArrayLike, thresholds: dict[str, flo
         "n_events": int(y.size),
         "n_signal": int(y.sum()),
         "roc_auc": roc_auc(y, s),
-        "brier": float(np.mean((s - y) ** 2)) if y.size else None,
+        "brier": brier_score(y, s),
         "thresholds": {name: binary_metrics(y, s, t) for name, t in thresholds.items()},
     }
 
