@@ -10,6 +10,7 @@ guarantees.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import re
@@ -18,6 +19,10 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+# The one naming of temporary files: mkstemp's ".<target name>.<8 characters of [a-z0-9_]>.tmp"
+# beside the target (atomic_path makes them; stale ones are found, and named as their target, by it).
+TEMPORARY_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
 
 
 @contextlib.contextmanager
@@ -29,7 +34,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)  # TEMPORARY_NAME
     except OSError as err:  # a read-only or full results directory: name the output, not a traceback
         _raise_named(err, target, output_error(err, target))
     os.close(fd)
@@ -56,12 +61,22 @@ def _raise_named(err: OSError, target: Path, named: Exception) -> None:
     raise named from err
 
 
+def temporary_target(path: str | os.PathLike[str]) -> Path | None:
+    """The output a temporary file of atomic_path stands for; None for any other path."""
+    path = Path(path)
+    match = TEMPORARY_NAME.match(path.name)
+    return path.with_name(match["target"]) if match else None
+
+
 def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
-    """Delete the temporary files an interrupted write of `target` left beside it; return them."""
+    """Delete the temporary files interrupted writes of `target` (its name may be a glob pattern,
+    e.g. `best-e*.pt`) left beside it; return them."""
     target = Path(target)
-    # mkstemp's names: the prefix, 8 characters of [a-z0-9_], the suffix.
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
-    stale = [p for p in target.parent.glob(f".{target.name}.*.tmp") if pattern.fullmatch(p.name)]
+    stale = [
+        p
+        for p in target.parent.glob(f".{target.name}.*.tmp")
+        if (found := temporary_target(p)) is not None and fnmatch.fnmatchcase(found.name, target.name)
+    ]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

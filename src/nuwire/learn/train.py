@@ -71,7 +71,7 @@ from nuwire.events.sweep import (
 )
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
 from nuwire.images.image_set import make_loader
-from nuwire.io.atomic import write_json, write_text
+from nuwire.io.atomic import remove_stale_temporaries, write_json, write_text
 from nuwire.learn import checkpoint
 from nuwire.learn.device import DeviceSetup, select_device
 from nuwire.models import build_model, takes_sparse
@@ -332,8 +332,7 @@ def _remove_temporaries(checkpoint_dir: Path, outputs: TrainOutputs) -> None:
     targets = [checkpoint_dir / LAST, checkpoint_dir / "best-e*.pt"]
     targets += [Path(p) for p in (outputs.weights, outputs.history, outputs.meta)]
     for target in targets:
-        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+        remove_stale_temporaries(target)
 
 
 @contextlib.contextmanager
