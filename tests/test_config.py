@@ -259,3 +259,14 @@ def test_rules_write_the_point_directory_and_job_paths_once():
     for kind in ("logs", "benchmarks", "checkpoints"):
         uses = [name for name, t in texts.items() for _ in re.finditer(rf"RESULTS}}/{kind}/", t)]
         assert uses == ["common.smk"], (kind, uses)
+
+
+def test_schema_names_the_sample_groups():
+    """synthetic.samples takes exactly the OpenSamples groups (nuwire.events.keys.SAMPLE_GROUPS)."""
+    from nuwire.events.keys import SAMPLE_GROUPS
+    from nuwire.schema import schema
+    from nuwire.simulate.samples import SAMPLES
+
+    (pattern,) = schema()["properties"]["synthetic"]["properties"]["samples"]["patternProperties"]
+    assert pattern == f"^({'|'.join(SAMPLE_GROUPS)})$"
+    assert tuple(SAMPLES) == SAMPLE_GROUPS

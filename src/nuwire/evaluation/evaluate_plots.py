@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from nuwire.evaluation.metrics import roc_curve_points
+from nuwire.events.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 from nuwire.report.figstyle import new_figure, save_figure
 from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.numfmt import format_interval, format_pm
@@ -331,7 +332,7 @@ def plot_sample_control(test: pd.DataFrame, control: Mapping[str, Any], path: Pa
     signal = test[test["category"] == "nue_cc"]
     groups = signal["sample"].map(sample_group).to_numpy()
     edges = np.linspace(0, 1, 21)
-    names = {"bnb": "inclusive (bnb) files", "nue": "νe files"}
+    names = {INCLUSIVE_SAMPLE: f"inclusive ({INCLUSIVE_SAMPLE}) files", NUE_SAMPLE: "νe files"}
     for i, (key, row) in enumerate(control["groups"].items()):
         values = signal["score"].to_numpy()[groups == key]
         if values.size:

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from nuwire.evaluation.evaluate_plots import efficiency_text
+from nuwire.events.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 from nuwire.io.atomic import atomic_path, write_text
 from nuwire.pipeline.failures import open_parquet, read_json
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
@@ -255,7 +256,7 @@ def sample_control_table(results: Sequence[PointResult]) -> pd.DataFrame:
             c = m.get("sample_control")
             if not c:
                 continue
-            inc, nue = c["groups"]["bnb"], c["groups"]["nue"]
+            inc, nue = c["groups"][INCLUSIVE_SAMPLE], c["groups"][NUE_SAMPLE]
             diff = c["efficiency_difference"]
             auc = c["sample_auc"]
             rows.append({
