@@ -171,8 +171,15 @@ def _settings_classes() -> dict[type, tuple[str, ...]]:
     from nuwire.events.cuts import CutSpec
     from nuwire.images.render import RenderParams
     from nuwire.learn.train import TrainConfig
+    from nuwire.systematics.variations import Variation
 
-    return {TrainConfig: ("arch", "amp"), RenderParams: (), EvaluateSettings: ("occlusion_stride",), CutSpec: ("name",)}
+    return {
+        TrainConfig: ("arch", "amp"),
+        RenderParams: (),
+        EvaluateSettings: ("occlusion_stride",),
+        CutSpec: ("name",),
+        Variation: ("name",),
+    }
 
 
 def test_settings_classes_carry_no_defaults_of_their_own():
