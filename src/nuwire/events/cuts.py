@@ -21,13 +21,11 @@ SPLIT_TOLERANCE = 1e-6  # float sums such as 0.7 + 0.15 + 0.15
 
 
 def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    """The `split:` fractions (train, val, test), each in (0, 1) and summing to 1."""
+    """The `split:` fractions (train, val, test): each in (0, 1) (the schema's check) and summing to 1."""
     values = tuple(float(f) for f in fractions)
     if len(values) != 3:
         raise ConfigError(f"split: expected three fractions (train, val, test), got {len(values)}.")
-    for name, value in zip(SPLITS, values):
-        if not 0 < value < 1:
-            raise ConfigError(f"split.{name} = {value}: each split fraction must be between 0 and 1 (exclusive).")
+    check_section(dict(zip(SPLITS, values, strict=True)), "split")
     if abs(sum(values) - 1) > SPLIT_TOLERANCE:
         raise ConfigError(
             f"split: train + val + test = {sum(values):g}, but the fractions must sum to 1 "

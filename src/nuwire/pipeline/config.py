@@ -136,7 +136,7 @@ def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geo
         if key in checked or min(min(s) for s in shapes) >= SAFE_INPUT_SIDE:
             continue
         checked.add(key)
-        hparams = dict(config["architectures"][point.arch].get("hparams") or {})
+        hparams = dict(config["architectures"][point.arch]["hparams"])
         try:
             with torch.device("meta"):  # shapes only, no weights in memory
                 build_model(point.arch, shapes, **hparams)
