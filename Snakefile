@@ -36,7 +36,11 @@ if not workflow.overwrite_configfiles and not config:
     configfile: str(NUWIRE_DIR / "config" / "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+# The schema is package data (nuwire/config.schema.yaml): the one home of every default, found
+# the same way from a clone, an installed package or a module.
+from nuwire.schema import SCHEMA_PATH
+
+validate(config, str(SCHEMA_PATH), set_default=True)
 
 
 report: "workflow/report/workflow.rst"

@@ -174,8 +174,8 @@ def _workflow_images(tmp: Path, n_events: int) -> tuple[list[Path], pd.DataFrame
         files.append(h5s[-1].with_suffix(".parquet"))
         qcs.append(h5s[-1].with_suffix(".qc.json"))
         simulate_file(h5s[-1], sample, n_events, geometry=MICROBOONE, seed=1, file_index=0)
-        render_file(h5s[-1], files[-1], qcs[-1], sample=h5s[-1].stem, params=RenderParams())
-    return files, build_event_index(h5s, files, qcs, params=RenderParams())  # with reconstructed vertices
+        render_file(h5s[-1], files[-1], qcs[-1], sample=h5s[-1].stem, params=RenderParams.from_config({}))
+    return files, build_event_index(h5s, files, qcs, params=RenderParams.from_config({}))  # with reconstructed vertices
 
 
 def _write_pngs(tmp: Path, files: Sequence[Path], events: pd.DataFrame) -> list[Path]:

@@ -143,7 +143,7 @@ def bench_file(path: Path, params: RenderParams, png_events: int) -> dict[str, A
 
 
 def run(files: Sequence[str | Path], params: RenderParams | None = None, png_events: int = 20) -> dict[str, Any]:
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     results = [bench_file(Path(f), params, png_events) for f in files]
     return {
         "params": json.loads(params.to_json()),

@@ -281,7 +281,7 @@ def run(
     layout_repeats: int = 3,
     layout_events: int = 4,
 ) -> dict[str, Any]:
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     files = [Path(f) for f in files]
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench_routes_") as tmp:

@@ -42,7 +42,7 @@ def _timed_pool(
 
 def run(files: Sequence[str | Path], params: RenderParams | None = None, repeats: int = 2) -> dict[str, Any]:
     """`files` are the 4× set; 1× is its first quarter and 2× its first half (whole files)."""
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     files = [Path(f) for f in files]
     sizes = {"1x": files[: max(1, len(files) // 4)], "2x": files[: max(1, len(files) // 2)], "4x": files}
     plan = [(1, "1x"), (1, "2x"), (1, "4x"), (2, "2x"), (2, "4x")]

@@ -68,7 +68,7 @@ def prepare(h5_files: Sequence[Path], directory: Path) -> Path:
     from nuwire.events.dataset import build_event_index
     from nuwire.images.render import RenderParams, render_file
 
-    params = RenderParams()
+    params = RenderParams.from_config({})
     images, qcs = (
         [directory / f"{h5.stem}.parquet" for h5 in h5_files],
         [directory / f"{h5.stem}.qc.json" for h5 in h5_files],

@@ -130,7 +130,7 @@ def encoding_study(parquets: Sequence[Path]) -> dict[str, Any]:
 
 
 def run(files: Sequence[str | Path], params: RenderParams | None = None) -> dict[str, Any]:
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     files = [Path(f) for f in files]
     with tempfile.TemporaryDirectory(prefix="bench_storage_") as tmp:
         parquets, parquet_per_event, events_per_file, png, dense, pickle = [], [], [], [], [], []

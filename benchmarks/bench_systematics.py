@@ -24,15 +24,15 @@ from nuwire.systematics.variations import Variation
 
 VARIATIONS = {
     "nominal (no variation)": None,
-    "gain ×1.1": Variation("gain_up", gain=1.1),
-    "noise σ 3 ADC": Variation("noise", noise=3.0),
-    "10% more dead wires": Variation("dead", dead_fraction=0.1),
-    "time shift +50 ticks": Variation("shift", time_shift=50),
+    "gain ×1.1": Variation.from_config("gain_up", {"gain": 1.1}),
+    "noise σ 3 ADC": Variation.from_config("noise", {"noise": 3.0}),
+    "10% more dead wires": Variation.from_config("dead", {"dead_fraction": 0.1}),
+    "time shift +50 ticks": Variation.from_config("shift", {"time_shift": 50}),
 }
 
 
 def run(files: Sequence[str | Path], repeats: int = 2, params: RenderParams | None = None) -> dict[str, Any]:
-    params = params or RenderParams()
+    params = params or RenderParams.from_config({})
     files = [Path(f) for f in files]
     seconds: dict[str, list[float]] = {name: [] for name in VARIATIONS}
     cpu: dict[str, list[float]] = {name: [] for name in VARIATIONS}

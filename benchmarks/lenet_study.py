@@ -54,7 +54,7 @@ from nuwire.simulate import file_name, simulate_file
 
 SIM_SEED = 11
 THESIS_TRAIN = {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "batch_size": 16, "epochs": 10}
-FULL = CutSpec(name="full")
+FULL = CutSpec(name="full", signal_lep_energy_quantile=0.0)
 TOP50 = CutSpec(name="top50", signal_lep_energy_quantile=0.5)
 
 
@@ -114,7 +114,7 @@ def make_data(directory: Path, n_files: int, n_events: int) -> Path:
     if index_path.exists():
         return index_path
     directory.mkdir(parents=True, exist_ok=True)
-    params = RenderParams()
+    params = RenderParams.from_config({})
     h5_files = []
     for sample in ("bnb", "nue"):
         for i in range(n_files):
@@ -173,9 +173,8 @@ def signal_scores(model: torch.nn.Module, ds: Any) -> np.ndarray:
 
 def run_variant(v: Variant, seed: int, *, index: pd.DataFrame, images: list[Path], threads: int) -> dict[str, Any]:
     sets = {s: Scaled(load_split(index, images, v, split=s), v.gain) for s in ("train", "val", "test")}
-    cfg = TrainConfig(
-        arch="lenet", hparams=v.hparams, **{**THESIS_TRAIN, **v.train}, seed=seed, threads=threads, device="cpu"
-    )
+    settings = {"hparams": v.hparams, **THESIS_TRAIN, **v.train, "seed": seed, "threads": threads, "device": "cpu"}
+    cfg = TrainConfig.from_settings("lenet", settings)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

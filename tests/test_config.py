@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError
 from nuwire.events.sweep import SweepPoint, expand_sweep
 from nuwire.pipeline.config import check_config, load_config, validate_with_schema
+from nuwire.schema import field_default, section_defaults
 from workflow_runs import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +137,7 @@ def _schema_options(node: dict, prefix: str = "") -> list[str]:
 
 
 def test_config_readme_describes_every_option():
-    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "src" / "nuwire" / "config.schema.yaml").read_text())
     readme = (ROOT / "config" / "README.md").read_text()
     options = _schema_options(schema)
     options += list(schema["$defs"]["arch_settings"]["properties"])
@@ -154,16 +156,126 @@ def test_schema_defaults_cover_exactly_the_architectures_nuwire_builds():
 
 
 def test_schema_evaluate_defaults_are_the_ones_evaluate_uses():
-    """`evaluate` settings have their defaults in the schema and in EvaluateSettings (for callers
-    outside the workflow); they must agree, and every config key must be a setting."""
-    from dataclasses import fields
-
+    """`from_config` fills in the schema's defaults, and every config key must be a setting."""
     from nuwire.evaluation.evaluate import EvaluateSettings
-    from nuwire.pipeline.config import SCHEMA_PATH
 
-    section = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["evaluate"]["properties"]
-    defaults = {f.name: f.default for f in fields(EvaluateSettings)}
-    assert {k: v["default"] for k, v in section.items()} == {k: defaults[k] for k in section}
-    assert EvaluateSettings.from_config({k: v["default"] for k, v in section.items()}) == EvaluateSettings()
+    settings = EvaluateSettings.from_config({})
+    assert {k: getattr(settings, k) for k in section_defaults("evaluate")} == section_defaults("evaluate")
+    assert EvaluateSettings.from_config({"batch_size": 3}).batch_size == 3
     with pytest.raises(ConfigError, match="evaluate: unknown setting"):
         EvaluateSettings.from_config({"occlusion_patches": 3})
+
+
+def _settings_classes() -> dict[type, tuple[str, ...]]:
+    """Every settings class built from a config section -> its fields that are no config key."""
+    from nuwire.evaluation.evaluate import EvaluateSettings
+    from nuwire.events.cuts import CutSpec
+    from nuwire.images.render import RenderParams
+    from nuwire.learn.train import TrainConfig
+    from nuwire.systematics.variations import Variation
+
+    return {
+        TrainConfig: ("arch", "amp"),
+        RenderParams: (),
+        EvaluateSettings: ("occlusion_stride",),
+        CutSpec: ("name",),
+        Variation: ("name",),
+    }
+
+
+def test_settings_classes_carry_no_defaults_of_their_own():
+    """The schema is the one home of a setting's default: a field of a settings class that is a
+    config key has none (only the few fields the config does not have may)."""
+    from dataclasses import MISSING, fields
+
+    for cls, not_in_config in _settings_classes().items():
+        with_default = {f.name for f in fields(cls) if f.default is not MISSING or f.default_factory is not MISSING}
+        assert with_default <= set(not_in_config), f"{cls.__name__} has defaults of its own: {with_default}"
+
+
+def test_settings_built_without_a_config_get_the_workflows_defaults():
+    """A notebook's or benchmark's settings are the workflow's: seed 1 and 2 threads, say, not 0 and 1."""
+    from nuwire.cli import build_parser
+    from nuwire.images.render import RenderParams
+    from nuwire.learn.train import TrainConfig
+    from nuwire.stats import bootstrap
+
+    for arch in ARCHITECTURES:
+        cfg = TrainConfig.from_settings(arch, {})
+        expected = {**section_defaults("architectures", arch), **section_defaults("train")}
+        assert {k: getattr(cfg, k) for k in expected} == expected, arch
+    assert TrainConfig.from_settings("lenet", {}).seed == 1 and TrainConfig.from_settings("lenet", {}).threads == 2
+    assert RenderParams.from_config({}).as_config() == section_defaults("render")
+    evaluate = section_defaults("evaluate")
+    assert (bootstrap.DEFAULT_RESAMPLES, bootstrap.DEFAULT_SEED) == (
+        evaluate["bootstrap_resamples"],
+        evaluate["bootstrap_seed"],
+    )
+    render = build_parser().parse_args(["render", "f.h5", "--out", "o"])
+    assert RenderParams(dw=render.dw, dt=render.dt, threshold=render.threshold, saturation=render.saturation) == (
+        RenderParams.from_config({})
+    )
+    simulate = build_parser().parse_args(["simulate", "--out", "o", "--sample", "bnb"])
+    assert (
+        (simulate.geometry, simulate.seed)
+        == ("microboone", 0)
+        == (
+            field_default("synthetic", "geometry"),
+            field_default("synthetic", "seed"),
+        )
+    )
+
+
+def test_settings_classes_check_fields_with_the_schema():
+    from nuwire.events.cuts import CutSpec
+    from nuwire.images.render import RenderParams
+    from nuwire.learn.train import TrainConfig
+
+    with pytest.raises(ConfigError, match=r"architectures\.vit\.lr"):
+        TrainConfig.from_settings("vit", {"lr": 0})
+    with pytest.raises(ConfigError, match=r"train\.threads"):
+        TrainConfig.from_settings("vit", {"threads": 0})
+    with pytest.raises(ConfigError, match=r"render\.downsample\.wire"):
+        RenderParams.from_config({"downsample": {"wire": 0}})
+    with pytest.raises(ConfigError, match=r"cuts\.top100\.signal_lep_energy_quantile"):
+        CutSpec("top100", 1.0)
+
+
+def _workflow_files(*, captions: bool = False) -> list[Path]:
+    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+    return files + (sorted((ROOT / "workflow" / "report").glob("*.rst")) if captions else [])
+
+
+def test_rules_repeat_no_schema_default():
+    """Snakemake's validate fills in the schema's defaults before any rule is read: a rule that
+    reads a setting with `.get(key, default)` writes that default a second time (and may disagree)."""
+    two_argument_get = re.compile(r"\.get\(\s*(?:\"[^\"]*\"|'[^']*'|\w+)\s*,")
+    found = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in _workflow_files(captions=True)  # the report's captions read the config too
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if two_argument_get.search(line)
+    ]
+    assert not found, "rules repeating a default (read config[...] instead):\n" + "\n".join(found)
+    assert two_argument_get.search('threads=config["train"].get("threads", 2)')  # the check can fail
+
+
+def test_rules_write_the_point_directory_and_job_paths_once():
+    """The sweep point's directory pattern is common.smk's POINT; logs, benchmarks and checkpoints
+    come from its log_file/benchmark_file/checkpoint_dir."""
+    texts = {path.name: path.read_text() for path in _workflow_files()}
+    assert sum(t.count("/plane{plane}/") + t.count("/plane{{plane}}/") for t in texts.values()) == 1
+    for kind in ("logs", "benchmarks", "checkpoints"):
+        uses = [name for name, t in texts.items() for _ in re.finditer(rf"RESULTS}}/{kind}/", t)]
+        assert uses == ["common.smk"], (kind, uses)
+
+
+def test_schema_names_the_sample_groups():
+    """synthetic.samples takes exactly the OpenSamples groups (nuwire.io.keys.SAMPLE_GROUPS)."""
+    from nuwire.io.keys import SAMPLE_GROUPS
+    from nuwire.schema import schema
+    from nuwire.simulate.samples import SAMPLES
+
+    (pattern,) = schema()["properties"]["synthetic"]["properties"]["samples"]["patternProperties"]
+    assert pattern == f"^({'|'.join(SAMPLE_GROUPS)})$"
+    assert tuple(SAMPLES) == SAMPLE_GROUPS

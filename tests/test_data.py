@@ -201,7 +201,7 @@ def test_top50_keeps_signal_above_the_median_of_all_splits_and_all_background():
         assert (got["label"] == 0).sum() == (mine["label"] == 0).sum()
         signal = mine[mine["label"] == 1]
         assert 0 < (got["label"] == 1).sum() < len(signal)
-    full = select_events(index, "train", CutSpec("full"))
+    full = select_events(index, "train", CutSpec("full", 0.0))
     assert len(full) == (index["split"] == "train").sum()
 
 
@@ -312,7 +312,7 @@ def test_bad_views_cuts_and_files_are_user_errors(tmp_path: Path):
     with pytest.raises(NuwireError, match="signal_lep_energy_quantile"):
         CutSpec("top100", 1.0)
     with pytest.raises(NuwireError, match="split"):
-        select_events(_index(), "training", CutSpec("full"))
+        select_events(_index(), "training", CutSpec("full", 0.0))
     (tmp_path / "junk.parquet").write_text("not parquet")
     with pytest.raises(NuwireError, match="junk.parquet"):
         SparseImageSet.load([tmp_path / "junk.parquet"], events_table([("a", 1, 1, 1)]), ViewSpec(planes=(2,)))

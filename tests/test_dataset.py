@@ -97,10 +97,21 @@ def test_split_depends_only_on_the_event_key():
 def test_adding_a_file_keeps_every_existing_events_split(tmp_path: Path):
     # Empty planes keep the files small; the split does not look at pixels.
     many = [{"key": (3, k // 10, k), "planes": blank_planes()} for k in range(40)]
-    a = _make_sample(tmp_path, "bnb_WithWire_00", many[:20], RenderParams(dw=8, dt=8))
-    b = _make_sample(tmp_path, "bnb_WithWire_01", many[20:], RenderParams(dw=8, dt=8))
-    first = build_event_index([a[0]], [a[1]], [a[2]], params=RenderParams(dw=8, dt=8))
-    both = build_event_index([b[0], a[0]], [b[1], a[1]], [b[2], a[2]], params=RenderParams(dw=8, dt=8))
+    a = _make_sample(
+        tmp_path, "bnb_WithWire_00", many[:20], RenderParams.from_config({"downsample": {"wire": 8, "time": 8}})
+    )
+    b = _make_sample(
+        tmp_path, "bnb_WithWire_01", many[20:], RenderParams.from_config({"downsample": {"wire": 8, "time": 8}})
+    )
+    first = build_event_index(
+        [a[0]], [a[1]], [a[2]], params=RenderParams.from_config({"downsample": {"wire": 8, "time": 8}})
+    )
+    both = build_event_index(
+        [b[0], a[0]],
+        [b[1], a[1]],
+        [b[2], a[2]],
+        params=RenderParams.from_config({"downsample": {"wire": 8, "time": 8}}),
+    )
     merged = first.merge(both, on=["sample", "run", "subrun", "event"], suffixes=("_1", "_2"))
     assert len(merged) == 20 and len(both) == 40
     assert (merged.split_1 == merged.split_2).all()
@@ -167,7 +178,12 @@ def test_duplicate_event_across_files_names_both_files(tmp_path: Path):
 def test_images_rendered_with_other_params_are_refused(two_samples):
     h5s, parquets, qcs = two_samples
     with pytest.raises(NuwireError, match="render"):
-        build_event_index(list(h5s), list(parquets), list(qcs), params=RenderParams(dw=2, dt=2))
+        build_event_index(
+            list(h5s),
+            list(parquets),
+            list(qcs),
+            params=RenderParams.from_config({"downsample": {"wire": 2, "time": 2}}),
+        )
 
 
 def test_missing_images_are_named(two_samples):
@@ -273,7 +289,7 @@ def test_simulated_files_give_a_consistent_index(tmp_path: Path):
         pytest.skip("nuwire.simulate.simulate_file not available yet")
     from nuwire.geometry import COMPACT
 
-    params = RenderParams()
+    params = RenderParams.from_config({})
     inputs = []
     for group in ("bnb", "nue"):
         name = f"{group}_WithWire_00"

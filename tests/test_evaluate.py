@@ -135,7 +135,7 @@ def run_evaluate(model, val, test, out: Path, synthetic=True, device="cpu", prov
         outputs=evaluate_outputs(out),
         context=FigureContext(synthetic=synthetic),
         device=device,
-        settings=EvaluateSettings(**settings),
+        settings=EvaluateSettings.from_config(settings),
         provenance=provenance,
     )
 

@@ -41,7 +41,7 @@ from nuwire.pipeline.config import check_point_images, check_point_models, check
 from nuwire.pipeline.stage import run_stage
 from workflow_runs import SNAKEMAKE, copy_workflow, snakemake, tiny_config
 
-PARAMS = RenderParams()
+PARAMS = RenderParams.from_config({})
 
 
 # ================================================================ helpers

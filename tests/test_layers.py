@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nuwire"
 
 # Bottom to top. A unit may import units on lower floors only; units on one floor are independent.
 LAYERS: list[tuple[str, ...]] = [
-    ("nuwire", "errors", "geometry", "architectures", "cpus"),  # base: no torch, no files
+    ("nuwire", "errors", "geometry", "architectures", "cpus", "schema"),  # base: no torch, no files
     ("io", "sparse"),  # files and their errors, the event key; sparse tensors
     ("provenance", "figures", "stats", "simulate", "images", "models"),  # what each stage stands on
     ("events",),  # event index, cuts, sweep, targets

@@ -40,6 +40,7 @@ from nuwire.images.views import ViewSpec
 from nuwire.learn.device import placement
 from nuwire.learn.train import TrainConfig, train
 from nuwire.models import build_model, views_for
+from nuwire.schema import section_defaults
 from nuwire.simulate import file_name, simulate_file
 from nuwire.stats.metrics import roc_auc
 
@@ -75,7 +76,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, lis
     Files are independent, so two worker processes simulate and then render them (spawned, so
     that they do not inherit this process's PyTorch threads)."""
     directory = tmp_path_factory.mktemp("learning")
-    params = RenderParams()
+    params = RenderParams.from_config({})
     files = [(sample, i) for sample in ("bnb", "nue") for i in range(FILES)]
     h5_files = [directory / file_name(sample, i) for sample, i in files]
     images = [h5.with_suffix(".parquet") for h5 in h5_files]
@@ -137,9 +138,10 @@ def check_learns(
 ) -> None:
     torch.set_num_threads(THREADS)
     assert 0 < test_set.labels.mean() < 1
-    cfg = TrainConfig(
-        arch=arch, hparams=hparams, **settings, epochs=EPOCHS, batch_size=16, seed=1, threads=THREADS, device="cpu"
-    )
+    # LeNet's (the thesis's) settings under every architecture's own.
+    base = section_defaults("architectures", "lenet")
+    fixed = {"epochs": EPOCHS, "batch_size": 16, "seed": 1, "threads": THREADS, "device": "cpu"}
+    cfg = TrainConfig.from_settings(arch, {**base, "hparams": hparams, **settings, **fixed})
     train(cfg, train_set, val_set, outputs=train_outputs(tmp_path / "out", tmp_path / "ckpt"))
 
     history = pd.read_csv(tmp_path / "out" / "history.csv")

@@ -353,7 +353,7 @@ def test_thesis_lenet_cannot_tell_a_square_from_a_bar() -> None:
 
 
 def test_sincos_positions() -> None:
-    pe = sincos_2d(3, 5, 8, torch.device("cpu"), torch.float32)
+    pe = sincos_2d(3, 5, 8, device=torch.device("cpu"), dtype=torch.float32)
     assert pe.shape == (15, 8)
     torch.testing.assert_close(pe[0], torch.tensor([0.0, 0, 1, 1, 0, 0, 1, 1]))
     assert torch.unique(pe, dim=0).shape[0] == 15  # every patch position distinct
@@ -525,3 +525,19 @@ def test_sparse_resnet_learns_blob_versus_line() -> None:
         losses.append(loss.item())
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.5 * first and last < 0.35, f"sparse_resnet: loss {first:.3f} → {last:.3f}"
+
+
+def test_each_model_writes_its_hparam_defaults_once():
+    """The builder's keyword-only parameters are the hparams with their defaults (default_hparams
+    reads them); the model class takes them without defaults, so no second copy can disagree."""
+    import inspect
+    import typing
+
+    from nuwire.models import ARCHITECTURES, default_hparams
+
+    for arch, builder in ARCHITECTURES.items():
+        model_class = typing.get_type_hints(builder)["return"]
+        params = list(inspect.signature(model_class.__init__).parameters.values())[1:]
+        with_default = [p.name for p in params if p.default is not inspect.Parameter.empty]
+        assert not with_default, f"{model_class.__name__} repeats hparam defaults: {with_default}"
+        assert default_hparams(arch), arch

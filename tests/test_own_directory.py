@@ -22,7 +22,7 @@ THREE_LINES = "input:\n  source: opensamples\n  opensamples_dir: data\n"
 FULL_PLAN = {"effective_config": 1, "inspect": 1, "render": 2, "dataset": 1, "train": 13, "evaluate": 13,
              "summary": 1, "all": 1}  # fmt: skip
 IMAGES_AND_INDEX = ["results/dataset/events.parquet", "results/config.yaml"]
-SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((ROOT / "src" / "nuwire" / "config.schema.yaml").read_text())
 SWEEP_ITEM = SCHEMA["properties"]["sweep"]["items"]["properties"]
 
 

@@ -90,3 +90,15 @@ def test_readme_package_table_matches_the_tree():
         assert named <= modules, f"README names {sorted(named - modules)} in {package}, which has no such module"
         if named:  # a row that lists modules lists them all
             assert named == modules, f"README's {package} row leaves out {sorted(modules - named)}"
+
+
+def test_the_config_schema_is_package_data():
+    """An installed (non-editable) nuwire finds its schema beside its modules, the one copy the
+    Snakefile validates against too."""
+    from nuwire.schema import SCHEMA_PATH
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert SCHEMA_PATH.name in package_data["nuwire"]
+    assert SCHEMA_PATH == ROOT / "src" / "nuwire" / SCHEMA_PATH.name and SCHEMA_PATH.is_file()
+    assert not list(ROOT.glob("workflow/**/*.schema.yaml"))
+    assert "validate(config, str(SCHEMA_PATH)" in (ROOT / "Snakefile").read_text()

@@ -49,18 +49,18 @@ def dense_from_parquet(path: Path) -> dict[tuple[int, int], np.ndarray]:
 @pytest.mark.parametrize(
     "kwargs, field",
     [
-        ({"dw": 0}, "dw"),
-        ({"dt": 0}, "dt"),
-        ({"dt": 1.5}, "dt"),
-        ({"threshold": -1.0}, "threshold"),
-        ({"threshold": 10.0, "saturation": 10.0}, "saturation"),
-        ({"saturation": float("nan")}, "saturation"),
-        ({"threshold": "10"}, "threshold"),
+        ({"dw": 0}, "render.downsample.wire"),
+        ({"dt": 0}, "render.downsample.time"),
+        ({"dt": 1.5}, "render.downsample.time"),
+        ({"threshold": -1.0}, "render.threshold"),
+        ({"threshold": 10.0, "saturation": 10.0}, "render.saturation"),
+        ({"saturation": float("nan")}, "render.saturation"),
+        ({"threshold": "10"}, "render.threshold"),
     ],
 )
 def test_bad_params_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
-        RenderParams(**kwargs)
+        RenderParams(**{"dw": 2, "dt": 2, "threshold": 10.0, "saturation": 100.0, **kwargs})
 
 
 def test_cutoff_and_saturation_scale_with_block_size():
@@ -68,7 +68,7 @@ def test_cutoff_and_saturation_scale_with_block_size():
     assert p.cutoff == pytest.approx(20.0)
     assert p.sat == pytest.approx(200.0)
     assert p.image_shape(n_wires=10, n_ticks=9) == (3, 4)
-    assert RenderParams(threshold=10, saturation=100) == RenderParams()  # ints become floats
+    assert RenderParams(dw=2, dt=2, threshold=10, saturation=100) == RenderParams.from_config({})  # ints become floats
 
 
 # -- formula edge cases ------------------------------------------------------------------------
@@ -124,8 +124,11 @@ def test_render_plane_matches_reference(dw, dt):
 def test_wire_bands_do_not_change_the_image(band, monkeypatch):
     monkeypatch.setattr(render, "WIRE_BAND_BLOCKS", band)
     adc = noisy_planes(np.random.default_rng(band), density=0.05)[0][:, :203]  # 203 ticks: partial last block
-    np.testing.assert_array_equal(render_plane(adc, RenderParams(dw=2, dt=3)), reference_image(adc, 2, 3, 10.0, 100.0))
-    sparse = render.render_plane_sparse(adc, RenderParams(dw=2, dt=3))
+    np.testing.assert_array_equal(
+        render_plane(adc, RenderParams.from_config({"downsample": {"wire": 2, "time": 3}})),
+        reference_image(adc, 2, 3, 10.0, 100.0),
+    )
+    sparse = render.render_plane_sparse(adc, RenderParams.from_config({"downsample": {"wire": 2, "time": 3}}))
     flat = sparse.row.astype(np.int64) * sparse.width + sparse.col
     assert np.all(np.diff(flat) > 0)  # still row-major across band boundaries
 
@@ -256,7 +259,7 @@ def test_qc_counts_skipped_events_with_reasons(tmp_path: Path):
     ]
     h5 = write_file(tmp_path / "nue_WithWire_03.h5", events)
     qc_path = tmp_path / "q.qc.json"
-    qc = render_file(h5, tmp_path / "q.parquet", qc_path, sample="nue_WithWire_03", params=RenderParams())
+    qc = render_file(h5, tmp_path / "q.parquet", qc_path, sample="nue_WithWire_03", params=RenderParams.from_config({}))
     assert qc["events_in_file"] == 5 and qc["rendered"] == 2 and qc["skipped"] == 3 and qc["reconciled"]
     skipped = {e["event"]: e for e in qc["skipped_events"]}
     assert sorted(skipped) == [11, 12, 14]
@@ -277,7 +280,7 @@ def test_many_row_groups_give_the_same_images(tmp_path: Path, monkeypatch):
     planes = [noisy_planes(rng, density=0.005) for _ in range(5)]
     h5 = write_file(tmp_path / "f.h5", [event_rows((2, 0, k), planes[k]) for k in range(5)])
     monkeypatch.setattr(render, "ROW_GROUP_EVENTS", 2)
-    params = RenderParams()
+    params = RenderParams.from_config({})
     render_file(h5, tmp_path / "f.parquet", tmp_path / "f.qc.json", sample="f", params=params)
     assert pq.ParquetFile(tmp_path / "f.parquet").num_row_groups == 3
     images = dense_from_parquet(tmp_path / "f.parquet")
@@ -301,7 +304,7 @@ def test_failure_mid_file_leaves_no_output(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(render, "render_plane_sparse", failing)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        render_file(h5, out / "f.parquet", out / "f.qc.json", sample="f", params=RenderParams())
+        render_file(h5, out / "f.parquet", out / "f.qc.json", sample="f", params=RenderParams.from_config({}))
     assert list(out.iterdir()) == []  # neither output nor temporary files
 
 
@@ -312,7 +315,11 @@ def test_simulated_file_renders_and_reconciles(tmp_path: Path):
     h5 = tmp_path / "nue_WithWire_00.h5"
     simulate.simulate_file(h5, "nue", 3, geometry=COMPACT, seed=1, file_index=0)
     qc = render_file(
-        h5, tmp_path / "s.parquet", tmp_path / "s.qc.json", sample="nue_WithWire_00", params=RenderParams()
+        h5,
+        tmp_path / "s.parquet",
+        tmp_path / "s.qc.json",
+        sample="nue_WithWire_00",
+        params=RenderParams.from_config({}),
     )
     assert qc["reconciled"] and qc["events_in_file"] == 3
     df = pd.read_parquet(tmp_path / "s.parquet")
@@ -343,7 +350,11 @@ def test_an_index_entry_with_zero_rows_is_skipped_not_an_empty_image(tmp_path: P
     h5 = write_file(tmp_path / "nue_WithWire_00.h5", events)
     _with_zero_count_entry(h5, 1)
     qc = render_file(
-        h5, tmp_path / "z.parquet", tmp_path / "z.qc.json", sample="nue_WithWire_00", params=RenderParams()
+        h5,
+        tmp_path / "z.parquet",
+        tmp_path / "z.qc.json",
+        sample="nue_WithWire_00",
+        params=RenderParams.from_config({}),
     )
     assert qc["rendered"] == 2 and qc["skipped"] == 1 and qc["reconciled"]
     assert qc["skipped_events"] == [
@@ -367,7 +378,11 @@ def test_finite_adc_values_outside_the_physical_range_are_skipped_with_a_reason(
     events = [event_rows((3, 1, k), p) for k, p in enumerate((huge, negative, bright, noisy_planes(rng)))]
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
     qc = render_file(
-        h5, tmp_path / "r.parquet", tmp_path / "r.qc.json", sample="bnb_WithWire_00", params=RenderParams()
+        h5,
+        tmp_path / "r.parquet",
+        tmp_path / "r.qc.json",
+        sample="bnb_WithWire_00",
+        params=RenderParams.from_config({}),
     )
     assert qc["rendered"] == 2 and qc["skipped"] == 2 and qc["reconciled"]
     reasons = {e["event"]: e["reason"] for e in qc["skipped_events"]}

@@ -44,7 +44,7 @@ from nuwire.io.opensamples_writer import OpenSamplesWriter
 from nuwire.simulate import file_name, simulate_file
 from workflow_runs import ROOT, SNAKEMAKE, copy_workflow, snakemake, tiny_config, without_timing
 
-PARAMS = RenderParams()  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
+PARAMS = RenderParams.from_config({})  # the tiny config's render settings: 2 × 2 blocks, threshold 10, saturation 100
 
 
 # ================================================================ helpers

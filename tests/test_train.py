@@ -47,23 +47,25 @@ VIEW = ViewSpec(planes=(2,), scale=1.0, crop=None)
 def load_sets(directory: Path) -> tuple[SparseImageSet, SparseImageSet]:
     index = pd.read_parquet(directory / "events.parquet")
     files = [directory / "nue_WithWire_00.parquet"]
-    cut = CutSpec("full")
+    cut = CutSpec("full", 0.0)
     return tuple(SparseImageSet.load(files, select_events(index, split, cut), VIEW) for split in ("train", "val"))
 
 
 def make_config(**overrides) -> TrainConfig:
     """LeNet with ReLUs and Adam: learns the track orientation in a few epochs."""
-    base = TrainConfig(
-        arch="lenet",
-        hparams={"activation": "relu"},
-        optimizer="adam",
-        lr=3e-3,
-        batch_size=16,
-        epochs=EPOCHS,
-        lr_decay_gamma=0.9,
-        class_weights="balanced",
-        seed=5,
-        threads=1,
+    base = TrainConfig.from_settings(
+        "lenet",
+        {
+            "hparams": {"activation": "relu"},
+            "optimizer": "adam",
+            "lr": 3e-3,
+            "batch_size": 16,
+            "epochs": EPOCHS,
+            "lr_decay_gamma": 0.9,
+            "class_weights": "balanced",
+            "seed": 5,
+            "threads": 1,
+        },
     )
     return replace(base, **overrides)
 

@@ -1,7 +1,7 @@
 """Every architecture nuwire builds, as data: the one list of them.
 
 Each name says which function of `nuwire.models` builds it, how many plane images its `forward`
-takes, and whether it reads sparse batches. The module imports nothing (no torch), so the sweep
+takes, and whether it reads sparse batches. The module imports no torch, so the sweep
 (`nuwire.events.sweep`), the config checks (`nuwire.pipeline.config`) and Snakemake's DAG read it
 cheaply; `nuwire.models` imports each builder from its path, and the schema's per-architecture
 defaults are tested against the names.
@@ -10,6 +10,8 @@ defaults are tested against the names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from nuwire.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     "sparse_mvresnet": Architecture("nuwire.models.sparse_resnet:build_sparse_mvresnet", views=3, sparse_input=True),
 }
 MULTI_VIEW_ARCHS = tuple(name for name, arch in ARCHITECTURES.items() if arch.views > 1)
+
+
+def check_architecture(arch: object, where: str) -> str:
+    """The one check of an architecture name (config, sweep, models, training): ConfigError naming
+    the config field `where` and the valid names."""
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise ConfigError(f"{where}: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}.")
+    return arch

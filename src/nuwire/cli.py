@@ -16,6 +16,9 @@ from pathlib import Path
 
 from nuwire import __version__
 from nuwire.errors import NuwireError
+from nuwire.geometry import GEOMETRIES
+from nuwire.schema import field_default, section_defaults
+from nuwire.simulate.samples import SAMPLES
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
@@ -67,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write synthetic files in the OpenSamples HDF5 schema")
     sim.add_argument("--out", required=True, help="output directory")
-    sim.add_argument("--sample", required=True, choices=["bnb", "nue"])
+    sim.add_argument("--sample", required=True, choices=list(SAMPLES))
     sim.add_argument("--files", type=int, default=1)
     sim.add_argument("--events-per-file", type=int, default=10)
-    sim.add_argument("--geometry", default="microboone", choices=["microboone", "compact"])
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--geometry", default=field_default("synthetic", "geometry"), choices=list(GEOMETRIES))
+    sim.add_argument("--seed", type=int, default=field_default("synthetic", "seed"))
     sim.set_defaults(func=_cmd_simulate)
 
     ins = sub.add_parser("inspect", help="tables, event counts, composition and energies of files")
@@ -82,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     ren = sub.add_parser("render", help="render files to sparse Parquet images plus QC JSON")
     ren.add_argument("files", nargs="+")
     ren.add_argument("--out", required=True)
-    ren.add_argument("--dw", type=int, default=2, help="wires per block")
-    ren.add_argument("--dt", type=int, default=2, help="ticks per block")
-    ren.add_argument("--threshold", type=float, default=10.0)
-    ren.add_argument("--saturation", type=float, default=100.0)
+    render = section_defaults("render")  # the workflow's defaults (render.* in the config)
+    ren.add_argument("--dw", type=int, default=render["downsample"]["wire"], help="wires per block")
+    ren.add_argument("--dt", type=int, default=render["downsample"]["time"], help="ticks per block")
+    ren.add_argument("--threshold", type=float, default=render["threshold"])
+    ren.add_argument("--saturation", type=float, default=render["saturation"])
     ren.set_defaults(func=_cmd_render)
     return parser
 

@@ -8,6 +8,7 @@ import yaml
 from pathlib import Path
 
 from nuwire.pipeline.config import SAMPLE_NAME, check_config
+from nuwire.schema import field_default
 from nuwire.pipeline.paths import check_results_dir, described, expand_config_paths
 from nuwire.errors import NuwireError
 from nuwire.io.inputs import check_hdf5_signatures, look_alikes, sample_group, samples_by_stem
@@ -19,7 +20,7 @@ try:
     check_config(config)
     _INPUT_DIRS = {
         "input.opensamples_dir": (
-            config["input"].get("opensamples_dir", "") if config["input"]["source"] == "opensamples" else ""
+            config["input"]["opensamples_dir"] if config["input"]["source"] == "opensamples" else ""
         ),
         "input.zenodo.download_dir": (
             config["input"]["zenodo"]["download_dir"] if config["input"]["source"] == "zenodo" else ""
@@ -36,7 +37,10 @@ except NuwireError as err:
 
 RESULTS = config["results"].rstrip("/")
 SYNTHETIC = config["input"]["source"] == "synthetic"
-SYNTHETIC_DIR = config.get("synthetic", {}).get("resources_dir", "resources/synthetic").rstrip("/")
+# validate filled in the synthetic section's defaults where there is one (source synthetic).
+SYNTHETIC_DIR = (
+    config["synthetic"]["resources_dir"] if "synthetic" in config else field_default("synthetic", "resources_dir")
+).rstrip("/")
 
 
 def _synthetic_samples():
@@ -48,7 +52,7 @@ def _synthetic_samples():
 
 def _opensamples_files():
     directory = Path(config["input"]["opensamples_dir"])
-    pattern = config["input"].get("pattern", "*.h5")
+    pattern = config["input"]["pattern"]
     files = sorted(directory.glob(pattern))
     others = look_alikes(directory, pattern, files) if workflow.is_main_process else []
     if others:
@@ -170,8 +174,28 @@ def all_qc(wildcards=None):
     return [f"{RESULTS}/images/{s}.qc.json" for s in SAMPLES]
 
 
+# A sweep point's directory below models/ (nuwire.events.sweep.SweepPoint.path) as wildcards:
+# the one pattern of every per-point output, log and benchmark.
+POINT = "{arch}/plane{plane}/scale{scale}/{cut}/{window}"
+MODEL_DIR = f"{RESULTS}/models/{POINT}"
+
+
 def point_dir(point):
     return f"{RESULTS}/models/{point.path}"
+
+
+# Where a job's log, benchmark and checkpoint live: RESULTS/{logs,benchmarks,checkpoints}/JOB, JOB
+# being the rule's name, then its wildcards' path when it has several jobs (e.g. f"train/{POINT}").
+def log_file(job):
+    return f"{RESULTS}/logs/{job}.log"
+
+
+def benchmark_file(job):
+    return f"{RESULTS}/benchmarks/{job}.tsv"
+
+
+def checkpoint_dir(job):
+    return f"{RESULTS}/checkpoints/{job}"
 
 
 def all_metrics(wildcards=None):
@@ -187,11 +211,11 @@ def benchmark_jobs():
     """(job, Snakemake benchmark file) of every job the summary reports the runtime of. Not the
     simulate jobs: their files may come from an earlier run, and asking for their benchmark
     files would simulate them again."""
-    jobs = [(f"render {s}", f"{RESULTS}/benchmarks/render/{s}.tsv") for s in SAMPLES]
-    jobs.append(("dataset", f"{RESULTS}/benchmarks/dataset.tsv"))
+    jobs = [(f"render {s}", benchmark_file(f"render/{s}")) for s in SAMPLES]
+    jobs.append(("dataset", benchmark_file("dataset")))
     for p in SWEEP:
-        jobs.append((f"train {p.path}", f"{RESULTS}/benchmarks/train/{p.path}.tsv"))
-        jobs.append((f"evaluate {p.path}", f"{RESULTS}/benchmarks/evaluate/{p.path}.tsv"))
+        jobs.append((f"train {p.path}", benchmark_file(f"train/{p.path}")))
+        jobs.append((f"evaluate {p.path}", benchmark_file(f"evaluate/{p.path}")))
     return jobs
 
 
@@ -199,7 +223,6 @@ def all_benchmarks(wildcards=None):
     return [path for _, path in benchmark_jobs()]
 
 
-MODEL_DIR = f"{RESULTS}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}"
 MODEL_CATEGORY = "Model {arch} plane{plane} scale{scale} {cut} {window}"
 
 

@@ -6,7 +6,7 @@ rule effective_config:
     output:
         EFFECTIVE_CONFIG,
     log:
-        f"{RESULTS}/logs/effective_config.log",
+        log_file("effective_config"),
     localrule: True
     conda:
         "../../envs/nuwire.yaml"

@@ -36,9 +36,9 @@ rule dataset:
             labels={"figure": "event displays"},
         ),
     log:
-        f"{RESULTS}/logs/dataset.log",
+        log_file("dataset"),
     benchmark:
-        f"{RESULTS}/benchmarks/dataset.tsv"
+        benchmark_file("dataset")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1
@@ -51,7 +51,7 @@ rule dataset:
         saturation=config["render"]["saturation"],
         split=canonical(config["split"]),
         synthetic=SYNTHETIC,
-        event_displays=config.get("dataset", {}).get("event_displays", 2),
-        max_skipped_fraction=config.get("dataset", {}).get("max_skipped_fraction", 0.05),
+        event_displays=config["dataset"]["event_displays"],
+        max_skipped_fraction=config["dataset"]["max_skipped_fraction"],
     script:
         "../scripts/dataset.py"

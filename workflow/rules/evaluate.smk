@@ -26,9 +26,9 @@ rule evaluate:
         embedding=model_figure("embedding"),
         multiclass=model_figure("multiclass"),
     log:
-        f"{RESULTS}/logs/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+        log_file(f"evaluate/{POINT}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+        benchmark_file(f"evaluate/{POINT}")
     conda:
         "../../envs/nuwire.yaml"
     threads: config["train"]["threads"]
@@ -38,7 +38,7 @@ rule evaluate:
         code=code("evaluate"),
         cuts=point_cuts,
         settings=train_settings,
-        evaluate=canonical(config.get("evaluate", {})),
+        evaluate=canonical(config["evaluate"]),
         synthetic=SYNTHETIC,
     script:
         "../scripts/evaluate.py"

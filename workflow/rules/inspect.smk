@@ -7,9 +7,9 @@ rule inspect:
     output:
         f"{RESULTS}/dataset/inspect.tsv",
     log:
-        f"{RESULTS}/logs/inspect.log",
+        log_file("inspect"),
     benchmark:
-        f"{RESULTS}/benchmarks/inspect.tsv"
+        benchmark_file("inspect")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1

@@ -8,9 +8,9 @@ rule render:
         images=f"{RESULTS}/images/{{sample}}.parquet",
         qc=f"{RESULTS}/images/{{sample}}.qc.json",
     log:
-        f"{RESULTS}/logs/render/{{sample}}.log",
+        log_file("render/{sample}"),
     benchmark:
-        f"{RESULTS}/benchmarks/render/{{sample}}.tsv"
+        benchmark_file("render/{sample}")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1

@@ -5,9 +5,9 @@ rule simulate:
     output:
         f"{SYNTHETIC_DIR}/{{sample}}.h5",
     log:
-        f"{RESULTS}/logs/simulate/{{sample}}.log",
+        log_file("simulate/{sample}"),
     benchmark:
-        f"{RESULTS}/benchmarks/simulate/{{sample}}.tsv"
+        benchmark_file("simulate/{sample}")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1
@@ -18,7 +18,8 @@ rule simulate:
         group=lambda wc: sample_group(wc.sample),
         file_index=lambda wc: int(wc.sample.rsplit("_", 1)[1]),
         events=lambda wc: config["synthetic"]["samples"][sample_group(wc.sample)]["events_per_file"],
-        geometry=config.get("synthetic", {}).get("geometry", "microboone"),
-        seed=config.get("synthetic", {}).get("seed", 0),
+        # Functions: the synthetic section exists only for source synthetic, this rule's only use.
+        geometry=lambda wc: config["synthetic"]["geometry"],
+        seed=lambda wc: config["synthetic"]["seed"],
     script:
         "../scripts/simulate.py"

@@ -65,9 +65,9 @@ rule summary:
             labels={"table": "code, config, packages and input files"},
         ),
     log:
-        f"{RESULTS}/logs/summary.log",
+        log_file("summary"),
     benchmark:
-        f"{RESULTS}/benchmarks/summary.tsv"
+        benchmark_file("summary")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1

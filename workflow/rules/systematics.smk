@@ -12,9 +12,9 @@ rule systematics_render:
         images=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.parquet",
         qc=f"{SYSTEMATICS}/{{variation}}/images/{{sample}}.qc.json",
     log:
-        f"{RESULTS}/logs/systematics_render/{{variation}}/{{sample}}.log",
+        log_file("systematics_render/{variation}/{sample}"),
     benchmark:
-        f"{RESULTS}/benchmarks/systematics_render/{{variation}}/{{sample}}.tsv"
+        benchmark_file("systematics_render/{variation}/{sample}")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1
@@ -37,11 +37,11 @@ rule systematics_score:
         weights=f"{MODEL_DIR}/best.pt",
         meta=f"{MODEL_DIR}/train_meta.json",
     output:
-        predictions=f"{SYSTEMATICS}/{{variation}}/models/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}/predictions.parquet",
+        predictions=f"{SYSTEMATICS}/{{variation}}/models/{POINT}/predictions.parquet",
     log:
-        f"{RESULTS}/logs/systematics_score/{{variation}}/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+        log_file(f"systematics_score/{{variation}}/{POINT}"),
     benchmark:
-        f"{RESULTS}/benchmarks/systematics_score/{{variation}}/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+        benchmark_file(f"systematics_score/{{variation}}/{POINT}")
     conda:
         "../../envs/nuwire.yaml"
     threads: config["train"]["threads"]
@@ -50,8 +50,8 @@ rule systematics_score:
     params:
         code=code("systematics_score"),
         cuts=point_cuts,
-        device=config["train"].get("device", "auto"),
-        evaluate=canonical(config.get("evaluate", {})),
+        device=config["train"]["device"],
+        evaluate=canonical(config["evaluate"]),
     script:
         "../scripts/systematics_score.py"
 
@@ -82,9 +82,9 @@ rule systematics_summary:
         ),
         values=f"{SYSTEMATICS}/summary/systematics_values.tsv",
     log:
-        f"{RESULTS}/logs/systematics_summary.log",
+        log_file("systematics_summary"),
     benchmark:
-        f"{RESULTS}/benchmarks/systematics_summary.tsv"
+        benchmark_file("systematics_summary")
     conda:
         "../../envs/nuwire.yaml"
     threads: 1
@@ -95,6 +95,6 @@ rule systematics_summary:
         synthetic=SYNTHETIC,
         points=[p.as_dict() for p in SWEEP],
         variations={name: v.as_dict() for name, v in VARIATIONS.items()},
-        evaluate=canonical(config.get("evaluate", {})),
+        evaluate=canonical(config["evaluate"]),
     script:
         "../scripts/systematics_summary.py"

@@ -10,9 +10,9 @@ rule train:
         history=f"{MODEL_DIR}/history.csv",
         meta=f"{MODEL_DIR}/train_meta.json",
     log:
-        f"{RESULTS}/logs/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.log",
+        log_file(f"train/{POINT}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{arch}}/plane{{plane}}/scale{{scale}}/{{cut}}/{{window}}.tsv"
+        benchmark_file(f"train/{POINT}")
     conda:
         "../../envs/nuwire.yaml"
     threads: TRAIN_CPUS
@@ -24,6 +24,6 @@ rule train:
         cuts=point_cuts,
         # Not an output: Snakemake deletes outputs before rerunning a job, and the checkpoint
         # must survive a kill so the rerun can resume from it.
-        checkpoint_dir=lambda wc: f"{RESULTS}/checkpoints/{wc.arch}/plane{wc.plane}/scale{wc.scale}/{wc.cut}/{wc.window}",
+        checkpoint_dir=lambda wc: checkpoint_dir(POINT.format(**dict(wc.items()))),
     script:
         "../scripts/train.py"

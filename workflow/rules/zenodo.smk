@@ -10,7 +10,7 @@ rule zenodo_download:
     output:
         f"{ZENODO_DIR}/{{sample}}.h5",
     log:
-        f"{RESULTS}/logs/zenodo_download/{{sample}}.log",
+        log_file("zenodo_download/{sample}"),
     # Downloads run where Snakemake runs (the login node has the network; compute nodes may not).
     localrule: True
     conda:

@@ -66,23 +66,16 @@ from nuwire.learn import checkpoint
 from nuwire.learn.data import load_point_split
 from nuwire.learn.device import DeviceSetup, placement, select_device
 from nuwire.models import build_model, first_layer_maps, output_width, penultimate, takes_sparse
-from nuwire.pipeline.config import settings_from_section
 from nuwire.provenance import provenance
-from nuwire.stats.bootstrap import (
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    bootstrap_report,
-    canonical_order,
-    stratified_counts,
-)
+from nuwire.schema import settings_from_section
+from nuwire.stats.bootstrap import bootstrap_report, canonical_order, stratified_counts
 from nuwire.stats.calibration import reliability_table
 from nuwire.stats.sample_control import sample_identity_control
 
 LOG = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
-KEY_COLUMNS = list(EVENT_KEY)
-PREDICTION_COLUMNS = [*KEY_COLUMNS, "split", "label", "score", "category", "nu_energy", "lep_energy"]
+PREDICTION_COLUMNS = [*EVENT_KEY, "split", "label", "score", "category", "nu_energy", "lep_energy"]
 FIGURES = (
     "roc",
     "scores",
@@ -94,7 +87,6 @@ FIGURES = (
     "feature_maps",
     "embedding",
 )
-MAX_OCCLUSION_POSITIONS = 400  # forward passes (charged patch positions) per map; the stride grows to stay under
 # The keys evaluate() writes at the top level of metrics.json (the caller's provenance may not reuse them).
 METRICS_KEYS = (
     "score_rule",
@@ -112,7 +104,6 @@ METRICS_KEYS = (
 )
 # Keys written only for some points: a flavour point's `multiclass`, a baseline's `pandora`.
 OPTIONAL_METRICS_KEYS = ("multiclass", "pandora")
-EMBEDDING_EVENTS = 500  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
 SPARSE_SKIPPED = (
     "not computed for sparse models: {what} works on a dense image, and a sparse model reads whole "
     "planes that are never densified"
@@ -187,7 +178,7 @@ def predictions_frame(
     """One row per event: `label` is CC νe (1) or not (0) and `score` P(CC νe) whatever the target; a
     multi-class target adds its class index (`class`) and each class's probability (`p_{class}`)."""
     events = dataset.events.reset_index(drop=True)
-    frame = events[KEY_COLUMNS].copy()
+    frame = events[list(EVENT_KEY)].copy()
     frame["split"] = split
     frame["label"] = binary_labels(dataset.labels)
     frame["score"] = score
@@ -218,7 +209,7 @@ def feature_set(
 def _event_label(events: pd.DataFrame, i: int) -> tuple[str, dict[str, Any]]:
     row = events.iloc[int(i)]
     # .item(): plain Python numbers, so the returned metrics equal what metrics.json holds.
-    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in KEY_COLUMNS}
+    keys = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in list(EVENT_KEY)}
     return f"{row['sample']} run {row['run']} subrun {row['subrun']} event {row['event']}", keys
 
 
@@ -317,22 +308,24 @@ class EvaluateOutputs:
 
 @dataclass(frozen=True)
 class EvaluateSettings:
-    """How evaluate() scores and explains: the workflow config's `evaluate` section, whose schema
-    carries these defaults (a test checks that they agree). `occlusion_stride` is not in the config:
-    there the stride is the patch size, grown to stay under `occlusion_max_positions`."""
+    """How evaluate() scores and explains: the workflow config's `evaluate` section. No defaults
+    here: `from_config` fills in the schema's for what a section leaves out (`from_config({})`
+    gives the workflow's settings)."""
 
-    batch_size: int = 64
-    occlusion_events: int = 4  # test events with an occlusion map (see pick_occlusion_events)
-    occlusion_patch: int = 8  # in pixels of the model's input image
-    occlusion_stride: int | None = None  # None: the patch size
-    occlusion_max_positions: int = MAX_OCCLUSION_POSITIONS
-    bootstrap_resamples: int = DEFAULT_RESAMPLES
-    bootstrap_seed: int = DEFAULT_SEED
-    embedding_events: int = EMBEDDING_EVENTS
+    batch_size: int
+    occlusion_events: int  # test events with an occlusion map (see pick_occlusion_events)
+    occlusion_patch: int  # in pixels of the model's input image
+    occlusion_max_positions: int  # forward passes (charged patch positions) per map; the stride grows to stay under
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    embedding_events: int  # test events in the PCA/t-SNE figure: t-SNE is quadratic in them
+    # Not a config setting: in the workflow the stride is the patch size, grown to stay under
+    # `occlusion_max_positions`. None: the same here.
+    occlusion_stride: int | None = None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> EvaluateSettings:
-        """From the validated `evaluate` section of the workflow config."""
+        """From the `evaluate` section of the workflow config (the schema's defaults for what it leaves out)."""
         return settings_from_section(cls, section, "evaluate")
 
 
@@ -392,7 +385,7 @@ def evaluate(
     over TEST events (``settings.bootstrap_resamples`` resamples, seeded by ``settings.bootstrap_seed``);
     the validation set only chooses the threshold.
     """
-    settings = settings or EvaluateSettings()
+    settings = settings or EvaluateSettings.from_config({})
     provenance = dict(provenance or {})
     clash = sorted(set(provenance) & {*METRICS_KEYS, *OPTIONAL_METRICS_KEYS})
     if clash:  # checked first, so that nothing is written
@@ -614,7 +607,7 @@ def run_evaluate_job(
     if inputs.pandora is not None:
         calls = open_parquet(inputs.pandora, made_by="dataset").read().to_pandas()
         check_calls(calls, [str(inputs.pandora)])
-    setup = select_device(str(settings.get("device", "auto")))
+    setup = select_device(str(settings["device"]))  # the validated train.device
     return evaluate(
         model,
         PointSets(val_set, test_set, target=point.target, pandora_calls=calls),

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from nuwire.figures import CATEGORY_LABELS, MARKERS, FigureContext, new_figure, save_figure
+from nuwire.io.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 from nuwire.stats.binomial import wilson_interval
 from nuwire.stats.metrics import roc_curve_points
 from nuwire.stats.numfmt import format_interval, format_pm
@@ -334,7 +335,7 @@ def plot_sample_control(
     signal = test[test["category"] == "nue_cc"]
     groups = signal["sample"].map(sample_group).to_numpy()
     edges = np.linspace(0, 1, 21)
-    names = {"bnb": "inclusive (bnb) files", "nue": "νe files"}
+    names = {INCLUSIVE_SAMPLE: f"inclusive ({INCLUSIVE_SAMPLE}) files", NUE_SAMPLE: "νe files"}
     for i, (key, row) in enumerate(control["groups"].items()):
         values = signal["score"].to_numpy()[groups == key]
         if values.size:

@@ -14,19 +14,18 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import ConfigError, NuwireError
+from nuwire.schema import check_section
 
 SPLITS = ("train", "val", "test")
 SPLIT_TOLERANCE = 1e-6  # float sums such as 0.7 + 0.15 + 0.15
 
 
 def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    """The `split:` fractions (train, val, test), each in (0, 1) and summing to 1."""
+    """The `split:` fractions (train, val, test): each in (0, 1) (the schema's check) and summing to 1."""
     values = tuple(float(f) for f in fractions)
     if len(values) != 3:
         raise ConfigError(f"split: expected three fractions (train, val, test), got {len(values)}.")
-    for name, value in zip(SPLITS, values):
-        if not 0 < value < 1:
-            raise ConfigError(f"split.{name} = {value}: each split fraction must be between 0 and 1 (exclusive).")
+    check_section(dict(zip(SPLITS, values, strict=True)), "split")
     if abs(sum(values) - 1) > SPLIT_TOLERANCE:
         raise ConfigError(
             f"split: train + val + test = {sum(values):g}, but the fractions must sum to 1 "
@@ -37,15 +36,13 @@ def check_split_fractions(fractions: Sequence[float]) -> tuple[float, float, flo
 
 @dataclass(frozen=True)
 class CutSpec:
+    """A named event selection: the config's `cuts.<name>` (the schema checks its fields)."""
+
     name: str
-    signal_lep_energy_quantile: float = 0.0  # 0 keeps everything; 0.5 is "top50"
+    signal_lep_energy_quantile: float  # 0 keeps everything; 0.5 is "top50"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.signal_lep_energy_quantile) < 1.0:
-            raise ConfigError(
-                f"cuts.{self.name}.signal_lep_energy_quantile = {self.signal_lep_energy_quantile!r}: "
-                "must be in [0, 1) (0 keeps every event, 0.5 keeps the top half of the signal)."
-            )
+        check_section({self.name: {"signal_lep_energy_quantile": self.signal_lep_energy_quantile}}, "cuts")
 
 
 def signal_energy_threshold(index: pd.DataFrame, cut: CutSpec) -> float:

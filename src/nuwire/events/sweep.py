@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nuwire.architectures import ARCHITECTURES, MULTI_VIEW_ARCHS
+from nuwire.architectures import MULTI_VIEW_ARCHS, check_architecture
 from nuwire.errors import ConfigError
 from nuwire.events.targets import DEFAULT_TARGET, check_target
 from nuwire.geometry import N_PLANES
@@ -124,10 +124,7 @@ def expand_sweep(sweep: list[dict[str, Any]], seeds: Sequence[int] | None = None
         combos = itertools.product(block["arch"], block["plane"], block["scale"], block["cut"], targets)
         for arch, plane, scale, cut, target in combos:
             plane_s = str(plane)
-            if arch not in ARCHITECTURES:
-                raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
-                )
+            check_architecture(arch, f"sweep[{i}].arch")
             multi = arch in MULTI_VIEW_ARCHS
             if multi != (plane_s == "all"):
                 need = "'all'" if multi else "0, 1 or 2"

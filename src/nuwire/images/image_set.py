@@ -30,8 +30,7 @@ from nuwire.sparse.tensor import SparseTensor
 
 __all__ = ["SparseImageSet", "make_loader"]
 
-KEYS = EVENT_KEY
-COLUMNS = (*KEYS, "plane", "height", "width", "row", "col", "value")
+COLUMNS = (*EVENT_KEY, "plane", "height", "width", "row", "col", "value")
 SCAN_ROWS = 16  # Parquet rows decoded at a time: bounds the work arrays while loading
 
 
@@ -219,7 +218,7 @@ def _progress(files: list[Path], on: bool) -> Iterator[Path] | list[Path]:
 
 
 def _check_events(events: pd.DataFrame, view: ViewSpec) -> pd.DataFrame:
-    need = [*KEYS, "label"]
+    need = [*EVENT_KEY, "label"]
     if view.crop is not None:
         need += [f"reco_{a}_p{p}" for p in view.planes for a in ("row", "col")]
     missing = [c for c in need if c not in events.columns]
@@ -227,7 +226,7 @@ def _check_events(events: pd.DataFrame, view: ViewSpec) -> pd.DataFrame:
         raise NuwireError(f"the events table lacks column(s) {missing} needed for view {view}.")
     if len(events) == 0:
         raise NuwireError("no events to load: the selection (split and cut) is empty.")
-    dup = events.duplicated(list(KEYS))
+    dup = events.duplicated(EVENT_KEY)
     if dup.any():
         raise NuwireError(f"the events table lists event(s) twice, e.g. {_name(events.loc[dup].iloc[0])}.")
     return events.reset_index(drop=True)
@@ -250,7 +249,7 @@ class _Loader:
 
     def __init__(self, events: pd.DataFrame, view: ViewSpec) -> None:
         self.events, self.view = events, view
-        self.keys = _key_index([events[k].to_numpy() for k in KEYS])
+        self.keys = _key_index([events[k].to_numpy() for k in EVENT_KEY])
         self.planes = [_Plane(p) for p in view.planes]
         self.source = np.full((len(events), len(view.planes)), -1, dtype=np.int32)  # file per image
         self.files: list[Path] = []
@@ -299,8 +298,8 @@ class _Loader:
         )
 
     def _add_batch(self, file_no: int, path: Path, batch: pa.RecordBatch) -> None:
-        col = {k: batch.column(k) for k in (*KEYS, "plane", "height", "width")}
-        pos = self.keys.get_indexer(_key_index([col[k].to_numpy(zero_copy_only=False) for k in KEYS]))
+        col = {k: batch.column(k) for k in (*EVENT_KEY, "plane", "height", "width")}
+        pos = self.keys.get_indexer(_key_index([col[k].to_numpy(zero_copy_only=False) for k in EVENT_KEY]))
         plane_of_row = col["plane"].to_numpy()
         for j, plane in enumerate(self.planes):
             rows = np.flatnonzero((pos >= 0) & (plane_of_row == plane.plane))

@@ -42,6 +42,7 @@ from nuwire.images.adc_range import out_of_range_reason
 from nuwire.io.atomic import atomic_path
 from nuwire.io.identity import sha256_file, stat_key
 from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
+from nuwire.schema import check_section, filled_section
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +78,46 @@ IMAGE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class RenderParams:
-    """Block size (dw wires × dt ticks) and the threshold/saturation in ADC per 6-tick block."""
+    """Block size (dw wires × dt ticks) and the threshold/saturation in ADC per 6-tick block: the
+    config's `render` section. No defaults here: `from_config` fills in the schema's for what a
+    section leaves out (`from_config({})` renders as the workflow does); the schema checks each
+    field, and this class what the schema cannot (finite numbers, saturation above threshold)."""
 
-    dw: int = 2
-    dt: int = 2
-    threshold: float = 10.0
-    saturation: float = 100.0
+    dw: int
+    dt: int
+    threshold: float
+    saturation: float
 
     def __post_init__(self) -> None:
         for name in ("dw", "dt"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(
-                    f"render {name} = {value!r}: the downsampling factor must be a whole number ≥ 1 "
-                    "(render.downsample.wire / render.downsample.time in the config)."
-                )
-        for name in ("threshold", "saturation"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ConfigError(f"render {name} = {value!r}: must be a number (render.{name}).")
-            # Canonical floats: 10 and 10.0 give the same metadata, QC and bytes.
-            object.__setattr__(self, name, float(value))
-        if not math.isfinite(self.threshold) or self.threshold < 0:
-            raise ConfigError(f"render threshold = {self.threshold!r}: must be a finite number ≥ 0 (render.threshold).")
+            if isinstance(getattr(self, name), np.integer):
+                object.__setattr__(self, name, int(getattr(self, name)))
+        check_section(self.as_config(), "render")
+        # Canonical floats: 10 and 10.0 give the same metadata, QC and bytes.
+        object.__setattr__(self, "threshold", float(self.threshold))
+        object.__setattr__(self, "saturation", float(self.saturation))
+        if not math.isfinite(self.threshold):
+            raise ConfigError(f"render.threshold = {self.threshold!r}: must be a finite number ≥ 0.")
         if not math.isfinite(self.saturation) or self.saturation <= self.threshold:
             raise ConfigError(
-                f"render saturation = {self.saturation!r}: must be finite and greater than the threshold "
-                f"({self.threshold}) (render.saturation)."
+                f"render.saturation ({self.saturation!r}) must be finite and greater than render.threshold "
+                f"({self.threshold}): pixels between the two are what the 8-bit scale spans."
             )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> RenderParams:
+        """From the config's `render` section (the schema's defaults for what it leaves out)."""
+        render = filled_section(section, "render")
+        ds = render["downsample"]
+        return cls(dw=ds["wire"], dt=ds["time"], threshold=render["threshold"], saturation=render["saturation"])
+
+    def as_config(self) -> dict[str, Any]:
+        """The config's `render` section these parameters are."""
+        return {
+            "downsample": {"wire": self.dw, "time": self.dt},
+            "threshold": self.threshold,
+            "saturation": self.saturation,
+        }
 
     @property
     def cutoff(self) -> float:

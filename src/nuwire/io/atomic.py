@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nuwire.io.failures import output_error
+from nuwire.io.tempfiles import remove_stale_temporaries
 
 
 @contextlib.contextmanager
@@ -29,7 +29,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )  # tempfiles.TEMPORARY_NAME
     except OSError as err:  # a read-only or full results directory: name the output, not a traceback
         _raise_named(err, target, output_error(err, target))
     os.close(fd)
@@ -54,17 +56,6 @@ def _raise_named(err: OSError, target: Path, named: Exception) -> None:
     if named is err:
         raise err
     raise named from err
-
-
-def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
-    """Delete the temporary files an interrupted write of `target` left beside it; return them."""
-    target = Path(target)
-    # mkstemp's names: the prefix, 8 characters of [a-z0-9_], the suffix.
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
-    stale = [p for p in target.parent.glob(f".{target.name}.*.tmp") if pattern.fullmatch(p.name)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
 
 
 def write_json(target: str | os.PathLike[str], payload: Any) -> None:

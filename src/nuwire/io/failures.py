@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 from pathlib import Path
 
 from nuwire.errors import OutputError
+from nuwire.io.tempfiles import temporary_target
 
 PathLike = str | os.PathLike[str]
 
-# atomic_path's temporary names: ".<target name>.<8 characters>.tmp" beside the target.
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded")
 
@@ -27,8 +25,7 @@ _NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded")
 def real_target(path: PathLike) -> Path:
     """The output a temporary file of nuwire.io.atomic stands for (the path itself otherwise)."""
     path = Path(path)
-    match = _TEMPORARY.match(path.name)
-    return path.with_name(match.group("name")) if match else path
+    return temporary_target(path) or path
 
 
 def is_no_space(err: BaseException) -> bool:

@@ -26,6 +26,7 @@ from torch import nn
 
 from nuwire.errors import CheckpointError
 from nuwire.io.atomic import atomic_path
+from nuwire.io.tempfiles import remove_stale_temporaries
 
 FORMAT_VERSION = 1
 LAST = "last.pt"
@@ -169,8 +170,7 @@ def remove_temporaries(directory: PathLike, outputs: Iterable[PathLike]) -> None
     checkpoint files in `directory` and of `outputs`."""
     targets = [Path(directory) / LAST, Path(directory) / "best-e*.pt", *(Path(p) for p in outputs)]
     for target in targets:
-        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+        remove_stale_temporaries(target)
 
 
 def remove(directory: PathLike) -> None:

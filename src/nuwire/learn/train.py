@@ -49,7 +49,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,6 +61,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
+from nuwire.architectures import check_architecture
 from nuwire.errors import ConfigError, NuwireError
 from nuwire.events.sweep import SweepPoint
 from nuwire.events.targets import DEFAULT_TARGET, NUE_CLASS, binary_labels, target_classes
@@ -68,44 +69,49 @@ from nuwire.images.image_set import BatchDelivery, make_loader
 from nuwire.io.atomic import write_json, write_text
 from nuwire.learn import checkpoint
 from nuwire.learn.data import dataset_fingerprint, load_point_split, point_cut, point_view
-from nuwire.learn.device import DEVICE_CHOICES, DeviceSetup, select_device
+from nuwire.learn.device import DeviceSetup, select_device
 from nuwire.models import build_model, takes_sparse
-from nuwire.pipeline.config import settings_from_section
 from nuwire.provenance import config_hash
+from nuwire.schema import check_section, section_defaults
 
 LOG = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
-OPTIMIZERS = ("sgd", "adam")
-CLASS_WEIGHTS = ("none", "balanced")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "train_auc", "val_auc", "lr", "seconds")
 # Settings that change how fast a job runs but not what it computes; left out of the config hash
 # so that, say, a rerun granted more data-loader workers can still resume. (The thread count can
 # change float summation order: a resume with other `threads` is valid but not bit-identical.)
 EXECUTION_FIELDS = ("threads", "num_workers", "device")
-# Where each field lives in the workflow config, for error messages.
+# The fields of the config's `train` section (the rest are its `architectures.<arch>` section's).
 RUN_WIDE_FIELDS = ("seed", "threads", "num_workers", "device")
 SIGTERM_EXIT = 128 + signal.SIGTERM
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One training job's settings: the workflow's `architectures.<arch>` and `train` sections.
+
+    No defaults here: the schema holds them (`nuwire.schema`), and `from_settings` fills in what a
+    caller leaves out, so `train()` from a notebook gets what the workflow would. The fields'
+    ranges and choices are the schema's too, checked on construction."""
+
     arch: str
-    hparams: dict[str, Any] = field(default_factory=dict)  # passed to build_model as keywords
-    optimizer: str = "sgd"
-    lr: float = 5e-4
-    momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.0
-    batch_size: int = 16
-    epochs: int = 10
-    lr_decay_gamma: float = 1.0  # ExponentialLR, stepped once per epoch; 1.0 = constant
-    early_stopping_patience: int | None = None  # epochs without a better val AUC before stopping
-    class_weights: str = "none"  # "balanced": n / (2 n_c) from the training labels
-    seed: int = 0
-    threads: int = 1
-    num_workers: int = 0
-    amp: bool = True  # bf16 autocast; only used on CUDA
-    device: str = "auto"
+    hparams: dict[str, Any]  # passed to build_model as keywords
+    optimizer: str  # sgd or adam
+    lr: float
+    momentum: float  # SGD only
+    weight_decay: float
+    batch_size: int
+    epochs: int
+    lr_decay_gamma: float  # ExponentialLR, stepped once per epoch; 1.0 = constant
+    early_stopping_patience: int | None  # epochs without a better val AUC before stopping
+    class_weights: str  # "balanced": n / (2 n_c) from the training labels
+    seed: int
+    threads: int
+    num_workers: int
+    device: str
+    # Not a config setting (the workflow always uses bf16 autocast on CUDA): a switch for benchmarks.
+    amp: bool = True
 
     def __post_init__(self) -> None:
         # Normalise numbers so that `lr: 1` and `lr: 1.0` in YAML hash alike.
@@ -117,36 +123,25 @@ class TrainConfig:
             object.__setattr__(self, "early_stopping_patience", int(self.early_stopping_patience))
         object.__setattr__(self, "amp", bool(self.amp))
         object.__setattr__(self, "hparams", dict(self.hparams))
-        checks = [
-            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {list(OPTIMIZERS)}"),
-            ("class_weights", self.class_weights in CLASS_WEIGHTS, f"one of {list(CLASS_WEIGHTS)}"),
-            ("device", self.device in DEVICE_CHOICES, f"one of {list(DEVICE_CHOICES)}"),
-            ("lr", self.lr > 0, "greater than 0"),
-            ("momentum", 0 <= self.momentum <= 1, "between 0 and 1"),
-            ("weight_decay", self.weight_decay >= 0, "0 or more"),
-            ("batch_size", self.batch_size >= 1, "1 or more"),
-            ("epochs", self.epochs >= 1, "1 or more"),
-            ("lr_decay_gamma", 0 < self.lr_decay_gamma <= 1, "in (0, 1]"),
-            (
-                "early_stopping_patience",
-                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-                "null (off) or 1 or more",
-            ),
-            ("seed", self.seed >= 0, "0 or more"),
-            ("threads", self.threads >= 1, "1 or more"),
-            ("num_workers", self.num_workers >= 0, "0 or more"),
-        ]
-        for name, ok, valid in checks:
-            if not ok:
-                raise ConfigError(f"{self.field_path(name)}: got {getattr(self, name)!r}, must be {valid}.")
-
-    def field_path(self, name: str) -> str:
-        return f"train.{name}" if name in RUN_WIDE_FIELDS else f"architectures.{self.arch}.{name}"
+        # The schema's checks of each field, errors naming it as the config does.
+        check_architecture(self.arch, "architectures")
+        values = asdict(self)
+        run_wide = {name: values.pop(name) for name in RUN_WIDE_FIELDS}
+        check_section({k: v for k, v in values.items() if k not in ("arch", "amp")}, "architectures", self.arch)
+        check_section(run_wide, "train")
 
     @classmethod
     def from_settings(cls, arch: str, settings: Mapping[str, Any]) -> TrainConfig:
-        """From the workflow's merged `architectures.<arch>` and `train` sections."""
-        return settings_from_section(cls, settings, f"architectures.{arch}", "training setting", arch=arch)
+        """From the workflow's merged `architectures.<arch>` and `train` sections; what `settings`
+        leaves out takes the schema's default (the workflow's, e.g. seed 1 and 2 threads)."""
+        check_architecture(arch, "architectures")
+        where = f"architectures.{arch}"
+        known = {f.name for f in fields(cls)} - {"arch"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown training setting(s) {unknown}; valid: {sorted(known)}.")
+        defaults = {**section_defaults("architectures", arch), **section_defaults("train")}
+        return cls(arch=arch, **{**defaults, **settings})
 
 
 def training_hash(cfg: TrainConfig, extra: Mapping[str, Any] | None = None) -> str:

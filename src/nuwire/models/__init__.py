@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nuwire.architectures import ARCHITECTURES
+from nuwire.architectures import ARCHITECTURES, check_architecture
 from nuwire.errors import ConfigError
 
 Builder = Callable[..., nn.Module]
@@ -57,10 +57,7 @@ __all__ = [
 
 
 def _builder(arch: str) -> Builder:
-    try:
-        return BUILDERS[arch]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown architecture {arch!r}; choose one of: {', '.join(sorted(BUILDERS))}.") from None
+    return BUILDERS[check_architecture(arch, "architecture")]
 
 
 def views_for(arch: str) -> int:

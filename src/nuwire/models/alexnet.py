@@ -21,7 +21,7 @@ from nuwire.errors import ConfigError
 
 
 class AlexNet(nn.Module):
-    def __init__(self, *, hidden: int = 4096, dropout: float = 0.5, pool_size: int = 6, batchnorm: bool = True) -> None:
+    def __init__(self, *, hidden: int, dropout: float, pool_size: int, batchnorm: bool) -> None:
         super().__init__()
         if hidden < 1 or pool_size < 1 or not 0.0 <= dropout < 1.0:
             raise ConfigError(

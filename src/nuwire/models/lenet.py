@@ -32,10 +32,10 @@ class LeNet(nn.Module):
     def __init__(
         self,
         *,
-        pool: str = "avg",
-        global_pool: str = "avg",
-        activation: str = "none",
-        batchnorm: bool = False,
+        pool: str,
+        global_pool: str,
+        activation: str,
+        batchnorm: bool,
     ) -> None:
         super().__init__()
         _check_choice("pool", pool, POOLS)

@@ -55,7 +55,7 @@ class Branch(nn.Module):
         self.stem = make_stem(width)
         self.stages = nn.Sequential(
             *(
-                make_stage(widths[i - 1] if i else width, widths[i], blocks[i], stage_stride(i))
+                make_stage(widths[i - 1] if i else width, widths[i], blocks=blocks[i], stride=stage_stride(i))
                 for i in range(len(blocks))
             )
         )
@@ -69,9 +69,9 @@ class MultiViewResNet(nn.Module):
         self,
         *,
         merge_size: tuple[int, int],
-        width: int = 64,
-        merge_stage: int = 2,
-        blocks: Sequence[int] = (2, 2, 2, 2),
+        width: int,
+        merge_stage: int,
+        blocks: Sequence[int],
     ) -> None:
         super().__init__()
         blocks = check_resnet_hparams("mvresnet", width, blocks)
@@ -84,7 +84,7 @@ class MultiViewResNet(nn.Module):
             in_channels = N_VIEWS * widths[merge_stage - 1]
             shared = []
             for i in range(merge_stage, N_STAGES):
-                shared.append(make_stage(in_channels, widths[i], blocks[i], stage_stride(i)))
+                shared.append(make_stage(in_channels, widths[i], blocks=blocks[i], stride=stage_stride(i)))
                 in_channels = widths[i]
             self.trunk: nn.Module = nn.Sequential(*shared)
             features = widths[-1]

@@ -52,7 +52,7 @@ def make_stem(width: int) -> nn.Sequential:
     )
 
 
-def make_stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.Sequential:
+def make_stage(in_channels: int, out_channels: int, *, blocks: int, stride: int) -> nn.Sequential:
     layers = [BasicBlock(in_channels, out_channels, stride)]
     layers += [BasicBlock(out_channels, out_channels, 1) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
@@ -86,14 +86,17 @@ def check_resnet_hparams(arch: str, width: int, blocks: Sequence[int]) -> tuple[
 
 
 class ResNet(nn.Module):
-    def __init__(self, *, width: int = 64, blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
+    def __init__(self, *, width: int, blocks: Sequence[int]) -> None:
         super().__init__()
         blocks = check_resnet_hparams("resnet", width, blocks)
         self.hparams = {"width": width, "blocks": list(blocks)}
         widths = stage_widths(width)
         self.stem = make_stem(width)
         self.stages = nn.Sequential(
-            *(make_stage(widths[i - 1] if i else width, widths[i], blocks[i], stage_stride(i)) for i in range(N_STAGES))
+            *(
+                make_stage(widths[i - 1] if i else width, widths[i], blocks=blocks[i], stride=stage_stride(i))
+                for i in range(N_STAGES)
+            )
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], 2)

@@ -99,7 +99,7 @@ class SparseBranch(nn.Module):
 class SparseResNet(nn.Module):
     sparse_input = True  # takes SparseTensors: the training loop asks the data for sparse batches
 
-    def __init__(self, *, width: int = 16, blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
+    def __init__(self, *, width: int, blocks: Sequence[int]) -> None:
         super().__init__()
         blocks = check_resnet_hparams("sparse_resnet", width, blocks)
         self.hparams = {"width": width, "blocks": list(blocks)}
@@ -119,7 +119,7 @@ class SparseResNet(nn.Module):
 class SparseMultiViewResNet(nn.Module):
     sparse_input = True
 
-    def __init__(self, *, width: int = 16, blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
+    def __init__(self, *, width: int, blocks: Sequence[int]) -> None:
         super().__init__()
         blocks = check_resnet_hparams("sparse_mvresnet", width, blocks)
         self.hparams = {"width": width, "blocks": list(blocks)}

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from nuwire.errors import ConfigError
 
 
-def sincos_2d(rows: int, cols: int, dim: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+def sincos_2d(rows: int, cols: int, dim: int, *, device: torch.device, dtype: torch.dtype) -> Tensor:
     """(rows*cols, dim) table: [sin(r·ω), cos(r·ω), sin(c·ω), cos(c·ω)], ω_k = 10000^(-k/(dim/4)).
 
     Row-major over the grid, matching `flatten(2)` of a (B, D, rows, cols) patch map.
@@ -40,13 +40,13 @@ class ViT(nn.Module):
     def __init__(
         self,
         *,
-        patch: int = 16,
-        dim: int = 32,
-        depth: int = 1,
-        heads: int = 2,
-        mlp_dim: int | None = None,
-        head_hidden: int = 16,
-        dropout: float = 0.1,
+        patch: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        mlp_dim: int | None,
+        head_hidden: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         mlp_dim = 2 * dim if mlp_dim is None else mlp_dim
@@ -88,7 +88,7 @@ class ViT(nn.Module):
         tokens = self.embed(x)  # (B, D, rows, cols)
         rows, cols = tokens.shape[-2], tokens.shape[-1]
         tokens = tokens.flatten(2).transpose(1, 2)  # (B, rows*cols, D)
-        tokens = tokens + sincos_2d(rows, cols, self.dim, tokens.device, tokens.dtype)
+        tokens = tokens + sincos_2d(rows, cols, self.dim, device=tokens.device, dtype=tokens.dtype)
         cls = self.cls.expand(tokens.shape[0], -1, -1)
         tokens = torch.cat([cls, tokens], dim=1)
         for layer in self.layers:
@@ -99,7 +99,8 @@ class ViT(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
 
 
-def build_vit(
+# One keyword per hparam: they are the config's architectures.vit.hparams keys.
+def build_vit(  # noqa: PLR0913
     input_shapes: Sequence[tuple[int, int]],
     *,
     patch: int = 16,

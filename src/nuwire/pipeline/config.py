@@ -1,43 +1,39 @@
 """Configuration checks a JSON schema cannot express, and loading a config outside Snakemake.
 
-Snakemake validates `config/*.yaml` against `workflow/schemas/config.schema.yaml`
+Snakemake validates `config/*.yaml` against the package's `nuwire/config.schema.yaml`
 (`snakemake.utils.validate`), then calls `check_config` before any job is planned. Every error names
 the field (as a dotted path) and the valid choices.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
-from nuwire.architectures import ARCHITECTURES
+from nuwire.architectures import check_architecture
 from nuwire.errors import ConfigError
 from nuwire.events.cuts import check_split_fractions
 from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
 
+# Re-exported: the schema and its validation live in nuwire.schema (a base module).
+from nuwire.schema import SCHEMA_PATH as SCHEMA_PATH
+from nuwire.schema import validate_with_schema
+
 if TYPE_CHECKING:
     from nuwire.events.sweep import SweepPoint
-
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def check_config(config: dict[str, Any]) -> None:
     """Cross-field checks; raises ConfigError naming the field."""
-    render = config["render"]
-    if render["saturation"] <= render["threshold"]:
-        raise ConfigError(
-            f"render.saturation ({render['saturation']}) must be greater than render.threshold "
-            f"({render['threshold']}): pixels between the two are what the 8-bit scale spans."
-        )
+    from nuwire.images.render import RenderParams  # local: render imports pyarrow
+
+    RenderParams.from_config(config["render"])  # its cross-field check: saturation above threshold
     check_split_fractions((config["split"]["train"], config["split"]["val"], config["split"]["test"]))
     source = config["input"]["source"]
     if source == "opensamples":
@@ -64,44 +60,12 @@ def check_config(config: dict[str, Any]) -> None:
             if cut not in config["cuts"]:
                 raise ConfigError(f"sweep[{i}].cut: unknown cut {cut!r}; defined under cuts: {cuts}.")
         for arch in block["arch"]:
-            if arch not in ARCHITECTURES:
-                raise ConfigError(
-                    f"sweep[{i}].arch: unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
-                )
+            check_architecture(arch, f"sweep[{i}].arch")
             if arch not in config["architectures"]:
                 raise ConfigError(
                     f"sweep[{i}].arch: {arch!r} has no settings under architectures: (defined: {archs}); "
                     "add an architectures entry for it."
                 )
-
-
-def _with_defaults(validator_class: Any) -> Any:
-    """`validator_class` that fills in each missing property's schema `default` as it validates,
-    as `snakemake.utils.validate(..., set_default=True)` does (the jsonschema FAQ recipe)."""
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator: Any, properties: dict, instance: Any, schema: dict) -> Any:
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def validate_with_schema(
-    config: dict[str, Any], schema_path: str | os.PathLike[str] = SCHEMA_PATH, set_default: bool = True
-) -> None:
-    """The schema validation Snakemake does, for use outside Snakemake (CLI, tests); with
-    `set_default`, fills `config` in place with the schema's defaults, as the workflow does."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    cls = _with_defaults(jsonschema.Draft202012Validator) if set_default else jsonschema.Draft202012Validator
-    errors = sorted(cls(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        field = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"config field {field}: {err.message}")
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -117,7 +81,7 @@ def write_effective_config(config: dict[str, Any], path: str | os.PathLike[str],
     """The config a run used, defaults filled in, as YAML; its hash is the provenance's config hash."""
     header = (
         "# The effective configuration of this run: the user's config with the workflow's defaults\n"
-        "# filled in (workflow/schemas/config.schema.yaml). Models' hparams not listed keep the\n"
+        "# filled in (nuwire/config.schema.yaml). Models' hparams not listed keep the\n"
         f"# model's defaults. config_hash (SHA-256 of its canonical JSON): {config_hash}\n"
     )
     write_text(path, header + yaml.safe_dump(config, sort_keys=True, default_flow_style=False))
@@ -172,7 +136,7 @@ def check_point_models(config: dict[str, Any], points: Sequence[SweepPoint], geo
         if key in checked or min(min(s) for s in shapes) >= SAFE_INPUT_SIDE:
             continue
         checked.add(key)
-        hparams = dict(config["architectures"][point.arch].get("hparams") or {})
+        hparams = dict(config["architectures"][point.arch]["hparams"])
         try:
             with torch.device("meta"):  # shapes only, no weights in memory
                 build_model(point.arch, shapes, **hparams)
@@ -184,7 +148,7 @@ def input_geometry(config: dict[str, Any], first_input: str | os.PathLike[str] |
     """The readout the images will have: the synthetic geometry, or what the first input file says
     (None when it cannot be read; its render job then reports why)."""
     if config["input"]["source"] == "synthetic":
-        return get_geometry(config.get("synthetic", {}).get("geometry", "microboone"))
+        return get_geometry(config["synthetic"]["geometry"])  # check_config: present for this source
     if first_input is None:
         return None
     from nuwire.io.opensamples import readout_geometry
@@ -215,18 +179,3 @@ def check_sample_names(inputs: dict[str, str]) -> None:
             f"its images{others}. Rename the file (e.g. to {suggestion + '.h5'!r}) or leave it out with "
             "input.pattern in the config."
         )
-
-
-T = TypeVar("T")
-
-
-def settings_from_section(
-    cls: type[T], section: Mapping[str, Any], where: str, what: str = "setting", **fixed: Any
-) -> T:
-    """The settings dataclass `cls` from a config section; a key it has no field for is refused,
-    naming the section (`where`) and the valid keys. `fixed` fields are set by the caller."""
-    known = {f.name for f in dataclasses.fields(cls)} - set(fixed)  # type: ignore[arg-type]
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown {what}(s) {unknown}; valid: {sorted(known)}.")
-    return cls(**fixed, **dict(section))

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nuwire.io.keys import EVENT_KEY
 from nuwire.io.readers import open_parquet, read_json
 from nuwire.stats.binomial import Z95
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
-    KEY_COLUMNS,
     THRESHOLD_METRICS,
     canonical_order,
     stratified_counts,
@@ -64,7 +64,7 @@ class PointResult:
 
     @property
     def keys(self) -> pd.DataFrame:
-        return self.test[0][KEY_COLUMNS]
+        return self.test[0][list(EVENT_KEY)]
 
     @property
     def labels(self) -> np.ndarray:

@@ -19,6 +19,7 @@ from sklearn.metrics import roc_curve
 from nuwire.evaluation.evaluate_plots import efficiency_text
 from nuwire.figures import MARKERS, FigureContext, html_page, new_figure, save_figure
 from nuwire.io.atomic import atomic_path, write_text
+from nuwire.io.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 from nuwire.io.readers import open_parquet, read_json
 from nuwire.provenance import provenance
 from nuwire.report.comparisons import PointResult, answers, compare_all, holm_note, load_results, metric_rows
@@ -239,7 +240,7 @@ def sample_control_table(results: Sequence[PointResult]) -> pd.DataFrame:
             c = m.get("sample_control")
             if not c:
                 continue
-            inc, nue = c["groups"]["bnb"], c["groups"]["nue"]
+            inc, nue = c["groups"][INCLUSIVE_SAMPLE], c["groups"][NUE_SAMPLE]
             diff = c["efficiency_difference"]
             auc = c["sample_auc"]
             rows.append({

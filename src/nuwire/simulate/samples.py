@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from nuwire.geometry import Geometry
+from nuwire.io.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 
-SAMPLE_CODE = {"bnb": 1, "nue": 2}
+SAMPLE_CODE = {INCLUSIVE_SAMPLE: 1, NUE_SAMPLE: 2}
 # Both samples are simulated in the same run period, so they share one detector state (channel
 # status, noise, cosmic rate, readout window): nothing but physics tells them apart. Keys stay
 # unique through the subrun: file i of a sample is subrun SUBRUN_BASE[sample] + i.
 RUN = 7001
-SUBRUN_BASE = {"bnb": 0, "nue": 500}
+SUBRUN_BASE = {INCLUSIVE_SAMPLE: 0, NUE_SAMPLE: 500}
 TRUTH_STREAM, PHYSICS_STREAM = 0, 1
 
 NUCLEON_MASS_GEV = 0.938
@@ -47,7 +48,7 @@ class SampleSpec:
 # which CC νe/ν̄e 107. The CC probability of νe-type events is 107/140, the rest share what is left.
 _BNB_N = 24_332
 SAMPLES: dict[str, SampleSpec] = {
-    "bnb": SampleSpec(
+    INCLUSIVE_SAMPLE: SampleSpec(
         flavours={14: 23_984 / _BNB_N, -14: 208 / _BNB_N, 12: 134 / _BNB_N, -12: 6 / _BNB_N},
         cc_prob={12: 107 / 140, 14: (17_564 - 107) / (_BNB_N - 140)},
         mean=1.20,
@@ -55,7 +56,7 @@ SAMPLES: dict[str, SampleSpec] = {
         lo=0.06,
         hi=6.61,
     ),
-    "nue": SampleSpec(
+    NUE_SAMPLE: SampleSpec(
         flavours={12: 19_448 / 19_940, -12: 492 / 19_940},
         cc_prob={12: 1.0},
         mean=1.62,
@@ -99,7 +100,7 @@ def run_number(sample: str) -> int:
 
 def event_key(sample: str, file_index: int, event_index: int) -> tuple[int, int, int]:
     """(run, subrun, event) of event `event_index` of file `file_index` of `sample`."""
-    if not 0 <= file_index < SUBRUN_BASE["nue"]:
+    if not 0 <= file_index < SUBRUN_BASE[NUE_SAMPLE]:
         raise ValueError(f"file_index must be in [0, {SUBRUN_BASE['nue']}), got {file_index}")
     return run_number(sample), SUBRUN_BASE[sample] + int(file_index), int(event_index) + 1
 

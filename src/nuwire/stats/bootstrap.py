@@ -32,20 +32,23 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from nuwire.io.keys import EVENT_KEY
+from nuwire.schema import section_defaults
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 20250701
+# The workflow's (the schema's evaluate.bootstrap_resamples and .bootstrap_seed): the defaults of
+# callers outside it.
+_EVALUATE = section_defaults("evaluate")
+DEFAULT_RESAMPLES: int = _EVALUATE["bootstrap_resamples"]
+DEFAULT_SEED: int = _EVALUATE["bootstrap_seed"]
 LEVELS = {"ci68": 0.6827, "ci95": 0.95}
 METHOD = "stratified percentile bootstrap over test events (signal and background resampled separately)"
 THRESHOLD_METRICS = ("accuracy", "tpr", "tnr", "precision", "f1")
-KEY_COLUMNS = list(EVENT_KEY)
 CHUNK = 250  # resamples per block: bounds memory at CHUNK x n_events floats
 
 
 def canonical_order(frame: pd.DataFrame) -> np.ndarray:
     """Row positions that sort `frame` by its event key: the order resamples are drawn in."""
-    keys = frame[KEY_COLUMNS].reset_index(drop=True)
-    return keys.sort_values(KEY_COLUMNS, kind="stable").index.to_numpy()
+    keys = frame[list(EVENT_KEY)].reset_index(drop=True)
+    return keys.sort_values(list(EVENT_KEY), kind="stable").index.to_numpy()
 
 
 def stratified_counts(y_true: ArrayLike, resamples: int, seed: int) -> np.ndarray:

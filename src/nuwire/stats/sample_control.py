@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from nuwire.io.inputs import sample_group
+from nuwire.io.keys import INCLUSIVE_SAMPLE, NUE_SAMPLE
 from nuwire.stats.binomial import Z68, Z95, newcombe_difference, wilson_interval
 from nuwire.stats.bootstrap import (
     DEFAULT_RESAMPLES,
@@ -36,7 +37,6 @@ from nuwire.stats.bootstrap import (
 )
 from nuwire.stats.metrics import roc_auc
 
-INCLUSIVE, NUE = "bnb", "nue"
 SIGNAL_CATEGORY = "nue_cc"
 FLAG_LEVEL = 0.975  # per test; two tests, so at most 5% false flags in all
 Z_FLAG = 2.241403
@@ -67,15 +67,15 @@ def sample_identity_control(
     signal = signal.iloc[canonical_order(signal)]
     groups = signal["sample"].map(sample_group).to_numpy()
     score = signal["score"].to_numpy(dtype=np.float64)
-    rows = {g: _group_row(g, score[groups == g], threshold) for g in (INCLUSIVE, NUE)}
-    inc, nue = rows[INCLUSIVE], rows[NUE]
+    rows = {g: _group_row(g, score[groups == g], threshold) for g in (INCLUSIVE_SAMPLE, NUE_SAMPLE)}
+    inc, nue = rows[INCLUSIVE_SAMPLE], rows[NUE_SAMPLE]
     inc_counts, nue_counts = (inc["n_selected"], inc["n_signal"]), (nue["n_selected"], nue["n_signal"])
     d, lo, hi = newcombe_difference(inc_counts, nue_counts)
     _, flag_lo, flag_hi = newcombe_difference(inc_counts, nue_counts, z=Z_FLAG)
     comparable = inc["n_signal"] > 0 and nue["n_signal"] > 0
-    from_nue = (groups == NUE).astype(np.int64)
-    both = from_nue[(groups == NUE) | (groups == INCLUSIVE)]
-    both_score = score[(groups == NUE) | (groups == INCLUSIVE)]
+    from_nue = (groups == NUE_SAMPLE).astype(np.int64)
+    both = from_nue[(groups == NUE_SAMPLE) | (groups == INCLUSIVE_SAMPLE)]
+    both_score = score[(groups == NUE_SAMPLE) | (groups == INCLUSIVE_SAMPLE)]
     auc = roc_auc(both, both_score) if comparable else None
     if comparable:
         resampled = auc_resampled(both, both_score, stratified_counts(both, resamples, seed))
@@ -98,10 +98,13 @@ def sample_identity_control(
         "efficiency_difference": {
             "value": None if not comparable else d,
             "ci95": None if not comparable else [lo, hi],
-            "of": f"{INCLUSIVE} minus {NUE}",
+            "of": f"{INCLUSIVE_SAMPLE} minus {NUE_SAMPLE}",
         },  # fmt: skip
         "sample_auc": sample_auc
-        | {"of": f"P(score of a {NUE} event > score of a {INCLUSIVE} event)", "tested": bool(auc_testable)},
+        | {
+            "of": f"P(score of a {NUE_SAMPLE} event > score of a {INCLUSIVE_SAMPLE} event)",
+            "tested": bool(auc_testable),
+        },
         "flag": bool(eff_differs or auc_differs),
         "verdict": verdict,
     }

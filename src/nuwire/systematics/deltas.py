@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from nuwire.errors import NuwireError
+from nuwire.io.keys import EVENT_KEY
 from nuwire.stats.bootstrap import (
-    KEY_COLUMNS,
     auc_resampled,
     canonical_order,
     interval,
@@ -49,8 +49,8 @@ def aligned(nominal: pd.DataFrame, varied: pd.DataFrame, where: str) -> tuple[np
     nominal = nominal.reset_index(drop=True)
     order = canonical_order(nominal)
     nominal = nominal.iloc[order].reset_index(drop=True)
-    merged = nominal[[*KEY_COLUMNS, "label", "score"]].merge(
-        varied[[*KEY_COLUMNS, "label", "score"]], on=KEY_COLUMNS, how="left", suffixes=("", "_varied")
+    merged = nominal[[*EVENT_KEY, "label", "score"]].merge(
+        varied[[*EVENT_KEY, "label", "score"]], on=list(EVENT_KEY), how="left", suffixes=("", "_varied")
     )
     if len(varied) != len(nominal) or merged["score_varied"].isna().any():
         raise NuwireError(

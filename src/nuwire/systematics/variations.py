@@ -30,15 +30,12 @@ from typing import Any
 import numpy as np
 
 from nuwire.errors import ConfigError
+from nuwire.schema import check_section, schema
 
-# The schema's defaults (workflow/schemas/config.schema.yaml, systematics; a test checks they agree).
+# The schema's defaults of a variation (systematics.<name>.*), the one home of them.
 DEFAULTS: dict[str, Any] = {
-    "gain": 1.0,
-    "noise": 0.0,
-    "dead_fraction": 0.0,
-    "dead_group": 32,
-    "time_shift": 0,
-    "seed": 1,
+    key: spec["default"]
+    for key, spec in schema()["properties"]["systematics"]["additionalProperties"]["properties"].items()
 }
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]*$"
 _DEAD_STREAM = 0xDEAD  # separates the dead-channel draws from the noise draws of the same seed
@@ -49,35 +46,25 @@ class Variation:
     """One named detector variation (see the module doc for each field)."""
 
     name: str
-    gain: float = 1.0
-    noise: float = 0.0
-    dead_fraction: float = 0.0
-    dead_group: int = 32
-    time_shift: int = 0
-    seed: int = 1
+    gain: float
+    noise: float
+    dead_fraction: float
+    dead_group: int
+    time_shift: int
+    seed: int
 
     def __post_init__(self) -> None:
-        where = f"systematics.{self.name}"
+        # Types and ranges are the schema's; it cannot say "finite".
+        check_section({self.name: {f.name: getattr(self, f.name) for f in fields(self)[1:]}}, "systematics")
         for key in ("gain", "noise", "dead_fraction"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"{where}.{key} = {value!r}: must be a finite number.")
+            if not math.isfinite(value):
+                raise ConfigError(f"systematics.{self.name}.{key} = {value!r}: must be a finite number.")
             object.__setattr__(self, key, float(value))
-        for key in ("dead_group", "time_shift", "seed"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{where}.{key} = {value!r}: must be a whole number.")
-        if self.gain <= 0:
-            raise ConfigError(f"{where}.gain = {self.gain}: must be > 0 (1.0 is the nominal gain).")
-        if self.noise < 0:
-            raise ConfigError(f"{where}.noise = {self.noise}: a σ in ADC per tick, must be ≥ 0.")
-        if not 0 <= self.dead_fraction < 1:
-            raise ConfigError(f"{where}.dead_fraction = {self.dead_fraction}: must be in [0, 1).")
-        if self.dead_group < 1 or self.seed < 0:
-            raise ConfigError(f"{where}: dead_group must be ≥ 1 and seed ≥ 0.")
 
     @classmethod
     def from_config(cls, name: str, section: Mapping[str, Any]) -> Variation:
+        """From the config's `systematics.<name>` (the schema's defaults for what it leaves out)."""
         unknown = sorted(set(section) - set(DEFAULTS))
         if unknown:
             raise ConfigError(f"systematics.{name}: unknown keys {unknown}; known: {sorted(DEFAULTS)}.")
