@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nuwire"
 
 # Bottom to top. A unit may import units on lower floors only; units on one floor are independent.
 LAYERS: list[tuple[str, ...]] = [
-    ("nuwire", "errors", "geometry", "architectures", "cpus", "schema"),  # base: no torch, no files
+    ("nuwire", "errors", "geometry", "cpus"),  # base: no torch, no files
+    ("architectures", "schema"),  # the architecture list and the config schema, with their checks
     ("io", "sparse"),  # files and their errors, the event key; sparse tensors
     ("provenance", "figures", "stats", "simulate", "images", "models"),  # what each stage stands on
     ("events",),  # event index, cuts, sweep, targets
