@@ -533,9 +533,9 @@ def test_each_model_writes_its_hparam_defaults_once():
     import inspect
     import typing
 
-    from nuwire.models import ARCHITECTURES, default_hparams
+    from nuwire.models import BUILDERS, default_hparams
 
-    for arch, builder in ARCHITECTURES.items():
+    for arch, builder in BUILDERS.items():
         model_class = typing.get_type_hints(builder)["return"]
         params = list(inspect.signature(model_class.__init__).parameters.values())[1:]
         with_default = [p.name for p in params if p.default is not inspect.Parameter.empty]
