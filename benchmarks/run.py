@@ -195,7 +195,9 @@ def _training_input(files: list[Path], sizes: Sizes) -> dict[str, Any]:
         parquets = []
         for h5 in files:  # every benchmark file's images: more events for the RAM figures
             parquets.append(Path(tmp) / f"{h5.stem}.parquet")
-            render_file(h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", sample=h5.stem, params=RenderParams.from_config({}))
+            render_file(
+                h5, parquets[-1], Path(tmp) / f"{h5.stem}.qc.json", sample=h5.stem, params=RenderParams.from_config({})
+            )
         return bench_input.run(parquets, sizes.input_events, repeats=sizes.repeats, min_seconds=sizes.input_seconds)
 
 
