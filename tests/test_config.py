@@ -12,8 +12,8 @@ import yaml
 from nuwire.architectures import ARCHITECTURES
 from nuwire.errors import ConfigError
 from nuwire.events.sweep import SweepPoint, expand_sweep
-from nuwire.pipeline.config import check_config, load_config, validate_with_schema
-from nuwire.schema import field_default, section_defaults
+from nuwire.pipeline.config import check_config, load_config
+from nuwire.schema import field_default, section_defaults, validate_with_schema
 from workflow_runs import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ def test_config_readme_describes_every_option():
 def test_schema_defaults_cover_exactly_the_architectures_nuwire_builds():
     """The schema holds each architecture's default settings; the names themselves are nuwire.architectures'."""
     from nuwire.models import BUILDERS
-    from nuwire.pipeline.config import SCHEMA_PATH
+    from nuwire.schema import SCHEMA_PATH
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     assert set(schema["properties"]["architectures"]["properties"]) == set(ARCHITECTURES) == set(BUILDERS)

@@ -97,11 +97,7 @@ def field_default(*path: str) -> Any:
 def filled_section(section: Mapping[str, Any], *path: str) -> dict[str, Any]:
     """`section` (a possibly partial config section at `path`) with the schema's defaults for what
     it leaves out, checked against the schema; errors name the dotted field."""
-    config: dict[str, Any] = copy.deepcopy(_MINIMAL_CONFIG)
-    node = config
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = copy.deepcopy(dict(section))
+    config = _config_with(section, path)
     validate_with_schema(config)
     for key in path:
         config = config[key]
@@ -111,12 +107,17 @@ def filled_section(section: Mapping[str, Any], *path: str) -> dict[str, Any]:
 def check_section(section: Mapping[str, Any], *path: str) -> None:
     """The schema's single-field checks of `section` (the config section at `path`), defaults not
     filled in; errors name the dotted field (e.g. `architectures.lenet.lr`)."""
+    validate_with_schema(_config_with(section, path), set_default=False)
+
+
+def _config_with(section: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """The least valid config holding (a copy of) `section` at `path`."""
     config: dict[str, Any] = copy.deepcopy(_MINIMAL_CONFIG)
     node = config
     for key in path[:-1]:
         node = node.setdefault(key, {})
-    node[path[-1]] = dict(section)
-    validate_with_schema(config, set_default=False)
+    node[path[-1]] = copy.deepcopy(dict(section))
+    return config
 
 
 T = TypeVar("T")

@@ -22,7 +22,6 @@ from nuwire.geometry import Geometry, get_geometry
 from nuwire.io.atomic import write_text
 
 # Re-exported: the schema and its validation live in nuwire.schema (a base module).
-from nuwire.schema import SCHEMA_PATH as SCHEMA_PATH
 from nuwire.schema import validate_with_schema
 
 if TYPE_CHECKING:
