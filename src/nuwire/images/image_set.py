@@ -28,7 +28,7 @@ from nuwire.images.views import ViewSpec, crop_centres, destination_map, scaled_
 from nuwire.io.keys import EVENT_KEY
 from nuwire.sparse.tensor import SparseTensor
 
-__all__ = ["SparseImageSet", "make_loader"]
+__all__ = ["BatchDelivery", "SparseImageSet", "make_loader"]
 
 COLUMNS = (*EVENT_KEY, "plane", "height", "width", "row", "col", "value")
 SCAN_ROWS = 16  # Parquet rows decoded at a time: bounds the work arrays while loading
