@@ -4,7 +4,8 @@
     `event_id.seq_cnt`) and nothing else (`bench_render.io_floor`). No renderer can beat it.
 (r) reader: `OpenSamplesFile.iter_events` alone on one thread (raw chunks, nuwire's checks and plane
     views), to split nuwire's time between reading and rendering.
-(b) nuwire: `render_file` end to end (read, check, render three planes, write Parquet + QC).
+(b) nuwire: `render_file` end to end (read, check, render three planes, write Parquet + QC), on one
+    thread and (b2) on two (its Parquet and QC must equal one thread's byte for byte).
 (c) notebook: what a user of the OpenSamples example notebooks writes. The wire table of an event
     comes as pynuml's `File.get_dataframe` builds it: one DataFrame per dataset, 2-D datasets
     split into `adc_0` … `adc_6399` columns, concatenated side by side. Then per plane
@@ -18,8 +19,8 @@
     stored: three PNG files per event written by Pillow's default PNG writer (mode "L") and one
     CSV manifest row per event (event id, energies, is_cc, pdg, the three file names).
 
-Routes run interleaved (a r b d, a r b d, …) so that other jobs' load hits them alike; every
-figure is min/median/max over the repeats. (b) renders on one thread here (`render_file(threads=1)`).
+Routes run interleaved (a r b b2 d, a r b b2 d, …) so that other jobs' load hits them alike; every
+figure is min/median/max over the repeats, and each ratio pairs the repeats that ran back to back.
 
 Then the chunk layouts (`layouts`): the first file as the demo writes it and copies of its first
 `layout_events` events stored as other writers store `adc`; on each, interleaved: the I/O floor,
@@ -293,10 +294,12 @@ def run(
             d.mkdir()
             return d
 
+        out_b2 = tmp / "nuwire_2"
         routes = {
             "io_floor": lambda: sum(io_floor(p)[0] for p in files),
             "reader": lambda: read_only(files),
             "nuwire": lambda: nuwire_route(files, fresh(out_b), params),
+            "nuwire_2": lambda: nuwire_route(files, fresh(out_b2), params, threads=2),
             "thesis": lambda: thesis_route(files, fresh(out_d), params),
         }
         read_only(files[:1])  # warm the page cache and imports before the first timed round
@@ -309,6 +312,7 @@ def run(
 
         notebook = [timed(notebook_once) for _ in range(min(repeats, notebook_repeats))]
         identical = notebook_matches_nuwire(kept["images"], out_b)
+        two_threads_same = all((out_b2 / p.name).read_bytes() == p.read_bytes() for p in out_b.iterdir())
         thesis_bytes = sum(p.stat().st_size for p in out_d.iterdir())
         peak = render_peak_mb(files[0], params)
         by_layout = layouts(files[0], tmp, params, repeats=layout_repeats, layout_events=layout_events)
@@ -325,6 +329,8 @@ def run(
         "cpu_ms_per_event": {name: _per_event_ms(v) for name, v in {**t, "notebook": notebook}.items()},
         "nuwire_over_floor": paired_ratio(t["nuwire"], t["io_floor"]),
         "nuwire_over_floor_cpu": paired_ratio(t["nuwire"], t["io_floor"], cpu=True),
+        "nuwire_2_over_floor": paired_ratio(t["nuwire_2"], t["io_floor"]),
+        "nuwire_2_output_identical": two_threads_same,
         # The notebook route ran after the others (it is too slow to interleave event for event), so
         # its ratio pairs repeat i of each (as many pairs as it has repeats).
         "nuwire_over_notebook": paired_ratio(t["nuwire"], notebook),

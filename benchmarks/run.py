@@ -238,6 +238,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines + [""]
 
 
+def _clears(figure: dict[str, Any], target: float) -> bool:
+    """A ratio target holds when its whole interval clears it: the lowest of the paired repeats
+    (min–max of n repeats covers the median with probability 1 - 2^(1-n), 94% at 5), not the median."""
+    return figure["min"] >= target
+
+
 def _holds(ok: bool) -> str:
     return "**yes**" if ok else "**no**"
 
@@ -259,18 +265,17 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
                 f"render ≥ {_f(t['nuwire_over_floor'], 0)}× the I/O floor on one thread (events/s)",
                 floor,
                 x["nuwire_over_floor_cpu"],
-                ok=floor["median"] >= t["nuwire_over_floor"],
+                ok=_clears(floor, t["nuwire_over_floor"]),
             )
         )
-        if "nuwire_over_floor_2_threads" in t and x.get("layouts"):
-            two = x["layouts"][0]["over_floor"]["raw_2"]  # the demo layout, wall time
+        two = x.get("nuwire_2_over_floor")
+        if two is not None and "nuwire_over_floor_2_threads" in t:
             rows.append(
                 _target_row(
-                    f"render ≥ {_f(t['nuwire_over_floor_2_threads'], 0)}× the I/O floor on two threads "
-                    "(events/s, demo layout)",
+                    f"render ≥ {_f(t['nuwire_over_floor_2_threads'], 0)}× the I/O floor on two threads (events/s)",
                     two,
                     None,
-                    ok=two["median"] >= t["nuwire_over_floor_2_threads"],
+                    ok=_clears(two, t["nuwire_over_floor_2_threads"]),
                 )
             )
         rows.append(
@@ -278,7 +283,7 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
                 f"render ≥ {_f(t['nuwire_over_notebook'], 0)}× the notebook route",
                 notebook,
                 x["nuwire_over_notebook_cpu"],
-                ok=notebook["median"] >= t["nuwire_over_notebook"],
+                ok=_clears(notebook, t["nuwire_over_notebook"]),
                 digits=1,
             )
         )
@@ -301,7 +306,7 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
                 f"training input ≥ {_f(x['target']['speedup'], 0)}× the thesis route (samples/s)",
                 x["speedup"],
                 None,
-                ok=x["speedup"]["median"] >= x["target"]["speedup"],
+                ok=_clears(x["speedup"], x["target"]["speedup"]),
                 digits=1,
             )
         )
@@ -345,11 +350,11 @@ def _targets(r: dict[str, dict[str, Any]]) -> list[str]:
                     f"sparse ResNet ≥ {_f(limit, 0)}× dense per sample, whole full-resolution plane 2, {n} thread(s)",
                     ratio,
                     None,
-                    ok=ratio["median"] >= limit,
+                    ok=_clears(ratio, limit),
                     digits=1,
                 )
             )
-    header = ["target", "measured: median (min–max) over repeats", "same, CPU time", "holds"]
+    header = ["target", "measured: median (min–max) over repeats", "same, CPU time", "holds (whole interval)"]
     return ["## Targets", "", *_table(header, rows)]
 
 
@@ -358,11 +363,14 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         "io_floor": "(a) I/O floor: h5py reads the wire rows, nothing else",
         "reader": "(r) nuwire's reader alone (`OpenSamplesFile.iter_events`, one thread)",
         "nuwire": "(b) **nuwire** `render_file` on one thread: read, render, Parquet + QC",
+        "nuwire_2": "(b2) **nuwire** `render_file` on two threads",
         "notebook": "(c) notebook route: pynuml-style DataFrame, query, groupby",
         "thesis": "(d) thesis route: render, 3 PNGs + CSV row per event",
     }
     rows = []
-    for key in ("io_floor", "reader", "nuwire", "thesis", "notebook"):
+    for key in ("io_floor", "reader", "nuwire", "nuwire_2", "thesis", "notebook"):
+        if key not in x["events_per_s"]:
+            continue
         rate = x["events_per_s"][key]
         rows.append([names[key], rate["items_per_repeat"], _s(rate["per_s"]), _s(x["cpu_ms_per_event"][key], 0)])
     ms = {k: x["cpu_ms_per_event"][k]["median"] for k in ("io_floor", "reader", "nuwire")}
@@ -376,6 +384,15 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         *_table(["route", "events", "events/s (wall)", "CPU ms/event"], rows),
         f"- nuwire over the I/O floor: {_s(x['nuwire_over_floor'])}× in wall time, {_s(x['nuwire_over_floor_cpu'])}× "
         "in CPU time (pairs of repeats that ran back to back).",
+        *(
+            [
+                f"- nuwire on two threads (b2) over the I/O floor: {_s(x['nuwire_2_over_floor'])}× in wall time; "
+                "its Parquet and QC equal one thread's byte for byte: "
+                f"{'yes' if x['nuwire_2_output_identical'] else 'NO'}."
+            ]
+            if "nuwire_2_over_floor" in x
+            else []
+        ),
         f"- Where the time goes (CPU, medians): h5py reading the rows (the floor) {_f(ms['io_floor'], 0)} ms/event; "
         f"nuwire's reader (raw chunks, checks, plane views; one thread) {_f(ms['reader'], 0)} ms; rendering "
         f"the three planes and writing Parquet + QC add {_f(ms['nuwire'] - ms['reader'], 0)} ms.",
@@ -801,7 +818,9 @@ def write_report(out: Path, docs: Path) -> None:
         "",
         "Generated by `make bench` (`benchmarks/run.py`); do not edit by hand. Every figure is the median "
         "with (min–max) over repeats unless it is a single measurement; the machine is shared with other jobs, so "
-        "wall times carry their load (recorded alongside). Raw figures: `results/benchmarks/*.json`.",
+        "wall times carry their load (recorded alongside). A ratio target holds only when the lowest repeat "
+        "clears it (min–max of 5 repeats covers the median with 94% probability), not the median alone. "
+        "Raw figures: `results/benchmarks/*.json`.",
         "",
         "## Machine and run",
         "",

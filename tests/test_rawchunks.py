@@ -24,6 +24,9 @@ from nuwire.io import rawchunks
 from nuwire.io.opensamples import OpenSamplesFile
 
 PARAMS = RenderParams(dw=2, dt=3, threshold=10.0, saturation=100.0)
+# dt divides the 8-tick runs that shuffled chunks decode to: blocks summed from the runs' values
+# (render._run_block_sums); with PARAMS' dt = 3 the runs only name the blocks, summed from the plane.
+PARAMS_RUNS = RenderParams(dw=3, dt=2, threshold=10.0, saturation=100.0)
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +64,21 @@ def relayout(src: Path, dst: Path, dtype: Any = None, **create: Any) -> Path:
     return dst
 
 
-def render_both(h5: Path, out: Path, threads: int = 2) -> tuple[str, dict, dict]:
-    """(route of the raw reader, qc of the raw route, qc of h5py) after asserting identical bytes."""
+def render_both(
+    h5: Path, out: Path, threads: int = 2, params: tuple[RenderParams, ...] = (PARAMS, PARAMS_RUNS)
+) -> tuple[str, dict, dict]:
+    """(route of the raw reader, qc of the raw route, qc of h5py) after asserting identical bytes
+    for each of `params`."""
     out.mkdir(exist_ok=True)
-    qc_raw = render_file(
-        h5, out / "raw.parquet", out / "raw.qc.json", sample="s", params=PARAMS, read=ReadOptions(threads=threads)
-    )
-    qc_h5 = render_file(
-        h5, out / "h5.parquet", out / "h5.qc.json", sample="s", params=PARAMS, read=ReadOptions(raw_chunks=False)
-    )
-    assert (out / "raw.parquet").read_bytes() == (out / "h5.parquet").read_bytes()
-    assert (out / "raw.qc.json").read_bytes() == (out / "h5.qc.json").read_bytes()
+    for p in params:
+        qc_raw = render_file(
+            h5, out / "raw.parquet", out / "raw.qc.json", sample="s", params=p, read=ReadOptions(threads=threads)
+        )
+        qc_h5 = render_file(
+            h5, out / "h5.parquet", out / "h5.qc.json", sample="s", params=p, read=ReadOptions(raw_chunks=False)
+        )
+        assert (out / "raw.parquet").read_bytes() == (out / "h5.parquet").read_bytes(), p
+        assert (out / "raw.qc.json").read_bytes() == (out / "h5.qc.json").read_bytes(), p
     with OpenSamplesFile(h5, threads=threads) as f:
         return f.adc_route, qc_raw, qc_h5
 
@@ -82,6 +89,19 @@ def test_demo_layout_is_byte_identical_and_skips_alike(demo_file: Path, tmp_path
     assert qc["rendered"] == 4 and qc["skipped"] == 2
     reasons = sorted(e["reason"] for e in qc["skipped_events"])
     assert reasons == ["1 non-finite (NaN or infinite) ADC values", "no wire rows in /wire_table for this event"]
+
+
+@pytest.mark.parametrize("dw, dt", [(1, 1), (2, 2), (3, 4), (2, 8), (1, 16), (4, 5)])
+def test_blocks_of_any_size_are_byte_identical(dw: int, dt: int, demo_file: Path, tmp_path: Path):
+    """The demo's shuffled chunks decode to 8-tick runs in channel order (event 2: one-tick runs,
+    its rows shuffled); blocks dt ticks long are summed from the runs where dt divides 8, from
+    the plane otherwise (dt 5, 16): the pixels are h5py's route's either way."""
+    with OpenSamplesFile(demo_file) as f:
+        widths = [None if ev.nonzero is None else {r.width for r in ev.nonzero} for ev in f.iter_events()]
+    assert widths == [{8}, {8}, {1}, None, None, {8}]
+    params = RenderParams(dw=dw, dt=dt, threshold=10.0, saturation=100.0)
+    route, qc, _ = render_both(demo_file, tmp_path, params=(params,))
+    assert route.startswith("raw chunks") and qc["rendered"] == 4
 
 
 LAYOUTS = {

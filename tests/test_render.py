@@ -156,6 +156,18 @@ def test_screens_keep_every_pixel_near_the_cutoff(dense_fraction, dw, dt, thresh
         render_plane(adc, params)
 
 
+@pytest.mark.parametrize("dense_fraction", [0.0, 1.0])
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_a_plane_whose_only_bad_value_is_nan_or_minus_inf_is_never_rendered(dense_fraction, bad, monkeypatch):
+    """A block holding NaN or -inf fails `sum >= cutoff`; a band screened by value must keep it as
+    a candidate anyway, or the event would be rendered with that block silently dropped."""
+    monkeypatch.setattr(render, "DENSE_BAND_FRACTION", dense_fraction)
+    adc = noisy_planes(np.random.default_rng(5), density=0.3)[2]
+    adc[17, 33] = bad
+    with pytest.raises(render.NonFiniteADC, match="1 non-finite"):
+        render_plane(adc, RenderParams(dw=3, dt=4, threshold=10.0, saturation=100.0))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int16])
 def test_other_input_types_match_reference(dtype):
     adc = (noisy_planes(np.random.default_rng(3), density=0.3)[2] * 300).astype(dtype)  # int16 sums overflow int16

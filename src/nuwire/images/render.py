@@ -42,6 +42,7 @@ from nuwire.images.adc_range import out_of_range_reason
 from nuwire.io.atomic import atomic_path
 from nuwire.io.identity import sha256_file, stat_key
 from nuwire.io.opensamples import Event, OpenSamplesFile, non_finite_reason
+from nuwire.io.rawchunks import TickRuns, row_items
 from nuwire.schema import check_section, filled_section
 
 log = logging.getLogger(__name__)
@@ -187,15 +188,15 @@ def render_plane_sparse(
     params: RenderParams,
     *,
     allow_non_finite: bool = False,
-    nonzero: tuple[np.ndarray, np.ndarray] | None = None,
+    nonzero: TickRuns | None = None,
 ) -> SparseImage:
     """Render one plane (n_wires, n_ticks) to its nonzero pixels (rows = time, cols = wire).
 
     A plane with NaN or infinite values raises NonFiniteADC (such an event is skipped, never
     rendered) unless `allow_non_finite`, when their blocks are simply not pixels.
 
-    `nonzero`, the (wire, tick) of every sample with a nonzero bit pattern (the raw-chunk reader
-    knows them), replaces the scan for candidate blocks: see `_render_from_nonzero`.
+    `nonzero`, runs of ticks holding every sample with a nonzero bit pattern (the raw-chunk reader
+    knows them), replaces the scan for candidate blocks: see `_render_from_runs`.
 
     Summing every block of a full-size plane in float64 costs more than reading the plane from
     HDF5, yet wire readouts are ~99% zeros. So the plane is walked in bands of whole wire blocks
@@ -212,9 +213,7 @@ def render_plane_sparse(
             "increase render.downsample."
         )
     if nonzero is not None:
-        return _render_from_nonzero(
-            adc, params, allow_non_finite=allow_non_finite, nonzero=nonzero, height=height, width=width
-        )
+        return _render_from_runs(adc, params, allow_non_finite=allow_non_finite, runs=nonzero, shape=(height, width))
     band_wires = WIRE_BAND_BLOCKS * params.dw
     rows, cols, sums = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0, np.float64)]
     finite = True
@@ -238,32 +237,75 @@ def render_plane_sparse(
     return SparseImage(height, width, row, col, pixel_values(s[order], params))
 
 
-def _render_from_nonzero(
-    adc: np.ndarray,
-    params: RenderParams,
-    *,
-    allow_non_finite: bool,
-    nonzero: tuple[np.ndarray, np.ndarray],
-    height: int,
-    width: int,
+def _render_from_runs(
+    adc: np.ndarray, params: RenderParams, *, allow_non_finite: bool, runs: TickRuns, shape: tuple[int, int]
 ) -> SparseImage:
-    """The pixels of a plane whose nonzero samples are known: their blocks are the candidates.
+    """The pixels of a plane whose nonzero samples lie in known runs of ticks (`TickRuns`).
 
     A block without a nonzero bit pattern sums to +0 and is never a pixel, and every NaN or inf is
-    nonzero, so these blocks hold every pixel and every non-finite value; each is summed exactly
-    by `_exact_sums` (the formula's order), so the image and the skip decision are those of the scan.
+    nonzero, so the blocks of the runs hold every pixel and every non-finite value. Where each run
+    covers whole time blocks (dt divides its width), the blocks are summed from the runs' own
+    values: per wire, its dt ticks in order (zeros included, as in the dense plane), then the dw
+    wires of a block in order, a missing wire adding nothing. That is `block_sums`' order; adding
+    a zero changes no sum but -0.0 to +0.0, never a pixel. So the pixels and the skip decision are
+    the formula's, without a dense gather. Otherwise the runs' samples name the candidate blocks
+    and those are summed from the plane (`_exact_sums`).
     """
-    wire, tick = nonzero
-    occupied = np.zeros(height * width, dtype=bool)  # a mask, not np.unique: no sort of the samples
-    occupied[(tick // params.dt) * width + wire // params.dw] = True
-    r, c = np.divmod(np.flatnonzero(occupied), width)  # row-major order
-    s = _exact_sums(adc, r, c, dw=params.dw, dt=params.dt)
+    height, width = shape
+    n_ticks, dt, dw = adc.shape[1], params.dt, params.dw
+    if runs.width % dt or n_ticks % runs.width:
+        at = (runs.at * runs.width)[:, None] + np.arange(runs.width)
+        wire, tick = np.divmod(at.reshape(-1), n_ticks)
+        occupied = np.zeros(height * width, dtype=bool)  # a mask, not np.unique: no sort of the samples
+        occupied[(tick // dt) * width + wire // dw] = True
+        r, c = np.divmod(np.flatnonzero(occupied), width)  # row-major order
+        s = _exact_sums(adc, r, c, dw=dw, dt=dt)
+    else:
+        r, c, s = _run_block_sums(runs, n_ticks=n_ticks, dw=dw, dt=dt, width=width)
     if not allow_non_finite and not np.isfinite(s).all():
         raise NonFiniteADC(non_finite_reason(adc))
     keep = (s >= params.cutoff) & (s > 0)
     return SparseImage(
         height, width, r[keep].astype(np.uint16), c[keep].astype(np.uint16), pixel_values(s[keep], params)
     )
+
+
+def _run_block_sums(
+    runs: TickRuns, *, n_ticks: int, dw: int, dt: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(time block, wire block, float64 sum) of every block the runs touch, in row-major order,
+    summed in `block_sums`' order (see `_render_from_runs`; dt divides the runs' width)."""
+    per_row, per_run = n_ticks // runs.width, runs.width // dt  # runs per wire, time blocks per run
+    wire = runs.at // per_row
+    stripe = runs.at - wire * per_row  # which `width` ticks: blocks stripe × per_run .. + per_run - 1
+    values = runs.values.reshape(-1, per_run, dt)
+    by_time = values[:, :, 0].astype(np.float64)  # per wire, its ticks of each block in order
+    for kt in range(1, dt):
+        by_time += values[:, :, kt]
+    # The (stripe, wire block) cells the runs touch, numbered in row-major order by a mask.
+    cell = stripe * width + wire // dw
+    occupied = np.zeros(per_row * width, dtype=bool)
+    occupied[cell] = True
+    cells = np.flatnonzero(occupied)
+    number = np.empty(len(occupied), dtype=np.int32)  # written where read: no need to zero it
+    number[cells] = np.arange(len(cells), dtype=np.int32)
+    # Each run's wire (of dw) in its cell: rows of per_run sums moved whole (as one opaque item).
+    by_wire = np.zeros((dw, len(cells), per_run), dtype=np.float64)  # a missing wire adds +0
+    row_items(by_wire.reshape(-1, per_run))[(wire % dw) * len(cells) + number[cell]] = row_items(by_time)
+    total = by_wire[0]
+    for kw in range(1, dw):
+        total = total + by_wire[kw]
+    # Row-major order of the blocks: stripe, then block within the run, then wire block.
+    stripe_of, block_col = np.divmod(cells, width)
+    count = np.bincount(stripe_of, minlength=per_row)
+    first = np.cumsum(count) - count  # first cell of each stripe
+    rank = np.arange(len(cells)) - first[stripe_of]
+    order = (first[stripe_of] * per_run + rank)[:, None] + np.arange(per_run) * count[stripe_of][:, None]
+    r, c, s = (np.empty(total.size, dtype=t) for t in (np.int64, np.int64, np.float64))
+    r[order] = stripe_of[:, None] * per_run + np.arange(per_run)
+    c[order] = block_col[:, None]
+    s[order] = total
+    return r, c, s
 
 
 # Wire blocks per band: 64 × dw wires of 6400 float32 ticks is 3.3 MB, which stays in cache from
@@ -328,7 +370,8 @@ def _above_cutoff(band: np.ndarray, params: RenderParams) -> np.ndarray:
     margin = (8.0 if tight else 2.0 * n * n) * _U32 * m + n * 2.0**-125
     if not math.isfinite(m) or n * m > 1e37 or params.cutoff - margin <= 0:
         sums = block_sums(band, dw, dt)
-        return np.flatnonzero((sums >= params.cutoff) & (sums > 0))
+        # A NaN or infinite block stays a candidate: its exact sum is how the caller finds it.
+        return np.flatnonzero(((sums >= params.cutoff) & (sums > 0)) | ~np.isfinite(sums))
     approx = _fold(wires, dt, axis=1, op=np.add, dtype=np.float32)
     return np.flatnonzero(approx >= params.cutoff - margin)
 

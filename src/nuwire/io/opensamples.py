@@ -26,7 +26,7 @@ from nuwire.errors import InputFileError
 from nuwire.geometry import GEOMETRY_ATTR, MICROBOONE, N_PLANES, Geometry
 from nuwire.io.h5schema import REQUIRED_FOR_IMAGES, SEQ_CNT
 from nuwire.io.inputs import hdf5_problem
-from nuwire.io.rawchunks import CorruptChunkError, EventRows, RawChunkReader, plan
+from nuwire.io.rawchunks import CorruptChunkError, EventRows, RawChunkReader, TickRuns, plan
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,10 @@ class Event:
     reco: RecoVertex | None
     planes: tuple[np.ndarray, ...] | None  # per plane (n_wires, n_ticks) float32; None if skipped
     skip_reason: str | None = None
-    # Per plane, (wire, tick) of every sample with a nonzero bit pattern, when the raw-chunk reader
-    # knows them (None otherwise): the renderer's candidate blocks without a scan of the zeros.
-    nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    # Per plane, runs of ticks (positions in the plane) holding every sample with a nonzero bit
+    # pattern, when the raw-chunk reader knows them (None otherwise): the renderer sums their
+    # blocks without a scan of the zeros.
+    nonzero: tuple[TickRuns, ...] | None = None
     # The values of those samples, all planes together (the renderer's ADC range check reads these).
     nonzero_values: np.ndarray | None = None
 
@@ -79,7 +80,7 @@ class _PlaneRead:
 
     planes: tuple[np.ndarray, ...] | None
     reason: str | None = None
-    nonzero: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    nonzero: tuple[TickRuns, ...] | None = None
     values: np.ndarray | None = None
 
 
@@ -426,7 +427,7 @@ class OpenSamplesFile:
             if nonzero is None:
                 return _PlaneRead(planes)
             # plane p's rows are edges[p] .. edges[p+1] - 1, its wire the row - edges[p]
-            by_plane = tuple(nonzero.ticks_of_rows(int(edges[p]), int(edges[p + 1])) for p in range(N_PLANES))
+            by_plane = tuple(nonzero.runs_of_rows(int(edges[p]), int(edges[p + 1])) for p in range(N_PLANES))
             return _PlaneRead(planes, None, by_plane, nonzero.value)
         placed, reason = self._placed_planes(adc, plane, wire)
         if placed is None:
@@ -502,14 +503,15 @@ class OpenSamplesFile:
         self.close()
 
 
-def _nonzero_by_plane(
-    rows: EventRows, plane: np.ndarray, wire: np.ndarray
-) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per plane, (wire, tick) of the event's nonzero samples (rows placed by local_wire)."""
-    row, tick = rows.row_tick()
+def _nonzero_by_plane(rows: EventRows, plane: np.ndarray, wire: np.ndarray) -> tuple[TickRuns, ...]:
+    """Per plane, the event's runs (one tick each) at their positions in the plane (rows placed by local_wire)."""
+    n_ticks = rows.adc.shape[1]
+    runs = rows.runs().single()
+    row = runs.at // n_ticks
+    tick = runs.at - row * n_ticks
     p, w = plane[row], wire[row]
     masks = [p == k for k in range(N_PLANES)]  # each mask once: these arrays hold ~1e6 samples
-    return tuple((w[m], tick[m]) for m in masks)
+    return tuple(TickRuns(w[m] * n_ticks + tick[m], runs.values[m], 1) for m in masks)
 
 
 def readout_geometry(path: str | os.PathLike[str]) -> Geometry | None:
