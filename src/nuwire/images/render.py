@@ -26,6 +26,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from nuwire import __version__
+from nuwire.cpus import job_cpus
 from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
 from nuwire.images.adc_range import out_of_range_reason
@@ -567,10 +569,12 @@ def render_file(
     (the Parquet first, then the QC), so a killed job leaves neither under its final name.
     """
     # The content actually rendered, for the provenance and the next build's rerun check
-    # (nuwire.io.identity): hashed first, and refused if the file changes while it is read.
+    # (nuwire.io.identity): hashed as it is read, and refused if the file changes meanwhile.
     known = dict(rerender.known or {}) if rerender is not None else {}
     before = stat_key(h5_path)
-    input_sha256 = known.pop("input_sha256", None) or sha256_file(h5_path)
+    known_sha256 = known.pop("input_sha256", None)
+    threads = read.threads if read.threads is not None else job_cpus()[0]
+    digest = (lambda: known_sha256) if known_sha256 else _input_digest(h5_path, threads=threads)
     with (
         OpenSamplesFile(h5_path, raw_chunks=read.raw_chunks, threads=read.threads) as f,
         atomic_path(qc_path) as qc_tmp,
@@ -605,7 +609,7 @@ def render_file(
             rendered=rendered,
             skipped=skipped,
         )
-        qc.update(input_size=before[0], input_sha256=input_sha256, **known)
+        qc.update(input_size=before[0], input_sha256=digest(), **known)
         if stat_key(h5_path) != before:
             raise InputFileError(
                 f"{h5_path}: the file changed while it was being rendered (size, time stamps or inode); "
@@ -613,6 +617,18 @@ def render_file(
             )
         qc_tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return qc
+
+
+def _input_digest(h5_path: str | os.PathLike[str], *, threads: int) -> Callable[[], str]:
+    """The file's SHA-256 as a call that returns it: hashed now on one CPU; with more, in a thread
+    beside the reader's first events (hashlib lets go of the GIL), waited for when called."""
+    if threads <= 1:
+        digest = sha256_file(h5_path)
+        return lambda: digest
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+    future = pool.submit(sha256_file, h5_path)
+    pool.shutdown(wait=False)  # the thread ends with the hash
+    return future.result
 
 
 def _indices_of(f: OpenSamplesFile, select: Collection[tuple[int, int, int]]) -> list[int]:
