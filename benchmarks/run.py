@@ -402,7 +402,7 @@ def _render_section(x: dict[str, Any]) -> list[str]:
         f"{_s(x['nuwire_over_notebook_cpu'], 1)}× (CPU).",
         f"- The thesis route writes {_f(x['thesis_output_bytes_per_event'] / 1e3, 1)} kB per event (PNGs + CSV).",
         f"- Peak memory of `render_file` (tracemalloc: numpy and Python allocations, not HDF5's own buffers): "
-        f"{x['render_file_peak_traced_MB']} MB, i.e. one event's planes and its nonzero samples.",
+        f"{x['render_file_peak_traced_MB']} MB, i.e. one event's planes and the runs of ticks holding its nonzero samples.",
         f"- Load average (1, 5, 15 min) before {x['load_average_before']}, after {x['load_average_after']}.",
         "",
         *_layouts_part(x.get("layouts", []), x["load_average_before"]),
@@ -437,7 +437,7 @@ def _layouts_part(layouts: list[dict[str, Any]], load_before: list[float]) -> li
     busy = load_before and load_before[0] >= 1.0
     return [
         "Chunk layouts: nuwire reads `wire_table/adc` as raw chunks, inflates them with libdeflate and "
-        "unshuffles only the nonzero samples (`nuwire.io.rawchunks`); the demo writer's file and copies of its "
+        "unshuffles only the 8-sample words that hold a nonzero sample (`nuwire.io.rawchunks`); the demo writer's file and copies of its "
         "first events stored as other writers store them. CPU ms per event on one thread; inflate-only is the "
         "raw chunks read and inflated, nothing else (the limit of any raw-chunk reader); the h5py route is "
         "`render_file` as it was before raw chunks. Ratios are paired repeats, events/s over the floor's.",
