@@ -2,12 +2,13 @@
 
 Shared here: timing of one call in wall and CPU seconds, interleaved repeats of competing routes
 (so a change in the machine's load hits every route alike), and the min/median/max summary that
-every reported figure uses. The machine is shared with other jobs, so the load average is
+every reported figure uses, with an interval for the median that targets are judged by. The machine is shared with other jobs, so the load average is
 recorded next to the figures.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -50,16 +51,38 @@ def interleaved(routes: dict[str, Callable[[], int]], repeats: int) -> dict[str,
 
 
 def spread(values: Iterable[float], digits: int = 4) -> dict[str, float | int]:
-    """{min, median, max, n} of the values: the form of every figure in docs/benchmarks.md."""
+    """{min, median, max, n} of the values, the form of every figure in docs/benchmarks.md, and an
+    interval for the median (`median_interval`: lo, hi and its coverage) that targets are judged by."""
     v = sorted(float(x) for x in values)
     if not v:
         return {"min": float("nan"), "median": float("nan"), "max": float("nan"), "n": 0}
+    lo, hi, coverage = median_interval(v)
     return {
         "min": round(v[0], digits),
         "median": round(statistics.median(v), digits),
         "max": round(v[-1], digits),
         "n": len(v),
+        "lo": round(lo, digits),
+        "hi": round(hi, digits),
+        "coverage": round(coverage, 4),
     }
+
+
+def median_interval(ordered: Sequence[float], level: float = 0.9) -> tuple[float, float, float]:
+    """Distribution-free interval for the median of sorted values: the order statistics x(k) and
+    x(n+1-k) with the largest k whose coverage, 1 - 2·P(Binomial(n, 1/2) < k), is at least `level`
+    (k = 1, min–max, where none is). Returns (lo, hi, coverage): 5 values give min–max at 94%,
+    9 give the 2nd lowest to the 2nd highest at 96%, so that one disturbed repeat no longer
+    decides a verdict alone."""
+    n = len(ordered)
+
+    def coverage(k: int) -> float:
+        return 1.0 - 2.0 * sum(math.comb(n, i) for i in range(k)) / 2.0**n
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= level:
+        k += 1
+    return ordered[k - 1], ordered[n - k], max(0.0, coverage(k))
 
 
 def rate_figures(timings: Sequence[Timing]) -> dict[str, Any]:
