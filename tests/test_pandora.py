@@ -79,22 +79,17 @@ def test_a_file_without_the_table_gives_no_baseline(tmp_path: Path) -> None:
     calls = pandora_calls(write_file(tmp_path / "g.h5", with_table=False), "g")
     assert not calls["pandora_table"].any() and not calls["pandora_nue"].any()
     test = calls[["sample", "run", "subrun", "event"]].assign(label=LABELS)
-    report = baseline_report(
-        test,
-        np.linspace(0, 1, 6),
-        calls,
-        counts=stratified_counts(LABELS, 10, 1),
-        context=FigureContext(synthetic=True),
-    )
+
+    def report_of(found: object, *, synthetic: bool) -> dict:
+        counts = stratified_counts(LABELS, 10, 1)
+        return baseline_report(
+            test, np.linspace(0, 1, 6), found, counts=counts, context=FigureContext(synthetic=synthetic)
+        )
+
+    report = report_of(calls, synthetic=True)
     assert report["available"] is False and report["status"] == NO_BASELINE
     assert "pandoraPrimary_table" in report["reason"] and "6 of 6 test events" in report["reason"]
     assert report["label"] == "Pandora (the simulator's emulation)"
-    report = baseline_report(
-        test,
-        np.linspace(0, 1, 6),
-        None,
-        counts=stratified_counts(LABELS, 10, 1),
-        context=FigureContext(synthetic=False),
-    )
+    report = report_of(None, synthetic=False)
     assert report["status"] == NO_BASELINE
     assert report["reason"].startswith("no input file")

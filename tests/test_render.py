@@ -320,19 +320,20 @@ def test_failure_mid_file_leaves_no_output(tmp_path: Path, monkeypatch):
     assert list(out.iterdir()) == []  # neither output nor temporary files
 
 
+def render_default(h5: Path, out: Path, name: str, *, sample: str) -> dict:
+    """render_file with the config's default parameters into out/NAME.parquet and out/NAME.qc.json."""
+    return render_file(
+        h5, out / f"{name}.parquet", out / f"{name}.qc.json", sample=sample, params=RenderParams.from_config({})
+    )
+
+
 def test_simulated_file_renders_and_reconciles(tmp_path: Path):
     simulate = pytest.importorskip("nuwire.simulate")
     if not hasattr(simulate, "simulate_file"):
         pytest.skip("nuwire.simulate.simulate_file not available yet")
     h5 = tmp_path / "nue_WithWire_00.h5"
     simulate.simulate_file(h5, "nue", 3, geometry=COMPACT, seed=1, file_index=0)
-    qc = render_file(
-        h5,
-        tmp_path / "s.parquet",
-        tmp_path / "s.qc.json",
-        sample="nue_WithWire_00",
-        params=RenderParams.from_config({}),
-    )
+    qc = render_default(h5, tmp_path, "s", sample="nue_WithWire_00")
     assert qc["reconciled"] and qc["events_in_file"] == 3
     df = pd.read_parquet(tmp_path / "s.parquet")
     assert len(df) == 3 * qc["rendered"]
@@ -361,13 +362,7 @@ def test_an_index_entry_with_zero_rows_is_skipped_not_an_empty_image(tmp_path: P
     ]
     h5 = write_file(tmp_path / "nue_WithWire_00.h5", events)
     _with_zero_count_entry(h5, 1)
-    qc = render_file(
-        h5,
-        tmp_path / "z.parquet",
-        tmp_path / "z.qc.json",
-        sample="nue_WithWire_00",
-        params=RenderParams.from_config({}),
-    )
+    qc = render_default(h5, tmp_path, "z", sample="nue_WithWire_00")
     assert qc["rendered"] == 2 and qc["skipped"] == 1 and qc["reconciled"]
     assert qc["skipped_events"] == [
         {
@@ -389,13 +384,7 @@ def test_finite_adc_values_outside_the_physical_range_are_skipped_with_a_reason(
     bright[1][5, 6] = 2.0e7  # inside ±4096 × 6400: rendered (saturates its pixel, like a dense spot)
     events = [event_rows((3, 1, k), p) for k, p in enumerate((huge, negative, bright, noisy_planes(rng)))]
     h5 = write_file(tmp_path / "bnb_WithWire_00.h5", events)
-    qc = render_file(
-        h5,
-        tmp_path / "r.parquet",
-        tmp_path / "r.qc.json",
-        sample="bnb_WithWire_00",
-        params=RenderParams.from_config({}),
-    )
+    qc = render_default(h5, tmp_path, "r", sample="bnb_WithWire_00")
     assert qc["rendered"] == 2 and qc["skipped"] == 2 and qc["reconciled"]
     reasons = {e["event"]: e["reason"] for e in qc["skipped_events"]}
     assert reasons == {
