@@ -7,6 +7,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from nuwire.evaluation.pandora import NO_BASELINE, baseline_report, efficiency_at_purity, pandora_calls
@@ -80,7 +81,7 @@ def test_a_file_without_the_table_gives_no_baseline(tmp_path: Path) -> None:
     assert not calls["pandora_table"].any() and not calls["pandora_nue"].any()
     test = calls[["sample", "run", "subrun", "event"]].assign(label=LABELS)
 
-    def report_of(found: object, *, synthetic: bool) -> dict:
+    def report_of(found: pd.DataFrame | None, *, synthetic: bool) -> dict:
         counts = stratified_counts(LABELS, 10, 1)
         return baseline_report(
             test, np.linspace(0, 1, 6), found, counts=counts, context=FigureContext(synthetic=synthetic)
