@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nuwire.cpus import job_cpus
+from nuwire.cpus import job_cpus, threads_or_job_cpus
 from nuwire.pipeline.cpus import split_cpus, train_cpus
 from workflow_runs import ROOT, SNAKEMAKE, tiny_config
 
@@ -75,3 +75,9 @@ def test_the_rules_ask_for_the_configs_cpus(tmp_path: Path):
     assert "threads: 8" in blocks["evaluate"] and "cpus_per_task" not in blocks["evaluate"]
     profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())["set-resources"]
     assert "cpus_per_task" not in profile["train"] and "cpus_per_task" not in profile["evaluate"]
+
+
+def test_a_pool_gets_the_threads_asked_for_or_the_jobs_cpus(monkeypatch):
+    assert threads_or_job_cpus(3) == 3 and threads_or_job_cpus(0) == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert threads_or_job_cpus(None) == 1 == job_cpus()[0]

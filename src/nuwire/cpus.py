@@ -26,3 +26,8 @@ def job_cpus(threads: int | None = None, environ: Mapping[str, str] | None = Non
         limits["CPU count"] = os.cpu_count() or 1
     cpus = max(1, min(limits.values()))
     return cpus, ", ".join(f"{name} {n}" for name, n in limits.items())
+
+
+def threads_or_job_cpus(threads: int | None) -> int:
+    """A thread pool's size: the count asked for, or (None) the CPUs this job may use; at least 1."""
+    return max(1, threads if threads is not None else job_cpus()[0])

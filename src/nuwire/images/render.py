@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from nuwire import __version__
-from nuwire.cpus import job_cpus
+from nuwire.cpus import threads_or_job_cpus
 from nuwire.errors import ConfigError, InputFileError
 from nuwire.geometry import N_PLANES
 from nuwire.images.adc_range import out_of_range_reason
@@ -573,10 +573,10 @@ def render_file(
     known = dict(rerender.known or {}) if rerender is not None else {}
     before = stat_key(h5_path)
     known_sha256 = known.pop("input_sha256", None)
-    threads = read.threads if read.threads is not None else job_cpus()[0]
+    threads = threads_or_job_cpus(read.threads)
     digest = (lambda: known_sha256) if known_sha256 else _input_digest(h5_path, threads=threads)
     with (
-        OpenSamplesFile(h5_path, raw_chunks=read.raw_chunks, threads=read.threads) as f,
+        OpenSamplesFile(h5_path, raw_chunks=read.raw_chunks, threads=threads) as f,
         atomic_path(qc_path) as qc_tmp,
     ):
         log.info("%s: /wire_table/adc read by %s", h5_path, f.adc_route)

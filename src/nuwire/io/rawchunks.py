@@ -39,7 +39,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from nuwire.cpus import job_cpus
+from nuwire.cpus import threads_or_job_cpus
 
 try:  # libdeflate bindings; without them the dataset is read through h5py (see `plan`)
     import deflate as _deflate
@@ -189,7 +189,7 @@ class TickRuns:
         return TickRuns(at.reshape(-1), self.values.reshape(-1, 1), 1)
 
 
-def join(runs: list[TickRuns]) -> TickRuns:
+def _join(runs: list[TickRuns]) -> TickRuns:
     """One TickRuns of several (runs of one tick if their widths differ)."""
     if len(runs) == 1:
         return runs[0]
@@ -256,7 +256,7 @@ class EventRows:
     def runs_of_rows(self, lo: int, hi: int) -> TickRuns:
         """The runs in event rows lo .. hi - 1, positions in adc[lo:hi]."""
         n_ticks = self.adc.shape[1]
-        runs = join([p.runs for p in within(self.parts, self.start + lo, self.start + hi, n_ticks=n_ticks)])
+        runs = _join([p.runs for p in within(self.parts, self.start + lo, self.start + hi, n_ticks=n_ticks)])
         return runs.shifted((self.start + lo) * n_ticks // runs.width)
 
 
@@ -313,7 +313,7 @@ class RawChunkReader:
         self._n_rows, self._n_ticks = (int(n) for n in self._ds.shape)
         self._index = index
         self._group = max(1, CACHE_BYTES // index.chunk_bytes)  # chunks searched for nonzeros at once
-        self.threads = max(1, threads if threads is not None else job_cpus()[0])
+        self.threads = threads_or_job_cpus(threads)
         # threads - 1 workers: the calling thread decodes too instead of waiting for them.
         self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="inflate") if self.threads > 1 else None
         self._fd = os.open(path, os.O_RDONLY)
